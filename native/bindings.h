@@ -1,0 +1,10 @@
+// One registration function per binding file (js_*.cc).
+#pragma once
+#include <napi.h>
+
+namespace shitu {
+void InitImageBindings(Napi::Env env, Napi::Object exports);        // js_image.cc
+void InitModelBindings(Napi::Env env, Napi::Object exports);        // js_model.cc
+void InitVectorIndexBindings(Napi::Env env, Napi::Object exports);  // js_vector_index.cc
+void InitRecognizeBindings(Napi::Env env, Napi::Object exports);    // js_recognize.cc
+}  // namespace shitu

@@ -1,0 +1,41 @@
+// Embedding crops with the feature model: batched pre-processing straight into
+// the input tensor, the output tensor chosen by the card, L2-normalised.
+#pragma once
+#include <opencv2/core.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model_session.h"
+#include "preprocess.h"
+#include "stage_times.h"
+
+namespace shitu {
+
+struct FeatureSpec {
+  PreprocessSpec pre;
+  std::string inputName, outputName;  // empty = the only 4-d input / the only output
+  int maxBatch = 32;                  // capped at 1 when the model's batch is fixed
+  bool normalize = true;
+};
+
+class FeatureExtractor {
+ public:
+  FeatureExtractor(std::shared_ptr<ModelSession> model, FeatureSpec spec);
+  // Returns crops.size() * dim() floats, row-major.
+  std::vector<float> Extract(const std::vector<cv::Mat>& crops, StageTimes* times) const;
+  int dim() const { return dim_; }
+  const FeatureSpec& spec() const { return spec_; }
+
+ private:
+  std::shared_ptr<ModelSession> model_;
+  FeatureSpec spec_;
+  int dim_ = 0;
+  bool fixedBatch_ = false;
+};
+
+// In place; an all-zero (or non-finite) vector becomes all zeros instead of NaN.
+void L2Normalize(float* v, int dim);
+
+}  // namespace shitu

@@ -1,0 +1,83 @@
+#include "image_decode.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "errors.h"
+
+namespace shitu {
+
+static std::vector<uint8_t> ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) {
+    int e = errno;
+    throw ShituError(e == ENOENT ? kErrImageMissing : kErrImageDecode,
+                     "cannot read image '" + path + "': " + std::strerror(e));
+  }
+  std::streamsize size = f.tellg();
+  f.seekg(0);
+  std::vector<uint8_t> buf(static_cast<size_t>(size));
+  if (size > 0 && !f.read(reinterpret_cast<char*>(buf.data()), size))
+    throw ShituError(kErrImageDecode, "cannot read image '" + path + "'");
+  return buf;
+}
+
+static cv::Mat DecodeBytes(const uint8_t* data, size_t len, const std::string& label) {
+  if (len == 0) throw ShituError(kErrImageDecode, "image " + label + " is empty (0 bytes)");
+  cv::Mat encoded(1, static_cast<int>(len), CV_8UC1, const_cast<uint8_t*>(data));
+  cv::Mat img;
+  try {
+    // IMREAD_COLOR: grayscale and RGBA become BGR; EXIF orientation is applied.
+    img = cv::imdecode(encoded, cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    throw ShituError(kErrImageDecode, "cannot decode image " + label + ": " + e.what());
+  }
+  if (img.empty())
+    throw ShituError(kErrImageDecode, "cannot decode image " + label +
+                                          ": not a supported image format or the data is corrupt");
+  return img;
+}
+
+static cv::Mat FromRaw(const ImageSource& src) {
+  const int c = src.channels;
+  if (src.width <= 0 || src.height <= 0 || (c != 1 && c != 3 && c != 4))
+    throw ShituError(kErrImageDecode, "raw image " + src.label + " has an invalid shape " +
+                                          std::to_string(src.width) + "x" + std::to_string(src.height) +
+                                          "x" + std::to_string(c));
+  size_t need = static_cast<size_t>(src.width) * src.height * c;
+  if (src.length < need)
+    throw ShituError(kErrImageDecode, "raw image " + src.label + " needs " + std::to_string(need) +
+                                          " bytes but has " + std::to_string(src.length));
+  cv::Mat view(src.height, src.width, CV_8UC(c), const_cast<uint8_t*>(src.data));
+  cv::Mat out;
+  switch (c) {
+    case 1: cv::cvtColor(view, out, cv::COLOR_GRAY2BGR); break;
+    case 3:
+      if (src.rawIsBgr) out = view.clone();
+      else cv::cvtColor(view, out, cv::COLOR_RGB2BGR);
+      break;
+    default: cv::cvtColor(view, out, src.rawIsBgr ? cv::COLOR_BGRA2BGR : cv::COLOR_RGBA2BGR); break;
+  }
+  return out;
+}
+
+cv::Mat DecodeImage(const ImageSource& src) {
+  switch (src.kind) {
+    case ImageSource::Kind::Path: {
+      std::vector<uint8_t> bytes = ReadWholeFile(src.path);
+      return DecodeBytes(bytes.data(), bytes.size(), "'" + src.path + "'");
+    }
+    case ImageSource::Kind::Bytes:
+      return DecodeBytes(src.data, src.length, src.label);
+    case ImageSource::Kind::Raw:
+      return FromRaw(src);
+  }
+  throw ShituError(kErrInternal, "unknown image source");
+}
+
+}  // namespace shitu

@@ -1,0 +1,122 @@
+#include "js_common.h"
+
+#include <exception>
+
+namespace shitu {
+
+Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Value().Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+static Napi::Value Field(const Napi::Object& o, const char* key) { return o.Get(key); }
+
+double GetNumber(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = Field(o, key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int GetInt(const Napi::Object& o, const char* key, int fallback) {
+  return static_cast<int>(GetNumber(o, key, fallback));
+}
+
+bool GetBool(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = Field(o, key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string GetString(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = Field(o, key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<float> GetFloatArray(const Napi::Object& o, const char* key, std::vector<float> fallback) {
+  Napi::Value v = Field(o, key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be an array of numbers");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<float> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be an array of numbers");
+    out[i] = e.As<Napi::Number>().FloatValue();
+  }
+  return out;
+}
+
+std::vector<int> GetIntArray(const Napi::Object& o, const char* key, std::vector<int> fallback) {
+  std::vector<float> def(fallback.begin(), fallback.end());
+  std::vector<float> f = GetFloatArray(o, key, def);
+  return std::vector<int>(f.begin(), f.end());
+}
+
+std::vector<std::string> GetStringArray(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  std::vector<std::string> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).ToString().Utf8Value());
+  return out;
+}
+
+PromiseWorker::PromiseWorker(Napi::Env env, Work work, Done done, std::vector<Napi::Value> keep)
+    : Napi::AsyncWorker(env, "shitu"), deferred_(Napi::Promise::Deferred::New(env)),
+      work_(std::move(work)), done_(std::move(done)) {
+  for (auto& v : keep) keep_.push_back(Napi::Persistent(v));
+}
+
+Napi::Promise PromiseWorker::Queue(Napi::Env env, Work work, Done done, std::vector<Napi::Value> keep) {
+  auto* w = new PromiseWorker(env, std::move(work), std::move(done), std::move(keep));
+  Napi::Promise p = w->deferred_.Promise();
+  w->Napi::AsyncWorker::Queue();
+  return p;
+}
+
+void PromiseWorker::Execute() {
+  try {
+    work_();
+  } catch (const ShituError& e) {
+    code_ = e.code();
+    message_ = e.what();
+    SetError(message_);
+  } catch (const std::bad_alloc&) {
+    code_ = "ERR_OUT_OF_MEMORY";
+    message_ = "out of memory";
+    SetError(message_);
+  } catch (const std::exception& e) {
+    code_ = kErrInternal;
+    message_ = e.what();
+    SetError(message_);
+  } catch (...) {
+    code_ = kErrInternal;
+    message_ = "unknown native error";
+    SetError(message_);
+  }
+}
+
+void PromiseWorker::OnOK() {
+  Napi::Env env = Env();
+  try {
+    deferred_.Resolve(done_(env));
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  } catch (const ShituError& e) {
+    deferred_.Reject(MakeError(env, e.code(), e.what()).Value());
+  } catch (const std::exception& e) {
+    deferred_.Reject(MakeError(env, kErrInternal, e.what()).Value());
+  }
+}
+
+void PromiseWorker::OnError(const Napi::Error&) {
+  deferred_.Reject(MakeError(Env(), code_, message_).Value());
+}
+
+}  // namespace shitu

@@ -1,0 +1,92 @@
+#include "js_image.h"
+
+#include <opencv2/imgcodecs.hpp>
+
+#include <memory>
+
+#include "bindings.h"
+#include "js_common.h"
+
+namespace shitu {
+
+ImageSource ParseImageSource(const Napi::Value& v, std::vector<Napi::Value>& keep, const std::string& label) {
+  Napi::Env env = v.Env();
+  ImageSource s;
+  s.label = label;
+  if (v.IsString()) {
+    s.kind = ImageSource::Kind::Path;
+    s.path = v.As<Napi::String>().Utf8Value();
+    s.label = "'" + s.path + "'";
+    return s;
+  }
+  if (v.IsBuffer() || v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    s.kind = ImageSource::Kind::Bytes;
+    s.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    s.length = ta.ByteLength();
+    keep.push_back(v);
+    return s;
+  }
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value data = o.Get("data");
+    if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "raw image " + label + ": 'data' must be a Buffer or Uint8Array");
+    Napi::TypedArray ta = data.As<Napi::TypedArray>();
+    s.kind = ImageSource::Kind::Raw;
+    s.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    s.length = ta.ByteLength();
+    s.width = GetInt(o, "width", 0);
+    s.height = GetInt(o, "height", 0);
+    s.channels = GetInt(o, "channels", 3);
+    s.rawIsBgr = GetString(o, "channelOrder", "rgb") == "bgr";
+    keep.push_back(data);
+    return s;
+  }
+  throw Napi::TypeError::New(env, "image " + label + " must be a path, a Buffer or raw pixels {data, width, height, channels}");
+}
+
+Napi::Object ImageToJs(Napi::Env env, const cv::Mat& bgr) {
+  Napi::Object o = Napi::Object::New(env);
+  cv::Mat c = bgr.isContinuous() ? bgr : bgr.clone();
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, c.data, c.total() * c.elemSize()));
+  o.Set("width", c.cols);
+  o.Set("height", c.rows);
+  o.Set("channels", c.channels());
+  o.Set("channelOrder", "bgr");
+  return o;
+}
+
+// decodeImage(src): Promise<{data, width, height, channels: 3, channelOrder: 'bgr'}>
+static Napi::Value DecodeImageJs(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keep;
+  ImageSource src = ParseImageSource(info[0], keep, "argument 0");
+  auto out = std::make_shared<cv::Mat>();
+  return PromiseWorker::Queue(
+      info.Env(), [src, out] { *out = DecodeImage(src); },
+      [out](Napi::Env env) -> Napi::Value { return ImageToJs(env, *out); }, keep);
+}
+
+// encodeImage(raw, ext ".jpg" | ".png" | ..., quality?): Promise<Buffer>
+static Napi::Value EncodeImageJs(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keep;
+  ImageSource src = ParseImageSource(info[0], keep, "argument 0");
+  std::string ext = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : ".jpg";
+  int quality = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 95;
+  auto out = std::make_shared<std::vector<uint8_t>>();
+  return PromiseWorker::Queue(
+      info.Env(),
+      [src, ext, quality, out] {
+        cv::Mat img = DecodeImage(src);
+        std::vector<int> params;
+        if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, quality};
+        if (!cv::imencode(ext, img, *out, params)) throw ShituError(kErrImageDecode, "cannot encode image as " + ext);
+      },
+      [out](Napi::Env env) -> Napi::Value { return Napi::Buffer<uint8_t>::Copy(env, out->data(), out->size()); }, keep);
+}
+
+void InitImageBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("decodeImage", Napi::Function::New(env, DecodeImageJs, "decodeImage"));
+  exports.Set("encodeImage", Napi::Function::New(env, EncodeImageJs, "encodeImage"));
+}
+
+}  // namespace shitu

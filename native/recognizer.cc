@@ -1,0 +1,55 @@
+#include "recognizer.h"
+
+#include <algorithm>
+
+namespace shitu {
+
+cv::Mat CropBox(const cv::Mat& img, const Detection& d) {
+  int x1 = std::clamp(static_cast<int>(d.x1), 0, img.cols - 1);
+  int y1 = std::clamp(static_cast<int>(d.y1), 0, img.rows - 1);
+  int x2 = std::clamp(static_cast<int>(d.x2), x1 + 1, img.cols);
+  int y2 = std::clamp(static_cast<int>(d.y2), y1 + 1, img.rows);
+  return img(cv::Rect(x1, y1, x2 - x1, y2 - y1));  // a view, no copy
+}
+
+RecognizeResult Recognize(const ImageSource& src, const Detector& detector, const FeatureExtractor& extractor,
+                          const SearchFn* search, const RecognizeOptions& o) {
+  RecognizeResult r;
+  Stopwatch total, sw;
+  cv::Mat img = DecodeImage(src);
+  r.times.decode = sw.Lap();
+  r.width = img.cols;
+  r.height = img.rows;
+
+  std::vector<Detection> dets = detector.Detect(img, o.detThreshold, &r.times);
+  std::vector<cv::Mat> crops;
+  crops.reserve(dets.size());
+  for (const Detection& d : dets) crops.push_back(CropBox(img, d));
+  std::vector<float> features = extractor.Extract(crops, &r.times);
+  r.dim = extractor.dim();
+
+  sw.Lap();
+  std::vector<int64_t> ids;
+  std::vector<float> scores;
+  const int nq = static_cast<int>(dets.size());
+  if (search && nq > 0 && o.topk > 0) (*search)(features, nq, o.topk, ids, scores);
+  r.times.search = sw.Lap();
+
+  for (int i = 0; i < nq; ++i) {
+    BoxResult b;
+    b.det = dets[i];
+    for (int j = 0; j < o.topk && !ids.empty(); ++j) {
+      int64_t id = ids[static_cast<size_t>(i) * o.topk + j];
+      if (id < 0) continue;  // id 0 is a valid id (the reference once dropped it)
+      b.ids.push_back(id);
+      b.scores.push_back(scores[static_cast<size_t>(i) * o.topk + j]);
+    }
+    r.boxes.push_back(std::move(b));
+  }
+  if (o.keepFeatures) r.features = std::move(features);
+  if (o.keepImage) r.image = img;
+  r.times.total = total.Lap();
+  return r;
+}
+
+}  // namespace shitu

@@ -1,0 +1,50 @@
+// One recognition of one image, entirely native: decode -> detect -> crop ->
+// embed (one batch) -> search. The index is reached through a callback so this
+// file needs no FAISS.
+#pragma once
+#include <opencv2/core.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "detector.h"
+#include "feature_extractor.h"
+#include "image_decode.h"
+#include "stage_times.h"
+
+namespace shitu {
+
+// queries: nq*dim floats; fills ids/scores (nq*k each, -1 ids for none).
+using SearchFn = std::function<void(const std::vector<float>& queries, int nq, int k,
+                                    std::vector<int64_t>& ids, std::vector<float>& scores)>;
+
+struct RecognizeOptions {
+  float detThreshold = -1;  // < 0: the detector's own
+  int topk = 5;
+  bool keepImage = false;   // return the decoded picture (for drawing)
+  bool keepFeatures = false;
+};
+
+struct BoxResult {
+  Detection det;
+  std::vector<int64_t> ids;   // best first, ids < 0 dropped
+  std::vector<float> scores;
+};
+
+struct RecognizeResult {
+  int width = 0, height = 0;
+  std::vector<BoxResult> boxes;
+  std::vector<float> features;  // keepFeatures: boxes.size() * dim
+  int dim = 0;
+  cv::Mat image;                // keepImage
+  StageTimes times;
+};
+
+// Crop of a box with integer coordinates (truncated, as the reference does), at least 1x1.
+cv::Mat CropBox(const cv::Mat& img, const Detection& d);
+
+RecognizeResult Recognize(const ImageSource& src, const Detector& detector, const FeatureExtractor& extractor,
+                          const SearchFn* search, const RecognizeOptions& options);
+
+}  // namespace shitu

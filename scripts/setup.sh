@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Idempotent set-up used by both README commands: system packages (apt) when
+# missing, npm ci when the lockfile changed, the native build, the TypeScript build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  cmake g++ make pkg-config
+  libfaiss-dev libopenblas0-pthread
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libfreetype-dev fonts-noto-cjk
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing system packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when package-lock.json changed since the last install.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ "$(cat node_modules/.shitu-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  echo "[setup] npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.shitu-lock-hash
+fi
+
+echo "[setup] native build (cmake-js)"
+npx cmake-js compile --out build >/tmp/shitu-native-build.log 2>&1 || {
+  tail -60 /tmp/shitu-native-build.log; echo "[setup] native build failed (full log: /tmp/shitu-native-build.log)"; exit 1; }
+
+echo "[setup] TypeScript build"
+npx tsc -p tsconfig.json
+node scripts/write-esm-entry.js
