@@ -7,4 +7,5 @@ void InitImageBindings(Napi::Env env, Napi::Object exports);        // js_image.
 void InitModelBindings(Napi::Env env, Napi::Object exports);        // js_model.cc
 void InitVectorIndexBindings(Napi::Env env, Napi::Object exports);  // js_vector_index.cc
 void InitRecognizeBindings(Napi::Env env, Napi::Object exports);    // js_recognize.cc
+void InitDrawBindings(Napi::Env env, Napi::Object exports);         // js_draw.cc
 }  // namespace shitu

@@ -108,14 +108,15 @@ std::shared_ptr<ModelSession> ModelSession::Load(const std::string& path, std::s
   m->path_ = path;
   m->device_ = o.device;
   if (o.stripInitializerInputs) {
+    // In place: copying a model of tens of MB costs more than parsing it.
     StrippedModel s;
     try {
-      s = StripInitializerInputs(bytes);
+      s = StripInitializerInputs(std::move(bytes));
     } catch (const ShituError& e) {
       throw ShituError(kErrModelLoad, "cannot load model '" + path + "': " + e.what());
     }
     m->strippedInputs_ = s.removedInputs;
-    if (s.removedInputs > 0) bytes = std::move(s.bytes);
+    bytes = std::move(s.bytes);
   }
 
   Ort::SessionOptions so;

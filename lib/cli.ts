@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// `shitu`: the pipeline from a shell. Errors print their code and exit non-zero.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { getPipelineConfig } from './config';
+import { ShituError } from './errors';
+import { IndexData, INDEX_TYPES, METRIC_TYPES } from './index-data';
+import { fetchModel } from './model-fetch';
+import { createPipeline, Pipeline } from './pipeline';
+
+function progressBar(label: string) {
+  const tty = process.stderr.isTTY;
+  let last = -1;
+  return ({ done, total }: { done: number; total: number }) => {
+    const pct = Math.floor((done / total) * 100);
+    if (pct === last) return;
+    last = pct;
+    const width = 30, fill = Math.round((done / total) * width);
+    const line = `${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}`;
+    if (tty) process.stderr.write(`\r${line}${done === total ? '\n' : ''}`);
+    else if (done === total || pct % 25 === 0) process.stderr.write(line + '\n');
+  };
+}
+
+const common = (c: Command) =>
+  c
+    .option('--config <file>', 'pipeline config YAML, or PP-ShiTuV2 for the defaults', 'PP-ShiTuV2')
+    .option('--device <device>', 'cpu or gpu:N', 'cpu')
+    .option('--threads <n>', 'ONNX Runtime threads per model', (v) => parseInt(v, 10));
+
+async function withPipeline<T>(o: { config: string; device: string; threads?: number }, f: (p: Pipeline) => Promise<T>): Promise<T> {
+  const p = await createPipeline(o.config, { device: o.device, threads: o.threads });
+  try {
+    return await f(p);
+  } finally {
+    await p.close();
+  }
+}
+
+export function buildCli(): Command {
+  const program = new Command('shitu')
+    .description('PP-ShiTuV2 general image recognition: main-body detection, feature extraction, vector retrieval')
+    .showHelpAfterError();
+
+  program
+    .command('get-pipeline-config')
+    .description('write the default PP-ShiTuV2 pipeline config')
+    .argument('[name]', 'pipeline name', 'PP-ShiTuV2')
+    .option('--save-path <path>', 'file or directory to write (default: print)')
+    .action(async (name: string, o: { savePath?: string }) => {
+      const c = getPipelineConfig(name, o.savePath);
+      if (!o.savePath) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+      else process.stderr.write(`written: ${o.savePath}\n`);
+    });
+
+  common(program.command('build-index'))
+    .description('build an index from a gallery directory and its label file')
+    .requiredOption('--gallery <dir>', 'gallery root directory')
+    .requiredOption('--labels <file>', 'label file: "relative/path.jpg label" per line')
+    .requiredOption('--out <dir>', 'index directory to write')
+    .addOption(new Option('--index-type <type>').choices(INDEX_TYPES as string[]).default('HNSW32'))
+    .addOption(new Option('--metric-type <metric>').choices(METRIC_TYPES as string[]).default('IP'))
+    .option('--crop', 'crop gallery images to their main body first')
+    .action(async (o) =>
+      withPipeline(o, async (p) => {
+        const index = await p.buildIndex({
+          galleryImgs: o.gallery, galleryLabel: o.labels, indexType: o.indexType, metricType: o.metricType,
+          cropByDetection: !!o.crop, onProgress: progressBar('embedding'),
+        });
+        await index.save(o.out);
+        process.stderr.write(`index: ${index.count} vectors, ${index.labels.length} labels, ${index.indexType}/${index.metricType} -> ${o.out}\n`);
+      }));
+
+  common(program.command('append-index'))
+    .description('add gallery images to a saved index (only the new images are embedded)')
+    .requiredOption('--index <dir>', 'index directory (updated in place)')
+    .requiredOption('--gallery <dir>', 'gallery root directory')
+    .requiredOption('--labels <file>', 'label file')
+    .action(async (o) =>
+      withPipeline(o, async (p) => {
+        const index = await IndexData.load(o.index);
+        await p.appendIndex({ galleryImgs: o.gallery, galleryLabel: o.labels, index, onProgress: progressBar('embedding') });
+        await index.save(o.index);
+        process.stderr.write(`index: ${index.count} vectors -> ${o.index}\n`);
+      }));
+
+  program
+    .command('remove-index')
+    .description('remove ids from a saved index')
+    .requiredOption('--index <dir>', 'index directory (updated in place)')
+    .option('--ids <ids>', 'comma-separated ids')
+    .option('--ids-file <file>', 'file with one id per line')
+    .action(async (o) => {
+      const index = await IndexData.load(o.index);
+      const ids: number[] = [];
+      if (o.ids) for (const s of String(o.ids).split(',')) {
+        const id = Number(s.trim());
+        if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_ID', `not an id: ${JSON.stringify(s)}`);
+        ids.push(id);
+      }
+      if (o.idsFile) {
+        for (const line of fs.readFileSync(o.idsFile, 'utf8').split(/\r?\n/)) {
+          const tok = line.trim().split(/\s+/)[0];
+          if (!tok || tok.startsWith('#')) continue;
+          const id = Number(tok);
+          if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_ID', `${o.idsFile}: not an id: ${JSON.stringify(tok)}`);
+          ids.push(id);
+        }
+      }
+      if (!ids.length) throw new ShituError('ERR_INDEX_ID', 'give --ids or --ids-file');
+      const n = await index.remove(ids);
+      await index.save(o.index);
+      process.stderr.write(`removed ${n}; index: ${index.count} vectors -> ${o.index}\n`);
+    });
+
+  common(program.command('predict'))
+    .description('recognise images (files, directories, URLs); reference-shaped JSON on stdout')
+    .argument('<inputs...>', 'images, directories or http(s) URLs')
+    .option('--index <dir>', 'index directory (default: the config\'s index)')
+    .option('--det-threshold <t>', 'detection threshold', parseFloat)
+    .option('--rec-threshold <t>', 'recognition threshold', parseFloat)
+    .option('--topk <k>', 'results per box', (v) => parseInt(v, 10))
+    .option('--output <dir>', 'write {stem}.json files here instead of stdout')
+    .option('--save-img <dir>', 'write annotated pictures ({stem}_res.ext) here')
+    .option('--timings', 'print per-stage milliseconds to stderr')
+    .action(async (inputs: string[], o) =>
+      withPipeline(o, async (p) => {
+        for await (const r of p.predict(inputs, {
+          index: o.index, detThreshold: o.detThreshold, recThreshold: o.recThreshold, recTopk: o.topk,
+          keepImage: !!o.saveImg,
+        })) {
+          if (o.output) await r.saveToJson(o.output);
+          else r.print();
+          if (o.saveImg) await r.saveToImg(o.saveImg);
+          if (o.timings) process.stderr.write(`${r.inputPath}: ${JSON.stringify(r.timings)}\n`);
+        }
+      }));
+
+  program
+    .command('demo')
+    .description('the quick start on the shared stand-in models: build an index, recognise, write JSON and pictures')
+    .option('--shared <dir>', 'the shared data directory', process.env.SHITU_SHARED_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared'))
+    .option('--out <dir>', 'output directory', 'output')
+    .action(async (o) => {
+      const { runDemo } = await import('./demo');
+      await runDemo(o.shared, o.out);
+    });
+
+  const models = program.command('models').description('model management');
+  models
+    .command('fetch')
+    .description('download an official PP-ShiTuV2 model and convert it to ONNX (needs network and paddle2onnx)')
+    .argument('<name>', 'PP-ShiTuV2_det | PP-ShiTuV2_rec | PP-ShiTuV2_rec_CLIP_vit_base | PP-ShiTuV2_rec_CLIP_vit_large')
+    .action(async (name: string) => {
+      const dir = await fetchModel(name, (msg) => process.stderr.write(msg + '\n'));
+      process.stderr.write(`installed: ${dir}\n`);
+    });
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'ERR_INTERNAL';
+    process.stderr.write(`error ${code}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main().then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,68 @@
+// Typed errors. Every failure that reaches a user carries a stable `code`;
+// native failures keep the native message.
+
+export type ShituErrorCode =
+  | 'ERR_IMAGE_DECODE'
+  | 'ERR_IMAGE_MISSING'
+  | 'ERR_MODEL_LOAD'
+  | 'ERR_MODEL_NOT_FOUND'
+  | 'ERR_MODEL_CONTRACT'
+  | 'ERR_INFERENCE'
+  | 'ERR_INDEX_DIM'
+  | 'ERR_INDEX_UNSUPPORTED'
+  | 'ERR_INDEX_IO'
+  | 'ERR_INDEX_ID'
+  | 'ERR_INDEX_LABELS'
+  | 'ERR_INDEX_REQUIRED'
+  | 'ERR_GALLERY'
+  | 'ERR_CONFIG'
+  | 'ERR_DEVICE'
+  | 'ERR_DRAW'
+  | 'ERR_INPUT'
+  | 'ERR_FETCH'
+  | 'ERR_CLOSED'
+  | 'ERR_OUT_OF_MEMORY'
+  | 'ERR_NATIVE_MISSING'
+  | 'ERR_INTERNAL';
+
+export class ShituError extends Error {
+  readonly code: ShituErrorCode;
+  /** Extra facts, e.g. every failing image of a gallery. */
+  readonly details?: unknown;
+  constructor(code: ShituErrorCode, message: string, options?: { cause?: unknown; details?: unknown }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'ShituError';
+    this.code = code;
+    if (options?.details !== undefined) this.details = options.details;
+  }
+}
+
+/** Turns a native rejection (an Error with `code`) into a ShituError; TypeErrors and RangeErrors pass through. */
+export function fromNative(err: unknown): Error {
+  if (err instanceof ShituError || err instanceof TypeError || err instanceof RangeError) return err;
+  if (err instanceof Error) {
+    const code = (err as { code?: string }).code;
+    return new ShituError((code as ShituErrorCode) ?? 'ERR_INTERNAL', err.message, { cause: err });
+  }
+  return new ShituError('ERR_INTERNAL', String(err));
+}
+
+/** Awaits a native promise, converting its failure. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function callNative<T = any>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** Runs a synchronous native call, converting its failure. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function callNativeSync<T = any>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}

@@ -1,0 +1,13 @@
+// Public API of shitu-node.
+export { createPipeline, Pipeline } from './pipeline';
+export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, RemoveIndexOptions, PredictOptions } from './pipeline';
+export { IndexData } from './index-data';
+export type { IndexType, MetricType, SearchHit } from './index-data';
+export { RecognitionResult } from './result';
+export type { BoxJson, ResultJson, StageTimings, PrintOptions } from './result';
+export { getPipelineConfig, loadPipelineConfig, DEFAULT_CONFIG } from './config';
+export type { PipelineConfig, SubModuleConfig } from './config';
+export { ShituError } from './errors';
+export type { ShituErrorCode } from './errors';
+export type { ImageInput, RawImage, MatLike } from './image-input';
+export { parseGalleryFile } from './gallery';

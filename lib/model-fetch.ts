@@ -1,0 +1,52 @@
+// `shitu models fetch NAME`: downloads the official Paddle inference archive
+// and converts it to ONNX with paddle2onnx. These machines are often offline
+// and paddle2onnx is a Python tool: every failure says exactly what to do.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import { ShituError } from './errors';
+import { modelHome } from './models';
+
+export const FETCHABLE = ['PP-ShiTuV2_det', 'PP-ShiTuV2_rec', 'PP-ShiTuV2_rec_CLIP_vit_base', 'PP-ShiTuV2_rec_CLIP_vit_large'];
+
+function archiveUrl(name: string): string {
+  const card = path.resolve(__dirname, '..', '..', 'models', `${name}.yaml`);
+  if (fs.existsSync(card)) {
+    const src = YAML.parse(fs.readFileSync(card, 'utf8'))?.source;
+    if (typeof src === 'string' && src.startsWith('http')) return src;
+  }
+  return `https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0/${name}_infer.tar`;
+}
+
+export async function fetchModel(name: string, log: (m: string) => void): Promise<string> {
+  if (!FETCHABLE.includes(name)) throw new ShituError('ERR_MODEL_NOT_FOUND', `unknown model '${name}' (known: ${FETCHABLE.join(', ')})`);
+  const dest = path.join(modelHome(), name);
+  const url = archiveUrl(name);
+  const manual =
+    `To install it by hand: download ${url} on a machine with network access, unpack it, run\n` +
+    `  paddle2onnx --model_dir ${name}_infer --model_filename inference.json --params_filename inference.pdiparams --save_file ${dest}/inference.onnx\n` +
+    `and copy ${name}_infer/inference.yml to ${dest}/ (pip install paddle2onnx provides the converter).`;
+  const hasConverter = spawnSync('paddle2onnx', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!hasConverter) throw new ShituError('ERR_MODEL_NOT_FOUND', `paddle2onnx is not installed, so ${name} cannot be converted here.\n${manual}`);
+  fs.mkdirSync(dest, { recursive: true });
+  const tarPath = path.join(dest, `${name}_infer.tar`);
+  log(`downloading ${url}`);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(600_000) });
+  } catch (e) {
+    throw new ShituError('ERR_MODEL_NOT_FOUND', `cannot download ${url}: ${(e as Error).message} (offline?).\n${manual}`);
+  }
+  if (!res.ok) throw new ShituError('ERR_MODEL_NOT_FOUND', `cannot download ${url}: HTTP ${res.status}.\n${manual}`);
+  fs.writeFileSync(tarPath, Buffer.from(await res.arrayBuffer()));
+  execFileSync('tar', ['-xf', tarPath, '-C', dest]);
+  const src = path.join(dest, `${name}_infer`);
+  const modelFile = fs.existsSync(path.join(src, 'inference.json')) ? 'inference.json' : 'inference.pdmodel';
+  log('converting with paddle2onnx');
+  execFileSync('paddle2onnx', ['--model_dir', src, '--model_filename', modelFile, '--params_filename', 'inference.pdiparams',
+    '--save_file', path.join(dest, 'inference.onnx')], { stdio: 'inherit' });
+  fs.copyFileSync(path.join(src, 'inference.yml'), path.join(dest, 'inference.yml'));
+  fs.rmSync(tarPath, { force: true });
+  return dest;
+}

@@ -1,0 +1,356 @@
+// The PP-ShiTuV2 pipeline: main-body detection -> feature extraction ->
+// retrieval. One native call per image does the whole recognition on a worker
+// thread; this class assembles and validates options, keeps the index's labels
+// and shapes results like the reference.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { EventEmitter } from 'node:events';
+import { loadPipelineConfig, PipelineConfig, validateConfig } from './config';
+import { callNative, ShituError } from './errors';
+import { GalleryEntry, parseGalleryFile } from './gallery';
+import { expandInputs, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from './image-input';
+import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from './index-data';
+import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from './models';
+import { native } from './native';
+import { BoxJson, RecognitionResult } from './result';
+
+export interface CreatePipelineOptions {
+  /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
+  config?: Record<string, unknown>;
+  /** "cpu" (default) or "gpu:N". */
+  device?: string;
+  /** High-performance inference: TensorRT on GPU. */
+  useHpip?: boolean;
+  /** ONNX Runtime intra-op threads per model (default: all cores). */
+  threads?: number;
+  /** Recognitions in flight at once during predict (default: number of cores). */
+  concurrency?: number;
+  /** Run one dummy inference per model at start-up so the first real call is not slow. */
+  warmup?: boolean;
+}
+
+export interface BuildIndexOptions {
+  /** A gallery root directory (with galleryLabel a label file), or a list of images. */
+  galleryImgs: string | ImageInput[];
+  /** A label file ("path label" lines, relative to galleryImgs) or one label per image. */
+  galleryLabel: string | string[];
+  metricType?: MetricType;
+  indexType?: IndexType;
+  /** Crop each gallery image to its main body before embedding (off, as in the reference). */
+  cropByDetection?: boolean;
+  onProgress?: (p: { done: number; total: number }) => void;
+}
+
+export interface AppendIndexOptions extends Omit<BuildIndexOptions, 'metricType' | 'indexType'> {
+  index: IndexData | string;
+}
+
+export interface RemoveIndexOptions {
+  /** Ids, or a text file with one id per line (first token). */
+  removeIds: number[] | string;
+  index: IndexData | string;
+}
+
+export interface PredictOptions {
+  index?: IndexData | string | null;
+  detThreshold?: number;
+  recThreshold?: number;
+  recTopk?: number;
+  /** Keep the decoded picture for saveToImg/img without decoding again (default true). */
+  keepImage?: boolean;
+}
+
+function checkThreshold(name: string, v: number | undefined, min = 0, max = 1) {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new RangeError(`${name} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+}
+
+export class Pipeline extends EventEmitter {
+  readonly config: PipelineConfig;
+  private readonly detector: LoadedDetector;
+  private readonly extractor: LoadedExtractor;
+  private readonly concurrency: number;
+  private defaultIndex?: Promise<IndexData>;
+  private closed = false;
+  private inFlight = new Set<Promise<unknown>>();
+
+  /** @internal use createPipeline */
+  constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, concurrency: number) {
+    super();
+    this.config = config;
+    this.detector = detector;
+    this.extractor = extractor;
+    this.concurrency = concurrency;
+  }
+
+  /** Dimension of the feature vectors. */
+  get featureDim(): number {
+    return this.extractor.dim;
+  }
+
+  private checkOpen() {
+    if (this.closed) throw new ShituError('ERR_CLOSED', 'the pipeline is closed');
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async resolveIndex(index: IndexData | string | null | undefined, required: boolean): Promise<IndexData | null> {
+    if (index instanceof IndexData) {
+      if (index.dim !== this.featureDim)
+        throw new ShituError('ERR_INDEX_DIM', `the index holds ${index.dim}-d vectors but the feature model gives ${this.featureDim}-d`);
+      return index;
+    }
+    if (typeof index === 'string') return this.resolveIndex(await IndexData.load(index), required);
+    if (index === undefined && this.config.index) {
+      this.defaultIndex ??= IndexData.load(this.config.index);
+      return this.resolveIndex(await this.defaultIndex, required);
+    }
+    if (required) throw new ShituError('ERR_INDEX_REQUIRED', 'no index: pass one (IndexData or a saved index directory) or set "index" in the config');
+    return null;
+  }
+
+  private galleryEntries(o: { galleryImgs: string | ImageInput[]; galleryLabel: string | string[] }): Array<{ image: ImageInput; label: string }> {
+    const { galleryImgs, galleryLabel } = o;
+    if (typeof galleryImgs === 'string') {
+      if (typeof galleryLabel !== 'string') throw new TypeError('with a gallery directory, galleryLabel must be the path of its label file');
+      if (!fs.existsSync(galleryImgs) || !fs.statSync(galleryImgs).isDirectory())
+        throw new ShituError('ERR_GALLERY', `gallery root is not a directory: ${galleryImgs}`);
+      return parseGalleryFile(galleryLabel, galleryImgs);
+    }
+    if (!Array.isArray(galleryImgs)) throw new TypeError('galleryImgs must be a directory or a list of images');
+    const labels = typeof galleryLabel === 'string' ? parseGalleryFile(galleryLabel).map((e: GalleryEntry) => e.label) : galleryLabel;
+    if (!Array.isArray(labels) || labels.length !== galleryImgs.length)
+      throw new RangeError(`galleryImgs has ${galleryImgs.length} images but galleryLabel has ${Array.isArray(labels) ? labels.length : 'no'} labels`);
+    labels.forEach((l, i) => {
+      if (typeof l !== 'string' || !l.trim()) throw new TypeError(`galleryLabel[${i}] must be a non-empty string`);
+    });
+    return galleryImgs.map((image, i) => ({ image, label: labels[i] }));
+  }
+
+  /** Embeds gallery images in batches; every image that fails is reported together. */
+  private async embedGallery(entries: Array<{ image: ImageInput; label: string }>, cropByDetection: boolean,
+                             onProgress?: (p: { done: number; total: number }) => void): Promise<Float32Array> {
+    const dim = this.featureDim;
+    const all = new Float32Array(entries.length * dim);
+    const failures: Array<{ image: string; code: string; message: string }> = [];
+    const batch = Math.max(1, Math.min(16, this.config.SubModules.Recognition.batch_size * 4));
+    let done = 0;
+    const sources = entries.map((e, i) => {
+      const img = e.image;
+      if (typeof img === 'string' || Buffer.isBuffer(img) || img instanceof Uint8Array) return img;
+      if (isMat(img)) return { data: img.getData(), width: img.cols, height: img.rows, channels: img.channels, channelOrder: 'bgr' } as RawImage;
+      if (isRaw(img)) { validateRaw(img, `gallery image #${i}`); return img; }
+      throw new TypeError(`gallery image #${i} must be a path, a Buffer, raw pixels or a Mat`);
+    });
+    const chunks: number[] = [];
+    for (let s = 0; s < entries.length; s += batch) chunks.push(s);
+    const runChunk = async (start: number) => {
+      const part = sources.slice(start, start + batch);
+      let boxes: Array<number[] | null> | undefined;
+      if (cropByDetection) {
+        boxes = await Promise.all(part.map(async (src) => {
+          try {
+            const r = await this.detector.native.detect(src, { threshold: this.config.det_threshold });
+            return r.boxes.length ? r.boxes[0].coordinate : null;
+          } catch {
+            return null; // reported by embed below
+          }
+        }));
+      }
+      const r = await callNative(() => this.extractor.native.embed(part, { collectErrors: true, boxes }));
+      all.set(r.features, start * dim);
+      for (const e of r.errors) {
+        const src = part[e.index];
+        failures.push({ image: typeof src === 'string' ? src : `#${start + e.index}`, code: e.code, message: e.message });
+      }
+      done += part.length;
+      onProgress?.({ done, total: entries.length });
+      this.emit('progress', { done, total: entries.length });
+    };
+    // Two batches in flight keep both the decoder and the model busy.
+    const workers = Array.from({ length: Math.min(2, chunks.length) }, async (_, w) => {
+      for (let c = w; c < chunks.length; c += 2) await runChunk(chunks[c]);
+    });
+    await Promise.all(workers);
+    if (failures.length) {
+      failures.sort((a, b) => a.image.localeCompare(b.image));
+      throw new ShituError('ERR_GALLERY', `${failures.length} gallery image(s) could not be used:\n  ${failures.map((f) => `${f.image}: ${f.message}`).join('\n  ')}`, { details: failures });
+    }
+    return all;
+  }
+
+  async buildIndex(o: BuildIndexOptions): Promise<IndexData> {
+    this.checkOpen();
+    const indexType = o.indexType ?? 'HNSW32';
+    const metricType = o.metricType ?? 'IP';
+    if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
+    if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
+    const entries = this.galleryEntries(o);
+    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress));
+    const index = IndexData.create(this.featureDim, indexType, metricType);
+    await index.add(vectors, entries.map((e) => e.label));
+    return index;
+  }
+
+  async appendIndex(o: AppendIndexOptions): Promise<IndexData> {
+    this.checkOpen();
+    const index = (await this.resolveIndex(o.index, true))!;
+    const entries = this.galleryEntries(o);
+    // Only the new images are embedded (the reference re-extracts everything).
+    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress));
+    await index.add(vectors, entries.map((e) => e.label));
+    return index;
+  }
+
+  async removeIndex(o: RemoveIndexOptions): Promise<IndexData> {
+    this.checkOpen();
+    const index = (await this.resolveIndex(o.index, true))!;
+    let ids: number[];
+    if (typeof o.removeIds === 'string') {
+      const text = await fs.promises.readFile(o.removeIds, 'utf8').catch((e) => {
+        throw new ShituError('ERR_INDEX_ID', `cannot read remove-ids file ${o.removeIds}: ${e.message}`);
+      });
+      ids = [];
+      text.split(/\r?\n/).forEach((line, i) => {
+        const tok = line.trim().split(/\s+/)[0];
+        if (!tok || tok.startsWith('#')) return;
+        const id = Number(tok);
+        if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_ID', `${o.removeIds} line ${i + 1}: ${JSON.stringify(tok)} is not an id`);
+        ids.push(id);
+      });
+    } else if (Array.isArray(o.removeIds)) {
+      ids = o.removeIds;
+    } else {
+      throw new TypeError('removeIds must be a list of ids or the path of a file with one id per line');
+    }
+    await index.remove(ids);
+    return index;
+  }
+
+  /** Recognises one prepared image. */
+  private async recognizeOne(img: PreparedImage, index: IndexData | null, o: PredictOptions): Promise<RecognitionResult> {
+    const topk = o.recTopk ?? this.config.rec_topk;
+    const recThreshold = o.recThreshold ?? this.config.rec_threshold;
+    const t0 = performance.now();
+    const r = await callNative(() =>
+      native.recognize(this.detector.native, this.extractor.native, index ? index.native : null, img.source, {
+        detThreshold: o.detThreshold ?? this.config.det_threshold,
+        topk,
+        keepImage: o.keepImage !== false,
+      }),
+    );
+    const wall = performance.now() - t0;
+    const boxes: BoxJson[] = r.boxes.map((b: any) => {
+      const labels: Array<string | null> = [];
+      const scores: Array<number | null> = [];
+      if (index) {
+        for (let j = 0; j < b.ids.length; j++) {
+          const label = index.labelOf(b.ids[j]);
+          if (label === undefined) continue; // removed while this search ran
+          labels.push(label);
+          scores.push(b.scores[j]);
+        }
+      }
+      const matched = labels.length > 0 && index !== null && index.passes(scores[0] as number, recThreshold);
+      return {
+        labels: matched ? labels : [null],
+        rec_scores: matched ? scores : [null],
+        det_score: b.score,
+        coordinate: b.coordinate,
+      };
+    });
+    return new RecognitionResult({
+      inputPath: img.inputPath,
+      boxes,
+      timings: { ...r.timings, wall },
+      stem: img.stem,
+      source: img.source,
+      picture: r.image,
+    });
+  }
+
+  /**
+   * Recognises each input; results come in input order while up to
+   * `concurrency` recognitions run at once.
+   */
+  async *predict(input: ImageInput | ImageInput[], o: PredictOptions = {}): AsyncGenerator<RecognitionResult> {
+    this.checkOpen();
+    checkThreshold('detThreshold', o.detThreshold);
+    if (o.recThreshold !== undefined && (typeof o.recThreshold !== 'number' || !Number.isFinite(o.recThreshold)))
+      throw new RangeError(`recThreshold must be a number, got ${JSON.stringify(o.recThreshold)}`);
+    if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < 1 || o.recTopk > 1000))
+      throw new RangeError(`recTopk must be an integer in [1, 1000], got ${JSON.stringify(o.recTopk)}`);
+    const index = await this.resolveIndex(o.index, false);
+    const pending: Array<Promise<RecognitionResult>> = [];
+    const gen = expandInputs(input);
+    let exhausted = false;
+    const fill = () => {
+      while (!exhausted && pending.length < this.concurrency) {
+        const next = gen.next();
+        if (next.done) { exhausted = true; break; }
+        const p = this.track(next.value().then((img) => this.recognizeOne(img, index, o)));
+        p.catch(() => undefined); // surfaced in order below
+        pending.push(p);
+      }
+    };
+    fill();
+    while (pending.length) {
+      const r = await pending.shift()!;
+      fill();
+      yield r;
+    }
+  }
+
+  /** One image, one result. */
+  async recognize(input: ImageInput, o: PredictOptions = {}): Promise<RecognitionResult> {
+    for await (const r of this.predict(input, o)) return r;
+    throw new ShituError('ERR_INPUT', 'no image in the input');
+  }
+
+  /** Waits for running work and refuses new work. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreatePipelineOptions = {}): Promise<Pipeline> {
+  if (typeof pipeline !== 'string') throw new TypeError('createPipeline(pipeline): pipeline must be "PP-ShiTuV2" or a config file path');
+  let config = loadPipelineConfig(pipeline);
+  if (o.config) {
+    const merged: Record<string, any> = { ...JSON.parse(JSON.stringify(config)), ...o.config };
+    if ((o.config as any).SubModules) {
+      merged.SubModules = { ...config.SubModules };
+      for (const [k, v] of Object.entries((o.config as any).SubModules)) merged.SubModules[k] = { ...(config.SubModules as any)[k], ...(v as object) };
+    }
+    config = validateConfig(merged);
+  }
+  const device = o.device ?? 'cpu';
+  if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
+  const session: SessionOptions = {
+    device: device === 'gpu' ? 'gpu:0' : device,
+    intraOpThreads: o.threads ?? 0,
+    tensorrt: !!o.useHpip && device !== 'cpu',
+  };
+  const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
+  const rec = resolveModel({ modelName: config.SubModules.Recognition.model_name, modelDir: config.SubModules.Recognition.model_dir, task: 'feature' });
+  const [detector, extractor] = await Promise.all([
+    loadDetector(det, session, config.det_threshold),
+    loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
+  ]);
+  const p = new Pipeline(config, detector, extractor, o.concurrency ?? Math.max(1, Math.min(4, os.cpus().length)));
+  if (o.warmup !== false) await warmup(detector, extractor);
+  return p;
+}
+
+/** One inference per model on a blank picture: ORT allocates its arenas and kernels now, not on the first user's image. */
+async function warmup(detector: LoadedDetector, extractor: LoadedExtractor): Promise<void> {
+  const blank = { data: new Uint8Array(64 * 64 * 3).fill(128), width: 64, height: 64, channels: 3 };
+  await callNative(() => detector.native.detect(blank, {}));
+  await callNative(() => extractor.native.embed([blank], {}));
+}

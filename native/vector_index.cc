@@ -1,0 +1,594 @@
+#include "vector_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexFlatCodes.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/clone_index.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+#include <faiss/invlists/InvertedLists.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <regex>
+#include <stdexcept>
+
+#include "errors.h"
+
+namespace shitu {
+
+namespace {
+
+using FaissIdx = faiss::Index::idx_t;  // FAISS 1.7.3 has no faiss::idx_t yet
+
+// FAISS messages read "Error in <signature> at <file>:<line>: Error: '<cond>'
+// failed: <text>"; users only need <text>.
+std::string FaissMessage(const std::exception& e) {
+  static const std::regex kLocation(R"(^Error in [\s\S]*? at \S+:\d+: )");
+  static const std::regex kCondition(R"(^Error: '[\s\S]*?' failed: )");
+  std::string m = std::regex_replace(e.what(), kLocation, "", std::regex_constants::format_first_only);
+  return std::regex_replace(m, kCondition, "", std::regex_constants::format_first_only);
+}
+
+faiss::MetricType ParseMetric(const std::string& metric) {
+  if (metric == "IP") return faiss::METRIC_INNER_PRODUCT;
+  if (metric == "L2") return faiss::METRIC_L2;
+  throw ShituError(kErrIndexUnsupported, "unknown metric '" + metric + "' (expected IP or L2)");
+}
+
+const char* MetricName(faiss::MetricType m) {
+  if (m == faiss::METRIC_INNER_PRODUCT) return "IP";
+  if (m == faiss::METRIC_L2) return "L2";
+  return nullptr;
+}
+
+// The type names this package uses (SPEC §2), read back from a loaded index.
+std::string DetectType(const faiss::Index* inner) {
+  if (auto* h = dynamic_cast<const faiss::IndexHNSWFlat*>(inner)) {
+    return "HNSW" + std::to_string(h->hnsw.nb_neighbors(0) / 2);  // level 0 keeps 2*M links
+  }
+  if (dynamic_cast<const faiss::IndexIVFFlat*>(inner)) return "IVF";
+  if (dynamic_cast<const faiss::IndexFlat*>(inner)) return "Flat";
+  return "other";
+}
+
+// Anything that cannot be searched meaningfully (NaN/Inf) is a caller bug.
+void CheckFinite(const float* x, int64_t count, int dim, const char* what) {
+  for (int64_t i = 0; i < count; ++i) {
+    if (!std::isfinite(x[i])) {
+      throw std::invalid_argument(std::string(what) + ": vector " + std::to_string(i / dim) +
+                                  " holds a non-finite value (NaN or Infinity)");
+    }
+  }
+}
+
+std::string IdList(const std::vector<int64_t>& ids) {
+  std::string s;
+  const size_t shown = std::min<size_t>(ids.size(), 20);
+  for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
+  if (ids.size() > shown) s += " and " + std::to_string(ids.size() - shown) + " more";
+  return s;
+}
+
+std::unique_ptr<faiss::Index> Factory(int dim, const std::string& desc, faiss::MetricType metric) {
+  try {
+    return std::unique_ptr<faiss::Index>(faiss::index_factory(dim, desc.c_str(), metric));
+  } catch (const faiss::FaissException& e) {
+    throw ShituError(kErrIndexUnsupported, "cannot create a '" + desc + "' index: " + FaissMessage(e));
+  }
+}
+
+// IVF reconstruct needs a direct map (id -> list position). The IDMap2 wrapper
+// gives the IVF sequential ids 0..n-1, which is what an Array map needs.
+void EnableReconstruct(faiss::Index* inner) {
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(inner)) {
+    if (ivf->direct_map.type == faiss::DirectMap::NoMap) ivf->make_direct_map(true);
+  }
+}
+
+std::unique_ptr<faiss::IndexIDMap2> Wrap(std::unique_ptr<faiss::Index> inner) {
+  EnableReconstruct(inner.get());
+  auto map = std::make_unique<faiss::IndexIDMap2>(inner.get());
+  inner.release();
+  map->own_fields = true;
+  return map;
+}
+
+// Reads from caller-owned memory without copying it (FAISS's VectorIOReader
+// would need the bytes in a std::vector first).
+struct SpanReader : faiss::IOReader {
+  SpanReader(const uint8_t* data, size_t size) : data(data), size(size) { name = "<buffer>"; }
+  size_t operator()(void* ptr, size_t itemSize, size_t nitems) override {
+    if (itemSize == 0 || pos >= size) return 0;
+    const size_t items = std::min(nitems, (size - pos) / itemSize);
+    std::memcpy(ptr, data + pos, items * itemSize);
+    pos += items * itemSize;
+    return items;
+  }
+  const uint8_t* data;
+  size_t size;
+  size_t pos = 0;
+};
+
+}  // namespace
+
+// ---- locking ----
+
+std::shared_lock<std::shared_mutex> VectorIndex::ReadLock() const {
+  { std::lock_guard<std::mutex> wait(turnstile_); }  // queue behind a waiting writer
+  return std::shared_lock<std::shared_mutex>(mu_);
+}
+
+std::unique_lock<std::shared_mutex> VectorIndex::WriteLock() const {
+  std::unique_lock<std::mutex> gate(turnstile_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  return lock;  // gate opens here: new readers now wait on mu_ itself
+}
+
+// ---- construction / loading ----
+
+VectorIndex::VectorIndex(int dim, const std::string& type, const std::string& metric) {
+  if (dim < 1) throw ShituError(kErrIndexDim, "index dimension must be at least 1, got " + std::to_string(dim));
+  if (type.empty()) throw ShituError(kErrIndexUnsupported, "index type must not be empty");
+  metricType_ = ParseMetric(metric);
+  dim_ = dim;
+  type_ = type;
+  metric_ = metric;
+  // "IVF" waits for its first Add: nlist depends on the number of vectors.
+  if (type != "IVF") index_ = Wrap(Factory(dim, type, static_cast<faiss::MetricType>(metricType_)));
+}
+
+VectorIndex::~VectorIndex() = default;
+
+std::unique_ptr<VectorIndex> VectorIndex::ReadFile(const std::string& path) {
+  faiss::Index* raw = nullptr;
+  try {
+    raw = faiss::read_index(path.c_str());
+  } catch (const std::exception& e) {  // FaissException, or bad_alloc/length_error on garbage sizes
+    throw ShituError(kErrIndexIo, "cannot read index '" + path + "': " + FaissMessage(e));
+  }
+  std::unique_ptr<VectorIndex> out(new VectorIndex());
+  out->AdoptLoaded(raw, "'" + path + "'");
+  return out;
+}
+
+std::unique_ptr<VectorIndex> VectorIndex::FromBuffer(const uint8_t* data, size_t size) {
+  faiss::Index* raw = nullptr;
+  try {
+    SpanReader reader(data, size);
+    raw = faiss::read_index(&reader);
+  } catch (const std::exception& e) {
+    throw ShituError(kErrIndexIo, "cannot read index from a " + std::to_string(size) + "-byte buffer: " + FaissMessage(e));
+  }
+  std::unique_ptr<VectorIndex> out(new VectorIndex());
+  out->AdoptLoaded(raw, "in buffer");
+  return out;
+}
+
+void VectorIndex::AdoptLoaded(faiss::Index* raw, const std::string& source) {
+  std::unique_ptr<faiss::Index> loaded(raw);
+  std::unique_ptr<faiss::IndexIDMap2> map;
+  if (auto* m2 = dynamic_cast<faiss::IndexIDMap2*>(loaded.get())) {
+    loaded.release();
+    map.reset(m2);
+  } else {
+    // IndexIDMap2's constructor insists on an empty index, so fill a default one.
+    map = std::make_unique<faiss::IndexIDMap2>();
+    if (auto* m = dynamic_cast<faiss::IndexIDMap*>(loaded.get())) {
+      map->index = m->index;
+      map->id_map = m->id_map;
+      m->own_fields = false;  // the inner index moves to `map`
+      loaded.reset();
+    } else {
+      map->index = loaded.release();
+      map->id_map.resize(map->index->ntotal);
+      std::iota(map->id_map.begin(), map->id_map.end(), FaissIdx{0});
+    }
+    map->own_fields = true;
+    const faiss::Index* inner = map->index;
+    map->d = inner->d;
+    map->metric_type = inner->metric_type;
+    map->metric_arg = inner->metric_arg;
+    map->is_trained = inner->is_trained;
+    map->ntotal = inner->ntotal;
+    map->construct_rev_map();
+  }
+
+  faiss::Index* inner = map->index;
+  if (!inner || static_cast<FaissIdx>(map->id_map.size()) != map->ntotal || inner->ntotal != map->ntotal) {
+    throw ShituError(kErrIndexIo, "corrupt index " + source + ": id map and vectors disagree");
+  }
+  if (map->rev_map.size() != map->id_map.size()) {
+    throw ShituError(kErrIndexIo, "corrupt index " + source + ": the same id appears twice");
+  }
+  for (FaissIdx id : map->id_map) {
+    if (id < 0) throw ShituError(kErrIndexIo, "index " + source + " holds a negative id (" + std::to_string(id) + ")");
+  }
+  const char* metric = MetricName(inner->metric_type);
+  if (!metric) {
+    throw ShituError(kErrIndexUnsupported, "index " + source + " uses metric type " +
+                                               std::to_string(inner->metric_type) + "; only IP and L2 are supported");
+  }
+  dim_ = inner->d;
+  metric_ = metric;
+  metricType_ = inner->metric_type;
+  type_ = DetectType(inner);
+
+  auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(inner);
+  if (ivf && type_ == "IVF" && !ivf->is_trained && ivf->ntotal == 0 && ivf->nlist == 1) {
+    // What WriteLocked stores for an IVF that never saw a vector: keep nlist open.
+    index_.reset();
+  } else {
+    try {
+      EnableReconstruct(inner);
+    } catch (const faiss::FaissException&) {
+      // Non-sequential inner ids: searches work, Reconstruct will report it.
+    }
+    index_ = std::move(map);
+  }
+  PublishCounts();
+}
+
+void VectorIndex::PublishCounts() {
+  const int64_t total = index_ ? index_->ntotal : 0;
+  tombstones_count_ = static_cast<int64_t>(tombstones_.size());
+  count_ = total - static_cast<int64_t>(tombstones_.size());
+}
+
+// ---- add ----
+
+void VectorIndex::Add(const std::vector<float>& vectors, const std::vector<Id>& ids) {
+  const uint64_t expected = static_cast<uint64_t>(ids.size()) * static_cast<uint64_t>(dim_);
+  if (vectors.size() != expected) {
+    throw ShituError(kErrIndexDim, "got " + std::to_string(vectors.size()) + " floats for " +
+                                       std::to_string(ids.size()) + " ids; expected " + std::to_string(expected) +
+                                       " (" + std::to_string(ids.size()) + " x dimension " + std::to_string(dim_) + ")");
+  }
+  Add(vectors.data(), static_cast<int64_t>(ids.size()), ids.data());
+}
+
+void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids) {
+  if (n < 0) throw std::invalid_argument("negative vector count");
+  if (n == 0) return;
+  CheckFinite(vectors, n * dim_, dim_, "vectors");
+  auto lock = WriteLock();
+
+  std::unordered_set<Id> batch;
+  batch.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const Id id = ids[i];
+    const std::string name = "id " + std::to_string(id);
+    if (id < 0) throw ShituError(kErrIndexId, name + " is negative (ids must be >= 0)");
+    if (!batch.insert(id).second) throw ShituError(kErrIndexId, name + " appears twice in the batch");
+    if (tombstones_.count(id)) {
+      throw ShituError(kErrIndexId, name + " was removed with a tombstone; compact() before adding it again");
+    }
+    if (index_ && index_->rev_map.count(id)) throw ShituError(kErrIndexId, name + " already in the index");
+  }
+
+  // An "IVF" index is built now. Until the add succeeds it stays undecided.
+  std::unique_ptr<faiss::IndexIDMap2> fresh;
+  faiss::IndexIDMap2* target = index_.get();
+  if (!target) {
+    // The reference's min(N/8, 65536) is 0 (and FAISS fails) for N < 8; one list
+    // is exact search, the right answer for tiny galleries.
+    const int64_t nlist = std::max<int64_t>(1, std::min<int64_t>(n / 8, 65536));
+    fresh = Wrap(Factory(dim_, "IVF" + std::to_string(nlist) + ",Flat", static_cast<faiss::MetricType>(metricType_)));
+    // nlist <= N/8 leaves at least 8 points per list, fewer than FAISS's advised
+    // 39: without this it prints a k-means warning to stderr on every build.
+    static_cast<faiss::IndexIVF*>(fresh->index)->cp.min_points_per_centroid = 1;
+    target = fresh.get();
+  }
+  if (!target->index->is_trained) {
+    try {
+      target->index->train(n, vectors);
+      target->is_trained = target->index->is_trained;
+    } catch (const faiss::FaissException& e) {
+      throw ShituError(kErrIndexUnsupported, "cannot train the " + type_ + " index on " + std::to_string(n) +
+                                                 " vectors: " + FaissMessage(e));
+    }
+  }
+  try {
+    target->add_with_ids(n, vectors, ids);
+  } catch (const faiss::FaissException& e) {
+    throw ShituError(kErrInternal, "adding to the " + type_ + " index failed: " + FaissMessage(e));
+  }
+  if (fresh) index_ = std::move(fresh);
+  PublishCounts();
+}
+
+// ---- remove / compact ----
+
+bool VectorIndex::CanRemove() const {
+  if (!index_) return true;  // empty IVF: nothing to remove, ids will be unknown
+  const faiss::Index* inner = index_->index;
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(inner)) {
+    return dynamic_cast<const faiss::ArrayInvertedLists*>(ivf->invlists) != nullptr;
+  }
+  // Flat-code indexes shift later vectors down on removal: the layout
+  // IndexIDMap::remove_ids assumes. HNSW graphs cannot remove at all.
+  return dynamic_cast<const faiss::IndexFlatCodes*>(inner) != nullptr;
+}
+
+size_t VectorIndex::Remove(const std::vector<Id>& idsIn, bool tombstone) {
+  std::vector<Id> ids(idsIn);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.empty()) return 0;
+
+  auto lock = WriteLock();
+  const bool real = CanRemove();
+  if (!real && !tombstone) {
+    throw ShituError(kErrIndexUnsupported,
+                     type_ + " indexes cannot remove ids (FAISS cannot delete from this index type); "
+                             "remove with tombstones (hidden from searches, dropped by compact()) or rebuild the index");
+  }
+  std::vector<Id> unknown;
+  for (Id id : ids) {
+    if (!index_ || !index_->rev_map.count(id) || tombstones_.count(id)) unknown.push_back(id);
+  }
+  if (!unknown.empty()) {
+    throw ShituError(kErrIndexId, std::string(unknown.size() == 1 ? "id " : "ids ") + IdList(unknown) +
+                                      (unknown.size() == 1 ? " is" : " are") + " not in the index; nothing was removed");
+  }
+
+  if (!real) {
+    tombstones_.insert(ids.begin(), ids.end());
+  } else {
+    try {
+      if (dynamic_cast<faiss::IndexIVF*>(index_->index)) {
+        RemoveFromIvfLocked(ids);
+      } else {
+        faiss::IDSelectorBatch sel(ids.size(), ids.data());
+        index_->remove_ids(sel);  // IndexIDMap2 also rebuilds its rev_map
+      }
+    } catch (const faiss::FaissException& e) {
+      throw ShituError(kErrInternal, "removing from the " + type_ + " index failed: " + FaissMessage(e));
+    }
+  }
+  PublishCounts();
+  return ids.size();
+}
+
+// IndexIDMap::remove_ids assumes the inner index renumbers the survivors 0..n-1
+// (as IndexFlat does). IVF does not: it keeps the old numbers, so after FAISS's
+// own remove every later vector maps to the wrong external id. We remove from
+// the IVF ourselves and renumber its lists the way IndexIDMap expects.
+void VectorIndex::RemoveFromIvfLocked(const std::vector<Id>& ids) {
+  auto* ivf = static_cast<faiss::IndexIVF*>(index_->index);
+  auto* lists = static_cast<faiss::ArrayInvertedLists*>(ivf->invlists);  // checked by CanRemove
+  std::vector<FaissIdx> internal;
+  internal.reserve(ids.size());
+  for (Id id : ids) internal.push_back(index_->rev_map.at(id));
+  std::sort(internal.begin(), internal.end());
+
+  ivf->set_direct_map_type(faiss::DirectMap::NoMap);  // an Array map refuses removals
+  faiss::IDSelectorBatch sel(internal.size(), internal.data());
+  ivf->remove_ids(sel);
+  for (auto& list : lists->ids) {
+    for (auto& x : list) x -= std::lower_bound(internal.begin(), internal.end(), x) - internal.begin();
+  }
+  std::vector<FaissIdx> kept;
+  kept.reserve(index_->id_map.size() - internal.size());
+  for (size_t i = 0, r = 0; i < index_->id_map.size(); ++i) {
+    if (r < internal.size() && internal[r] == static_cast<FaissIdx>(i)) {
+      ++r;
+      continue;
+    }
+    kept.push_back(index_->id_map[i]);
+  }
+  index_->id_map.swap(kept);
+  index_->ntotal = ivf->ntotal;
+  index_->construct_rev_map();
+  ivf->make_direct_map(true);
+}
+
+void VectorIndex::Compact() {
+  auto lock = WriteLock();
+  CompactLocked();
+}
+
+// An empty index configured like the current one: a clone keeps the trained
+// quantizer (IVF) and the HNSW parameters; failing that, the factory string.
+std::unique_ptr<faiss::IndexIDMap2> VectorIndex::EmptyLike(const std::vector<float>& trainingSet) const {
+  try {
+    std::unique_ptr<faiss::Index> copy(faiss::clone_index(index_->index));
+    copy->reset();
+    return Wrap(std::move(copy));
+  } catch (const faiss::FaissException&) {
+    // clone_index does not know every index type.
+  }
+  if (type_ == "other") {
+    throw ShituError(kErrIndexUnsupported, "cannot rebuild this loaded index type (FAISS cannot clone it)");
+  }
+  auto inner = Factory(dim_, type_, static_cast<faiss::MetricType>(metricType_));
+  const int64_t n = static_cast<int64_t>(trainingSet.size() / dim_);
+  if (!inner->is_trained && n > 0) inner->train(n, trainingSet.data());
+  return Wrap(std::move(inner));
+}
+
+void VectorIndex::CompactLocked() {
+  if (tombstones_.empty()) return;
+  try {
+    const faiss::Index* inner = index_->index;
+    std::vector<float> kept;
+    std::vector<Id> keptIds;
+    for (FaissIdx i = 0; i < index_->ntotal; ++i) {
+      const Id id = index_->id_map[i];
+      if (tombstones_.count(id)) continue;
+      kept.resize(kept.size() + dim_);
+      inner->reconstruct(i, kept.data() + kept.size() - dim_);
+      keptIds.push_back(id);
+    }
+    auto rebuilt = EmptyLike(kept);
+    if (!keptIds.empty()) rebuilt->add_with_ids(static_cast<FaissIdx>(keptIds.size()), kept.data(), keptIds.data());
+    index_ = std::move(rebuilt);
+  } catch (const faiss::FaissException& e) {
+    throw ShituError(kErrInternal, "compacting the " + type_ + " index failed: " + FaissMessage(e));
+  }
+  tombstones_.clear();
+  PublishCounts();
+}
+
+// ---- search / read ----
+
+VectorSearchResult VectorIndex::Search(const std::vector<float>& queries, int64_t k,
+                                       const VectorSearchParams& params) const {
+  if (queries.size() % static_cast<size_t>(dim_) != 0) {
+    throw ShituError(kErrIndexDim, "got " + std::to_string(queries.size()) +
+                                       " query floats, not a whole number of vectors of dimension " +
+                                       std::to_string(dim_));
+  }
+  return Search(queries.data(), static_cast<int64_t>(queries.size() / dim_), k, params);
+}
+
+VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t k,
+                                       const VectorSearchParams& params) const {
+  if (k < 1) throw std::invalid_argument("k must be at least 1");
+  if (nq < 0) throw std::invalid_argument("negative query count");
+  CheckFinite(queries, nq * dim_, dim_, "queries");
+  VectorSearchResult result;
+  result.nq = nq;
+  result.k = k;
+  const float pad = metricType_ == faiss::METRIC_INNER_PRODUCT ? -FLT_MAX : FLT_MAX;  // FAISS's own padding
+  result.ids.assign(static_cast<size_t>(nq * k), -1);
+  result.scores.assign(static_cast<size_t>(nq * k), pad);
+  if (nq == 0) return result;
+
+  auto lock = ReadLock();
+  if (!index_ || index_->ntotal == 0) return result;
+  const faiss::Index* inner = index_->index;
+
+  // Tombstoned hits are dropped below, so ask for that many more.
+  int64_t kSearch = k + static_cast<int64_t>(tombstones_.size());
+  faiss::SearchParametersIVF ivfParams;
+  faiss::SearchParametersHNSW hnswParams;
+  const faiss::SearchParameters* sp = nullptr;
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(inner); ivf && params.nprobe > 0) {
+    ivfParams.nprobe = std::min<size_t>(static_cast<size_t>(params.nprobe), ivf->nlist);
+    ivfParams.max_codes = ivf->max_codes;
+    sp = &ivfParams;
+  }
+  if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(inner); hnsw && params.efSearch > 0) {
+    hnswParams.efSearch = params.efSearch;
+    hnswParams.check_relative_distance = hnsw->hnsw.check_relative_distance;
+    sp = &hnswParams;
+    // FAISS 1.7.3 sizes the candidate queue as max(index efSearch, k) and uses
+    // the parameter's efSearch only as a step limit, so a larger efSearch alone
+    // changes nothing. Asking for efSearch results makes the queue that big; the
+    // extra results are dropped below.
+    kSearch = std::max<int64_t>(kSearch, params.efSearch);
+  }
+  kSearch = std::min<int64_t>(kSearch, index_->ntotal);
+
+  std::vector<float> distances(static_cast<size_t>(nq * kSearch));
+  std::vector<FaissIdx> labels(static_cast<size_t>(nq * kSearch));
+  try {
+    // The inner index is searched directly: IndexIDMap::search in 1.7.3 refuses
+    // any SearchParameters. Labels are mapped to external ids below.
+    inner->search(nq, queries, kSearch, distances.data(), labels.data(), sp);
+  } catch (const faiss::FaissException& e) {
+    throw ShituError(kErrInternal, "search in the " + type_ + " index failed: " + FaissMessage(e));
+  }
+  for (int64_t q = 0; q < nq; ++q) {
+    int64_t out = 0;
+    for (int64_t j = 0; j < kSearch && out < k; ++j) {
+      const FaissIdx label = labels[q * kSearch + j];
+      if (label < 0) break;  // FAISS pads at the end
+      const Id id = index_->id_map[label];
+      if (!tombstones_.empty() && tombstones_.count(id)) continue;
+      result.ids[q * k + out] = id;
+      result.scores[q * k + out] = distances[q * kSearch + j];
+      ++out;
+    }
+  }
+  return result;
+}
+
+std::vector<float> VectorIndex::Reconstruct(Id id) const {
+  auto lock = ReadLock();
+  if (!index_ || !index_->rev_map.count(id) || tombstones_.count(id)) {
+    throw ShituError(kErrIndexId, "id " + std::to_string(id) + " is not in the index");
+  }
+  std::vector<float> out(static_cast<size_t>(dim_));
+  try {
+    index_->reconstruct(id, out.data());
+  } catch (const faiss::FaissException& e) {
+    throw ShituError(kErrIndexUnsupported, "cannot reconstruct vectors of this " + type_ + " index: " + FaissMessage(e));
+  }
+  return out;
+}
+
+std::vector<VectorIndex::Id> VectorIndex::Ids() const {
+  auto lock = ReadLock();
+  std::vector<Id> out;
+  if (!index_) return out;
+  out.reserve(index_->id_map.size() - tombstones_.size());
+  for (FaissIdx id : index_->id_map) {
+    if (tombstones_.empty() || !tombstones_.count(id)) out.push_back(id);
+  }
+  return out;
+}
+
+// ---- write ----
+
+void VectorIndex::WriteLocked(faiss::IOWriter* writer) {
+  if (index_) {
+    faiss::write_index(index_.get(), writer);
+    return;
+  }
+  // An IVF before its first add: store an empty, untrained IVF1 that
+  // AdoptLoaded recognises and turns back into "nlist not chosen yet".
+  auto placeholder = Wrap(Factory(dim_, "IVF1,Flat", static_cast<faiss::MetricType>(metricType_)));
+  faiss::write_index(placeholder.get(), writer);
+}
+
+void VectorIndex::WriteFile(const std::string& path) {
+  auto lock = WriteLock();
+  CompactLocked();  // tombstones are not part of the FAISS format
+  const std::string where = "cannot write index '" + path + "': ";
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw ShituError(kErrIndexIo, where + std::strerror(errno));
+  try {
+    faiss::FileIOWriter writer(f);  // does not close f
+    WriteLocked(&writer);
+  } catch (const std::exception& e) {
+    std::fclose(f);
+    throw ShituError(kErrIndexIo, where + FaissMessage(e));
+  }
+  // FAISS only checks fwrite; a full disk often shows up at flush or fsync, and
+  // the caller renames this file into place, so it must really be on disk.
+  int err = 0;
+  if (std::fflush(f) != 0) {
+    err = errno;
+  } else if (::fsync(::fileno(f)) != 0 && errno != EINVAL && errno != EROFS) {
+    err = errno;  // EINVAL/EROFS: a file that cannot be synced (device, pipe)
+  }
+  if (std::fclose(f) != 0 && err == 0) err = errno;
+  if (err != 0) throw ShituError(kErrIndexIo, where + std::strerror(err));
+}
+
+std::vector<uint8_t> VectorIndex::ToBuffer() {
+  auto lock = WriteLock();
+  CompactLocked();
+  faiss::VectorIOWriter writer;
+  try {
+    WriteLocked(&writer);
+  } catch (const faiss::FaissException& e) {
+    throw ShituError(kErrInternal, "serialising the index failed: " + FaissMessage(e));
+  }
+  return std::move(writer.data);
+}
+
+}  // namespace shitu

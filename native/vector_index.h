@@ -1,0 +1,141 @@
+// The gallery's vector index: a FAISS index wrapped in an IndexIDMap2 (external
+// int64 ids, like the reference and PaddleClas write it), made safe to share
+// between threads, with the reference's gaps filled in (IVF on tiny galleries,
+// correct removal from IVF, tombstones for HNSW). Plain C++: no N-API here, the
+// binding lives in js_vector_index.cc.
+//
+// Threading: every method may be called from any thread. Searches, Reconstruct
+// and Ids share the index; Add, Remove, Compact, WriteFile and ToBuffer hold it
+// exclusively. Count/Dim/Type/Metric/Tombstones never wait (they read values
+// published at the end of each change), so the JS thread can call them freely.
+//
+// Errors: ShituError with kErrIndexDim (wrong vector length), kErrIndexId (unknown,
+// duplicate or negative id), kErrIndexUnsupported (an operation the index type
+// cannot do, an unknown factory string or metric), kErrIndexIo (read/write). FAISS
+// exceptions never escape. std::invalid_argument marks a broken caller contract
+// (non-finite numbers, k < 1): the JS binding checks those before calling.
+#pragma once
+#include <faiss/IndexIDMap.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace faiss {
+struct IOWriter;
+}  // namespace faiss
+
+namespace shitu {
+
+// Per-search knobs; 0 means "the index's own setting". Each applies only to its
+// index family and is ignored by the others.
+struct VectorSearchParams {
+  int nprobe = 0;    // IVF: inverted lists visited (default 1, as the reference)
+  int efSearch = 0;  // HNSW: candidate list size (FAISS default 16)
+};
+
+// Row-major nq x k. Missing hits (k larger than the count) have id -1 and
+// FAISS's "worst" score: -FLT_MAX for IP, FLT_MAX for L2. Scores are FAISS's
+// distances: inner product for IP, *squared* L2 distance for L2.
+struct VectorSearchResult {
+  int64_t nq = 0;
+  int64_t k = 0;
+  std::vector<int64_t> ids;
+  std::vector<float> scores;
+};
+
+class VectorIndex {
+ public:
+  using Id = int64_t;
+
+  // type: "Flat" | "IVF" | "HNSW32", or any other faiss::index_factory string
+  // (trained on the first Add when it needs training). metric: "IP" | "L2".
+  // "IVF" means IVF{nlist},Flat with nlist = max(1, min(N/8, 65536)) fixed by the
+  // first Add of N vectors, which also trains it.
+  VectorIndex(int dim, const std::string& type, const std::string& metric);
+  ~VectorIndex();
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+
+  // Loads a faiss::write_index file/buffer. An IndexIDMap2 is used as is, an
+  // IndexIDMap is upgraded, a bare index gets ids 0..n-1.
+  static std::unique_ptr<VectorIndex> ReadFile(const std::string& path);
+  static std::unique_ptr<VectorIndex> FromBuffer(const uint8_t* data, size_t size);
+
+  // Adds n vectors (n * Dim() floats) with their ids. Ids must be >= 0 and new.
+  void Add(const float* vectors, int64_t n, const Id* ids);
+  // Same, checking vectors.size() == ids.size() * Dim() (kErrIndexDim).
+  void Add(const std::vector<float>& vectors, const std::vector<Id>& ids);
+
+  // Removes ids (duplicates in the list count once); returns how many. All ids
+  // are checked first: one unknown id fails the call and removes nothing.
+  // Flat/IVF remove for real. HNSW cannot: without `tombstone` that is
+  // kErrIndexUnsupported; with it the ids are hidden from searches, Count, Ids
+  // and Reconstruct until Compact (which WriteFile/ToBuffer run first).
+  // `tombstone` is ignored by index types that can really remove.
+  size_t Remove(const std::vector<Id>& ids, bool tombstone = false);
+
+  // Rebuilds the index without its tombstoned vectors (same type, metric,
+  // parameters and ids). No-op without tombstones.
+  void Compact();
+
+  // k nearest neighbours of nq queries (nq * Dim() floats). k >= 1; k may exceed
+  // Count() (the rest is padding).
+  VectorSearchResult Search(const float* queries, int64_t nq, int64_t k,
+                            const VectorSearchParams& params = {}) const;
+  // Same, nq = queries.size() / Dim() (kErrIndexDim if not a whole number).
+  VectorSearchResult Search(const std::vector<float>& queries, int64_t k,
+                            const VectorSearchParams& params = {}) const;
+
+  // The stored vector of `id` (kErrIndexId if absent or tombstoned).
+  std::vector<float> Reconstruct(Id id) const;
+
+  int64_t Count() const { return count_.load(); }  // live vectors (tombstones excluded)
+  int Dim() const { return dim_; }
+  const std::string& Type() const { return type_; }      // "Flat" | "IVF" | "HNSW32" | factory string | "other"
+  const std::string& Metric() const { return metric_; }  // "IP" | "L2"
+  int64_t Tombstones() const { return tombstones_count_.load(); }
+  std::vector<Id> Ids() const;  // live ids, in index order
+
+  // Serialises with faiss::write_index (compacting first if there are
+  // tombstones, so removed vectors never come back). WriteFile writes `path`
+  // directly (no temp file + rename: the caller owns atomicity) and reports any
+  // failure, including a full disk at flush/fsync time, as kErrIndexIo.
+  void WriteFile(const std::string& path);
+  std::vector<uint8_t> ToBuffer();
+
+ private:
+  VectorIndex() = default;
+  void AdoptLoaded(faiss::Index* loaded, const std::string& source);  // takes ownership
+  void PublishCounts();
+  bool CanRemove() const;
+  void CompactLocked();
+  void RemoveFromIvfLocked(const std::vector<Id>& ids);
+  std::unique_ptr<faiss::IndexIDMap2> EmptyLike(const std::vector<float>& trainingSet) const;
+  void WriteLocked(faiss::IOWriter* writer);
+
+  // Writer-preferring locking: glibc's rwlock (behind std::shared_mutex) prefers
+  // readers, so a steady stream of searches could starve an Add forever. A writer
+  // holds turnstile_ while it waits, which holds back new readers.
+  std::shared_lock<std::shared_mutex> ReadLock() const;
+  std::unique_lock<std::shared_mutex> WriteLock() const;
+
+  int dim_ = 0;
+  std::string type_;
+  std::string metric_;
+  int metricType_ = 0;  // faiss::MetricType
+  // null only for an "IVF" index before its first Add (nlist not chosen yet).
+  std::unique_ptr<faiss::IndexIDMap2> index_;
+  std::unordered_set<Id> tombstones_;
+  std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> tombstones_count_{0};
+  mutable std::shared_mutex mu_;
+  mutable std::mutex turnstile_;
+};
+
+}  // namespace shitu
