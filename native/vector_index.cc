@@ -23,6 +23,7 @@
 #include <numeric>
 #include <regex>
 #include <stdexcept>
+#include <typeinfo>
 
 #include "errors.h"
 
@@ -400,22 +401,36 @@ void VectorIndex::Compact() {
 }
 
 // An empty index configured like the current one: a clone keeps the trained
-// quantizer (IVF) and the HNSW parameters; failing that, the factory string.
+// quantizer (IVF) and every parameter; failing that, the factory string.
 std::unique_ptr<faiss::IndexIDMap2> VectorIndex::EmptyLike(const std::vector<float>& trainingSet) const {
+  const faiss::Index* current = index_->index;
   try {
-    std::unique_ptr<faiss::Index> copy(faiss::clone_index(index_->index));
-    copy->reset();
-    return Wrap(std::move(copy));
+    std::unique_ptr<faiss::Index> copy(faiss::clone_index(current));
+    // FAISS 1.7.3 clones an IndexHNSWFlat as a plain IndexHNSW, which searches
+    // fine but which write_index cannot store ("h != 0 failed"): only a clone of
+    // the very same class will do.
+    if (typeid(*copy) == typeid(*current)) {
+      copy->reset();
+      return Wrap(std::move(copy));
+    }
   } catch (const faiss::FaissException&) {
     // clone_index does not know every index type.
   }
   if (type_ == "other") {
     throw ShituError(kErrIndexUnsupported, "cannot rebuild this loaded index type (FAISS cannot clone it)");
   }
-  auto inner = Factory(dim_, type_, static_cast<faiss::MetricType>(metricType_));
+  auto fresh = Factory(dim_, type_, static_cast<faiss::MetricType>(metricType_));
+  auto* from = dynamic_cast<const faiss::IndexHNSW*>(current);
+  auto* to = dynamic_cast<faiss::IndexHNSW*>(fresh.get());
+  if (from && to) {  // keep the graph settings of a loaded or tuned index
+    to->hnsw.efConstruction = from->hnsw.efConstruction;
+    to->hnsw.efSearch = from->hnsw.efSearch;
+    to->hnsw.check_relative_distance = from->hnsw.check_relative_distance;
+    to->hnsw.search_bounded_queue = from->hnsw.search_bounded_queue;
+  }
   const int64_t n = static_cast<int64_t>(trainingSet.size() / dim_);
-  if (!inner->is_trained && n > 0) inner->train(n, trainingSet.data());
-  return Wrap(std::move(inner));
+  if (!fresh->is_trained && n > 0) fresh->train(n, trainingSet.data());
+  return Wrap(std::move(fresh));
 }
 
 void VectorIndex::CompactLocked() {

@@ -27,7 +27,8 @@ fi
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -d node_modules ] || [ "$(cat node_modules/.shitu-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   echo "[setup] npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node (a benchmark peer) would download CUDA providers from nuget.org at install.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.shitu-lock-hash
 fi
 
