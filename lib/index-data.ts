@@ -120,26 +120,27 @@ export class IndexData {
     await this.lock.write(async () => {
       if (this.native.tombstones() > 0) await callNative(() => this.native.compact());
       const parent = path.dirname(target);
-      await fs.promises.mkdir(parent, { recursive: true });
-      const tmp = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.tmp-`));
+      let tmp: string | undefined;
       try {
-        await callNative(() => this.native.writeFile(path.join(tmp, 'vector.index')));
+        await fs.promises.mkdir(parent, { recursive: true });
+        const dir = (tmp = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.tmp-`)));
+        await callNative(() => this.native.writeFile(path.join(dir, 'vector.index')));
         const meta = {
           index_type: this.indexType,
           metric_type: this.metricType,
           next_id: this.nextIdValue,
           id_map: Object.fromEntries(this.idMapEntries),
         };
-        const fh = await fs.promises.open(path.join(tmp, META_FILE), 'w');
+        const fh = await fs.promises.open(path.join(dir, META_FILE), 'w');
         try {
           await fh.writeFile(YAML.stringify(meta));
           await fh.sync();
         } finally {
           await fh.close();
         }
-        await swapDirectory(tmp, target);
+        await swapDirectory(dir, target);
       } catch (e) {
-        await fs.promises.rm(tmp, { recursive: true, force: true });
+        if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true });
         if (e instanceof ShituError) throw e;
         throw new ShituError('ERR_INDEX_IO', `cannot save index to ${target}: ${(e as Error).message}`, { cause: e });
       }

@@ -1,0 +1,32 @@
+{
+  # node-gyp build of the same sources as CMakeLists.txt (the main build), for
+  # tools that only speak node-gyp (electron-rebuild, prebuildify). The source
+  # list is native/sources.txt, shared with CMake; scripts/build-gyp.sh builds
+  # and loads it in CI so the two descriptions cannot drift.
+  "variables": {
+    "ort_dir%": "<!(node -p \"process.env.ONNXRUNTIME_DIR || ''\")",
+    "ort_npm": "<(module_root_dir)/node_modules/com.github.asus4.onnxruntime"
+  },
+  "targets": [
+    {
+      "target_name": "shitu",
+      "sources": ["<!@(grep -v '^#' native/sources.txt)"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!(node -p \"process.env.ONNXRUNTIME_DIR ? process.env.ONNXRUNTIME_DIR + '/include' : '<(ort_npm)/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'\")",
+        "/usr/include/opencv4",
+        "/usr/include/freetype2"
+      ],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-fopenmp", "-fvisibility=hidden"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "libraries": [
+        "<!(node -p \"process.env.ONNXRUNTIME_DIR ? require('fs').readdirSync(process.env.ONNXRUNTIME_DIR + '/lib').filter(f => /^libonnxruntime\\.so/.test(f)).map(f => process.env.ONNXRUNTIME_DIR + '/lib/' + f)[0] : '<(ort_npm)/Plugins/Linux/x64/libonnxruntime.so'\")",
+        "/usr/lib/x86_64-linux-gnu/libfaiss.a",
+        "-lopencv_core", "-lopencv_imgproc", "-lopencv_imgcodecs",
+        "-lfreetype", "-lblas", "-llapack", "-fopenmp",
+        "-Wl,-rpath,'$$ORIGIN'"
+      ]
+    }
+  ]
+}

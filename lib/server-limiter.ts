@@ -1,0 +1,137 @@
+// Admission control for the HTTP service: at most `maxConcurrent` jobs run at
+// once, at most `maxQueue` wait; beyond that a job is refused at once (the
+// caller answers 503 + Retry-After) instead of piling up. A job whose signal
+// aborts while it waits (the client went away) is dropped without ever starting.
+
+export class BusyError extends Error {
+  readonly retryAfterS: number;
+  constructor(retryAfterS: number) {
+    super(`the server is busy (all workers busy and the queue full); retry in ${retryAfterS} s`);
+    this.name = 'BusyError';
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('the client went away before its request started');
+    this.name = 'CancelledError';
+  }
+}
+
+export interface LimiterStats {
+  active: number;
+  queued: number;
+  started: number;
+  completed: number;
+  rejected: number;
+  cancelled: number;
+}
+
+interface Waiter {
+  start: () => void;
+  cancel: () => void;
+}
+
+export class Limiter {
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+  private active = 0;
+  private readonly queue: Waiter[] = [];
+  private started = 0;
+  private completed = 0;
+  private rejected = 0;
+  private cancelled = 0;
+  /** Exponential moving average of a job's run time (ms), for Retry-After. */
+  private emaMs = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(maxConcurrent = 2, maxQueue = 32) {
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrent must be a positive integer, got ${maxConcurrent}`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
+    this.maxConcurrent = maxConcurrent;
+    this.maxQueue = maxQueue;
+  }
+
+  get stats(): LimiterStats {
+    return {
+      active: this.active, queued: this.queue.length, started: this.started,
+      completed: this.completed, rejected: this.rejected, cancelled: this.cancelled,
+    };
+  }
+
+  /** Seconds a refused client should wait: the time the work ahead of it needs, at least 1. */
+  retryAfterSeconds(): number {
+    const ahead = this.active + this.queue.length;
+    const est = (this.emaMs || 1000) * ahead / this.maxConcurrent / 1000;
+    return Math.max(1, Math.min(60, Math.ceil(est)));
+  }
+
+  /** Runs `job` when a slot is free. Throws BusyError when the queue is full, CancelledError when `signal` aborts first. */
+  async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) {
+      this.cancelled++;
+      throw new CancelledError();
+    }
+    if (this.active >= this.maxConcurrent) {
+      if (this.queue.length >= this.maxQueue) {
+        this.rejected++;
+        throw new BusyError(this.retryAfterSeconds());
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => w.cancel();
+        const w: Waiter = {
+          start: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          cancel: () => {
+            const i = this.queue.indexOf(w);
+            if (i < 0) return;
+            this.queue.splice(i, 1);
+            signal?.removeEventListener('abort', onAbort);
+            this.cancelled++;
+            reject(new CancelledError());
+            this.checkIdle();
+          },
+        };
+        this.queue.push(w);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      // The slot was handed over by release(): `active` already counts this job.
+    } else {
+      this.active++;
+    }
+    this.started++;
+    const t0 = performance.now();
+    try {
+      return await job();
+    } finally {
+      const ms = performance.now() - t0;
+      this.emaMs = this.emaMs ? this.emaMs * 0.8 + ms * 0.2 : ms;
+      this.completed++;
+      this.release();
+    }
+  }
+
+  private release() {
+    const next = this.queue.shift();
+    if (next) next.start(); // hand the slot over
+    else this.active--;
+    this.checkIdle();
+  }
+
+  private checkIdle() {
+    if (this.active === 0 && this.queue.length === 0 && this.idleWaiters.length) {
+      const ws = this.idleWaiters;
+      this.idleWaiters = [];
+      ws.forEach((w) => w());
+    }
+  }
+
+  /** Resolves when nothing runs and nothing waits. */
+  idle(): Promise<void> {
+    if (this.active === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
