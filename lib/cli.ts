@@ -38,6 +38,12 @@ async function withPipeline<T>(o: { config: string; device: string; threads?: nu
   }
 }
 
+function defaultSharedDir(): string {
+  if (process.env.SHITU_SHARED_DIR) return process.env.SHITU_SHARED_DIR;
+  const beside = path.resolve(__dirname, '..', '..', '..', 'shared');
+  return fs.existsSync(beside) || !fs.existsSync('/work/shared') ? beside : '/work/shared';
+}
+
 export function buildCli(): Command {
   const program = new Command('shitu')
     .description('PP-ShiTuV2 general image recognition: main-body detection, feature extraction, vector retrieval')
@@ -140,7 +146,7 @@ export function buildCli(): Command {
   program
     .command('demo')
     .description('the quick start on the shared stand-in models: build an index, recognise, write JSON and pictures')
-    .option('--shared <dir>', 'the shared data directory', process.env.SHITU_SHARED_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared'))
+    .option('--shared <dir>', 'the shared data directory (default: $SHITU_SHARED_DIR, ../shared beside the package, /work/shared)', defaultSharedDir())
     .option('--out <dir>', 'output directory', 'output')
     .action(async (o) => {
       const { runDemo } = await import('./demo');

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../lib/native';
 
-const shared = process.env.SHITU_SHARED_DIR ?? path.resolve(__dirname, '../../shared');
+import { SHARED as shared } from './helpers/shared';
 const dog = path.join(shared, 'data/images/misc/dog.jpg');
 const notoCjk = '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc';
 

@@ -8,7 +8,7 @@ import t from 'tap';
 import { native } from '../lib/native';
 
 const VectorIndex = native.VectorIndex;
-const sharedDir = process.env.SHITU_SHARED_DIR ?? path.resolve(__dirname, '../../shared');
+import { SHARED as sharedDir } from './helpers/shared';
 const drinkIndex = path.join(sharedDir, 'data/paddleclas_drink_index/vector.index');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-vector-index-'));

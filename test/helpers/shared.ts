@@ -1,8 +1,18 @@
-// Where the shared models and photos live (never committed): ../shared beside
-// the checkout, or $SHITU_SHARED_DIR.
+// Where the shared models and photos live (never committed): $SHITU_SHARED_DIR,
+// else ../shared beside the checkout, else /work/shared. Exported to the
+// environment so models/standin.yaml and child processes find the same place.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const SHARED = process.env.SHITU_SHARED_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared');
+function findShared(): string {
+  if (process.env.SHITU_SHARED_DIR) return process.env.SHITU_SHARED_DIR;
+  for (const p of [path.resolve(__dirname, '..', '..', '..', 'shared'), '/work/shared'])
+    if (fs.existsSync(path.join(p, 'models'))) return p;
+  throw new Error('shared models and photos not found: set SHITU_SHARED_DIR');
+}
+
+export const SHARED = findShared();
+process.env.SHITU_SHARED_DIR = SHARED;
 export const IMAGES = path.join(SHARED, 'data', 'images');
 export const MODELS = path.join(SHARED, 'models');
 export const STANDIN_CONFIG = path.resolve(__dirname, '..', '..', 'models', 'standin.yaml');
