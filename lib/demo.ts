@@ -27,7 +27,7 @@ export async function runDemo(shared: string, out: string): Promise<void> {
     const queries = [
       path.join(images, 'product_demo', 'query'),
       path.join(images, 'drink_test_images', '100.jpeg'),
-      path.join(images, 'misc', 'anmuxi.jpg'),
+      path.join(images, 'misc', 'wangzai.jpg'),
       path.join(images, 'misc', 'coco_000000570688.jpg'),
     ];
     for await (const res of pipeline.predict(queries, { index })) {
