@@ -290,3 +290,31 @@ t.test('CLI: build-index and predict from a shell', async (t) => {
   const help = await run(process.execPath, [cli, 'build-index', '--help']);
   t.match(help.stdout, /--index-type/);
 });
+
+t.test('gallery options: progress events, crop by detection, Mat and raw inputs', async (t) => {
+  const files = galleryLines.slice(0, 6).map((l) => path.join(IMAGES, l[0]));
+  const seen: Array<{ done: number; total: number }> = [];
+  const whole = await pipeline.buildIndex({ galleryImgs: files, galleryLabel: files.map(() => 'anmuxi'), indexType: 'Flat', onProgress: (p) => seen.push(p) });
+  t.ok(seen.length >= 1);
+  t.same(seen[seen.length - 1], { done: 6, total: 6 }, 'progress reaches the total');
+  const cropped = await pipeline.buildIndex({ galleryImgs: files, galleryLabel: files.map(() => 'anmuxi'), indexType: 'Flat', cropByDetection: true });
+  t.equal(cropped.count, 6);
+  // Cropping changes what is embedded: the stored vectors differ.
+  const a = whole.native.reconstruct(0), b = cropped.native.reconstruct(0);
+  t.notSame(Array.from(a), Array.from(b));
+  // An opencv4nodejs-style Mat (BGR rows x cols x channels with getData()).
+  const d = await native.decodeImage(img('misc', 'dog.jpg'));
+  const mat = { rows: d.height, cols: d.width, channels: 3, getData: () => d.data };
+  const [fromMat] = await collect(pipeline.predict(mat, { index }));
+  const [fromPath] = await collect(pipeline.predict(img('misc', 'dog.jpg'), { index }));
+  t.same(fromMat.json.res.boxes, fromPath.json.res.boxes);
+  t.equal(fromMat.json.res.input_path, null);
+  const matIndex = await pipeline.buildIndex({ galleryImgs: [mat], galleryLabel: ['dog'], indexType: 'Flat' });
+  t.equal(matIndex.count, 1);
+});
+
+t.test('a closed pipeline refuses work', async (t) => {
+  const p = await createPipeline(STANDIN_CONFIG, { threads: 1, warmup: false });
+  await p.close();
+  await t.rejects(collect(p.predict(img('misc', 'dog.jpg'))), { code: 'ERR_CLOSED' });
+});
