@@ -107,6 +107,8 @@ export interface SessionOptions {
   graphOptimization?: 'disable' | 'basic' | 'extended' | 'all';
   tensorrt?: boolean;
   tensorrtCacheDir?: string;
+  /** Let ONNX Runtime's pool threads busy-wait between runs (default off). */
+  spinning?: boolean;
 }
 
 function preprocessSpec(p: PreprocessCard) {

@@ -12,6 +12,9 @@ const candidates = [
 ].filter((p): p is string => typeof p === 'string' && p.length > 0);
 
 function load(): any {
+  // FAISS's OpenMP threads otherwise busy-wait between parallel regions, beside
+  // ONNX Runtime's pools. Read by libgomp when the addon loads it.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   for (const p of candidates) {
     if (fs.existsSync(p)) return require(p);
   }

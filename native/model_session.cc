@@ -124,6 +124,8 @@ std::shared_ptr<ModelSession> ModelSession::Load(const std::string& path, std::s
   so.SetInterOpNumThreads(o.interOpThreads > 0 ? o.interOpThreads : 1);
   so.SetGraphOptimizationLevel(OptLevel(o.graphOptimization));
   so.SetLogSeverityLevel(ORT_LOGGING_LEVEL_ERROR);
+  so.AddConfigEntry("session.intra_op.allow_spinning", o.spinning ? "1" : "0");
+  so.AddConfigEntry("session.inter_op.allow_spinning", o.spinning ? "1" : "0");
 
   if (o.device.rfind("gpu", 0) == 0) {
     int id = 0;

@@ -19,6 +19,10 @@ struct SessionOptions {
   std::string tensorrtCacheDir;
   bool tensorrtFp16 = true;
   bool stripInitializerInputs = true;  // see onnx_model_bytes.h
+  // ORT's pool threads busy-wait after each Run by default. A recognition runs
+  // two sessions back to back (and servers run several at once), so spinning
+  // pools steal each other's cores: off unless asked for.
+  bool spinning = false;
 };
 
 struct TensorInfo {
