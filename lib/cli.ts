@@ -153,6 +153,22 @@ export function buildCli(): Command {
       await runDemo(o.shared, o.out);
     });
 
+  // serve: HTTP service compatible with the PP-ShiTuV2 serving API (lib/server.ts).
+  common(program.command('serve'))
+    .description('HTTP service compatible with the PP-ShiTuV2 serving API (/shitu-index-build, -add, -remove, /shitu-infer)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', (v) => parseInt(v, 10), 8080)
+    .option('--index-dir <dir>', 'directory holding the indexes (one per indexKey)', 'indexes')
+    .option('--default-index-key <key>', 'index used when a request has no indexKey')
+    .option('--max-concurrent <n>', 'recognitions running at once', (v) => parseInt(v, 10), 2)
+    .option('--max-queue <n>', 'requests waiting; beyond it 503 + Retry-After', (v) => parseInt(v, 10), 32)
+    .option('--body-limit <bytes>', 'largest request body', (v) => parseInt(v, 10), 64 * 1024 * 1024)
+    .option('--log', 'log requests (JSON lines on stdout)')
+    .action(async (o) => {
+      const { serve } = await import('./server');
+      await serve(o);
+    });
+
   const models = program.command('models').description('model management');
   models
     .command('fetch')

@@ -11,3 +11,4 @@ export { ShituError } from './errors';
 export type { ShituErrorCode } from './errors';
 export type { ImageInput, RawImage, MatLike } from './image-input';
 export { parseGalleryFile } from './gallery';
+export { createServer, type ServerOptions, type ShituServer } from './server';

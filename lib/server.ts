@@ -4,6 +4,8 @@
 // GET /health (liveness), GET /ready (readiness) and GET /openapi.json.
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { ShituError } from './errors';
@@ -95,6 +97,14 @@ async function imageBytes(value: string, where: string, fetchOpts: FetchOptions)
   return buf;
 }
 
+/** Labels must say something: the schema rejects empty ones, this also blank ones. */
+function checkLabels(pairs: Array<{ label: string }>): string[] {
+  return pairs.map((x, i) => {
+    if (!x.label.trim()) throw new HttpError(422, `imageLabelPairs[${i}].label: must not be blank`);
+    return x.label;
+  });
+}
+
 /** Turns pipeline failures into HTTP errors; gallery failures name each image's position. */
 function mapGalleryError(e: unknown, prefix: string): unknown {
   if (e instanceof ShituError && e.code === 'ERR_GALLERY' && Array.isArray(e.details)) {
@@ -177,6 +187,20 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
   }) as unknown as ShituServer;
 
+  // Requests in flight per connection, to end idle keep-alive connections on close.
+  const inFlight = new Map<Socket, number>();
+  app.server.on('connection', (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once('close', () => inFlight.delete(socket));
+  });
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      if (inFlight.has(socket)) inFlight.set(socket, Math.max(0, inFlight.get(socket)! - 1));
+    });
+  });
+
   const state: ShituServerState = {
     limiter,
     store,
@@ -236,9 +260,10 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         const p = needPipeline();
         const signal = clientGone(reply);
         const { imageLabelPairs, indexType, metricType } = request.body;
+        const labels = checkLabels(imageLabelPairs);
         const images = await Promise.all(imageLabelPairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, fetchOpts)));
         const index = await limiter.run(
-          () => p.buildIndex({ galleryImgs: images, galleryLabel: imageLabelPairs.map((x) => x.label), indexType, metricType })
+          () => p.buildIndex({ galleryImgs: images, galleryLabel: labels, indexType, metricType })
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal);
         const indexKey = await store.create(index);
@@ -250,11 +275,12 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         const p = needPipeline();
         const signal = clientGone(reply);
         const { imageLabelPairs } = request.body;
+        const labels = checkLabels(imageLabelPairs);
         const key = keyOf(request.body.indexKey);
         await store.get(key); // 404 before any download
         const images = await Promise.all(imageLabelPairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, fetchOpts)));
         const index = await store.write(key, (index) => limiter.run(
-          () => p.appendIndex({ index, galleryImgs: images, galleryLabel: imageLabelPairs.map((x) => x.label) })
+          () => p.appendIndex({ index, galleryImgs: images, galleryLabel: labels })
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal));
         return success(request, { idMap: idMapOf(index) });
@@ -315,13 +341,20 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
 
   // Graceful shutdown: Fastify stops accepting new requests (503 while closing);
   // wait for the running and queued work and the pending index writes.
-  app.addHook('preClose', async () => {
-    closing = true;
+  // preClose runs before the listening socket and idle connections are closed;
+  // responses sent from now on carry "Connection: close" so that their
+  // keep-alive connections do not hold the close back.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     closing = true;
     await limiter.idle();
     await store.settled();
+    // Node's own closeIdleConnections() can miss idle keep-alive connections
+    // (a parser reused after an aborted request still looks busy), which would
+    // hold close() for the keep-alive timeout: end the idle ones here.
+    for (const [socket, busy] of inFlight) if (busy === 0) socket.destroy();
   });
   return app;
 }
