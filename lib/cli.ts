@@ -7,6 +7,7 @@ import { getPipelineConfig } from './config';
 import { ShituError } from './errors';
 import { IndexData, INDEX_TYPES, METRIC_TYPES } from './index-data';
 import { fetchModel } from './model-fetch';
+import { readRemoveIds } from './remove-ids';
 import { createPipeline, Pipeline } from './pipeline';
 
 function progressBar(label: string) {
@@ -105,15 +106,7 @@ export function buildCli(): Command {
         if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_ID', `not an id: ${JSON.stringify(s)}`);
         ids.push(id);
       }
-      if (o.idsFile) {
-        for (const line of fs.readFileSync(o.idsFile, 'utf8').split(/\r?\n/)) {
-          const tok = line.trim().split(/\s+/)[0];
-          if (!tok || tok.startsWith('#')) continue;
-          const id = Number(tok);
-          if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_ID', `${o.idsFile}: not an id: ${JSON.stringify(tok)}`);
-          ids.push(id);
-        }
-      }
+      if (o.idsFile) ids.push(...(await readRemoveIds(o.idsFile)));
       if (!ids.length) throw new ShituError('ERR_INDEX_ID', 'give --ids or --ids-file');
       const n = await index.remove(ids);
       await index.save(o.index);

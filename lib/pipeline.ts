@@ -13,6 +13,7 @@ import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from './i
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from './models';
 import { native } from './native';
 import { BoxJson, RecognitionResult } from './result';
+import { readRemoveIds } from './remove-ids';
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -212,17 +213,7 @@ export class Pipeline extends EventEmitter {
     const index = (await this.resolveIndex(o.index, true))!;
     let ids: number[];
     if (typeof o.removeIds === 'string') {
-      const text = await fs.promises.readFile(o.removeIds, 'utf8').catch((e) => {
-        throw new ShituError('ERR_INDEX_ID', `cannot read remove-ids file ${o.removeIds}: ${e.message}`);
-      });
-      ids = [];
-      text.split(/\r?\n/).forEach((line, i) => {
-        const tok = line.trim().split(/\s+/)[0];
-        if (!tok || tok.startsWith('#')) return;
-        const id = Number(tok);
-        if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_ID', `${o.removeIds} line ${i + 1}: ${JSON.stringify(tok)} is not an id`);
-        ids.push(id);
-      });
+      ids = await readRemoveIds(o.removeIds);
     } else if (Array.isArray(o.removeIds)) {
       ids = o.removeIds;
     } else {
