@@ -21,7 +21,7 @@
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-fopenmp", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "libraries": [
-        "<!(node -p \"process.env.ONNXRUNTIME_DIR ? require('fs').readdirSync(process.env.ONNXRUNTIME_DIR + '/lib').filter(f => /^libonnxruntime\\.so/.test(f)).map(f => process.env.ONNXRUNTIME_DIR + '/lib/' + f)[0] : '<(ort_npm)/Plugins/Linux/x64/libonnxruntime.so'\")",
+        "-ldl",
         "/usr/lib/x86_64-linux-gnu/libfaiss.a",
         "-lopencv_core", "-lopencv_imgproc", "-lopencv_imgcodecs",
         "-lfreetype", "-lblas", "-llapack", "-fopenmp",

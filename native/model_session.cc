@@ -11,12 +11,14 @@
 namespace shitu {
 
 Ort::Env& GlobalOrtEnv() {
-  // Warnings only: ORT's per-initializer warnings are handled by stripping inputs.
+  EnsureOrtLoaded();
+  // Errors only: ORT's per-initializer warnings are handled by stripping inputs.
   static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "shitu");
   return env;
 }
 
 const Ort::MemoryInfo& CpuMemoryInfo() {
+  EnsureOrtLoaded();
   static Ort::MemoryInfo info = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   return info;
 }
@@ -104,6 +106,7 @@ std::shared_ptr<ModelSession> ModelSession::Load(const std::string& path, std::s
     bytes = ss.str();
     if (bytes.empty()) throw ShituError(kErrModelLoad, "model '" + path + "' is empty");
   }
+  EnsureOrtLoaded();
   auto m = std::shared_ptr<ModelSession>(new ModelSession());
   m->path_ = path;
   m->device_ = o.device;

@@ -2,7 +2,7 @@
 // (Ort::Session::Run is thread-safe). Knows its inputs/outputs so the
 // detector and feature extractor can check the model's contract.
 #pragma once
-#include <onnxruntime_cxx_api.h>
+#include "ort_loader.h"
 
 #include <memory>
 #include <string>

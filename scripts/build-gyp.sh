@@ -14,6 +14,8 @@ mkdir -p build-gyp/Release
 cp "$work/build/Release/shitu.node" build-gyp/Release/
 if [ -n "${ONNXRUNTIME_DIR:-}" ]; then ort=$(ls "$ONNXRUNTIME_DIR"/lib/libonnxruntime.so* | head -1); else ort=node_modules/com.github.asus4.onnxruntime/Plugins/Linux/x64/libonnxruntime.so; fi
 cp "$ort" build-gyp/Release/libonnxruntime.so.1
+# Same SONAME rename as CMakeLists.txt (see native/ort_loader.h).
+patchelf --set-soname libonnxruntime-shitu.so.1 build-gyp/Release/libonnxruntime.so.1
 SHITU_ADDON_PATH="$root/build-gyp/Release/shitu.node" node -e "
 const n = require('./dist/lib/native').native;
 const want = ['decodeImage','loadModel','VectorIndex','createDetector','createFeatureExtractor','recognize','drawResults'];
