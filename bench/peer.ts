@@ -97,7 +97,7 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
   const variants: Array<{ key: string; strip: boolean; noSpin?: boolean; threads?: number[]; desc: string }> = [
     { key: 'peer', strip: true, desc: 'onnxruntime-node with the detector\'s initializers moved out of the graph inputs (done in JS with onnx-proto) — the best this stack allows, and what this package does natively' },
   ];
-  if (!mode.quick) variants.push({ key: 'peer-no-spin', strip: true, noSpin: true, threads: [2], desc: 'as "peer", plus the session option session.intra_op.allow_spinning = "0" (intra-op threads sleep after a Run instead of spinning), which this package does not set: at 2 threads the detector and feature sessions then stop fighting over the 2 cores' });
+  if (!mode.quick) variants.push({ key: 'peer-no-spin', strip: true, noSpin: true, threads: [2], desc: 'as "peer", plus the session option session.intra_op.allow_spinning = "0" (intra-op threads sleep after a Run instead of spinning), which this package also sets: at 2 threads the detector and feature sessions then stop fighting over the 2 cores' });
   if (!mode.quick) variants.push({ key: 'peer-as-exported', strip: false, threads: [1], desc: 'onnxruntime-node on the detector file as exported (279 initializers listed as graph inputs, so no constant folding): what a developer gets by default' });
   const res: PeerResult = {
     variants: Object.fromEntries(variants.map((v) => [v.key, v.desc])),

@@ -213,7 +213,7 @@ export async function runLimit(mode: RunMode, _stagesRes?: StagesResult): Promis
       'Interleaved loop per image: one pipeline.recognize() (e2e = its wall time from the JS call to the resolved result, file read + decode included), then the raw Runs: Model.run of the detector at [1,3,416,416] and of the feature model at [N,3,224,224], N = boxes found (same ONNX Runtime, same session options, same thread count, via this addon\'s bare Model.run). Alternating makes both sides see the same machine load. Medians over the loop.',
       '"Paired" overhead = the median over iterations of each iteration\'s own (e2e − raw) / e2e (its recognition and its raw Runs measured back to back): the measure least moved by other load on the machine, and the one the verdict uses.',
       'Overhead = (e2e − raw) / e2e from the medians; "w/o decode" takes the decode time out of e2e first. Model.run itself crosses into JS once per call (two crossings vs one for recognize), so raw is slightly over-stated, i.e. the overhead slightly under-stated.',
-      '"alone" = each model Run after Run in its own loop, no other session in between: the ideal. With 2 threads per session, a recognition\'s detector and feature sessions have separate intra-op pools whose threads spin after each Run and contend for the 2 cores, so back-to-back Runs are slower than alone ones.',
+      '"alone" = each model Run after Run in its own loop, no other session in between: the ideal. With 2 threads per session, a recognition\'s detector and feature sessions have separate intra-op pools that contend for the 2 cores, so back-to-back Runs are slower than alone ones.',
     ],
   };
   writeJson('limit.json', res);
