@@ -12,19 +12,13 @@ import * as fs from 'node:fs';
 
 /* eslint-disable @typescript-eslint/no-var-requires */
 const ort: any = require('onnxruntime-node');
+import type { StageTimings } from '../lib/result';
+
 const sharp: any = require('sharp');
 const { HierarchicalNSW } = require('hnswlib-node');
 
-export interface PeerTimings {
-  decode: number;
-  detPreprocess: number;
-  detInference: number;
-  detPostprocess: number;
-  recPreprocess: number;
-  recInference: number;
-  search: number;
-  total: number;
-}
+/** The same stages as this package reports (lib/result.ts), measured in JS. */
+export type PeerTimings = Omit<StageTimings, 'wall'>;
 
 export interface PeerBox {
   classId: number;
