@@ -59,6 +59,10 @@ export interface PredictOptions {
   recTopk?: number;
   /** Keep the decoded picture for saveToImg/img without decoding again (default true). */
   keepImage?: boolean;
+  /** IVF: inverted lists visited per search (default 1, as the reference; higher = better recall). */
+  nprobe?: number;
+  /** HNSW32: candidate list size per search (FAISS default 16; higher = better recall). */
+  efSearch?: number;
 }
 
 function checkThreshold(name: string, v: number | undefined, min = 0, max = 1) {
@@ -233,6 +237,8 @@ export class Pipeline extends EventEmitter {
         detThreshold: o.detThreshold ?? this.config.det_threshold,
         topk,
         keepImage: o.keepImage !== false,
+        nprobe: o.nprobe,
+        efSearch: o.efSearch,
       }),
     );
     const wall = performance.now() - t0;
@@ -276,6 +282,8 @@ export class Pipeline extends EventEmitter {
       throw new RangeError(`recThreshold must be a number, got ${JSON.stringify(o.recThreshold)}`);
     if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < 1 || o.recTopk > 1000))
       throw new RangeError(`recTopk must be an integer in [1, 1000], got ${JSON.stringify(o.recTopk)}`);
+    for (const k of ['nprobe', 'efSearch'] as const)
+      if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
     const index = await this.resolveIndex(o.index, false);
     const pending: Array<Promise<RecognitionResult>> = [];
     const gen = expandInputs(input);

@@ -141,7 +141,7 @@ t.test('HNSW32 removes (beyond the reference), IVF works for tiny galleries, L2 
   t.same(reloaded.idMapEntries.map((e) => e[0]), [0, 2], 'ids kept');
 
   const ivf = await pipeline.buildIndex({ galleryImgs: three, galleryLabel: labels, indexType: 'IVF' });
-  const ri = await pipeline.recognize(three[2], { index: ivf, detThreshold: 1 });
+  const ri = await pipeline.recognize(three[2], { index: ivf, detThreshold: 1, nprobe: 4 });
   t.equal(ri.json.res.boxes[0].labels[0], labels[2], 'IVF with 3 images');
 
   const l2 = await pipeline.buildIndex({ galleryImgs: three, galleryLabel: labels, indexType: 'Flat', metricType: 'L2' });
@@ -227,6 +227,7 @@ t.test('bad inputs give clear errors and lose nothing', async (t) => {
   await t.rejects(IndexData.load(path.join(tmp, 'no-index')), { code: 'ERR_INDEX_IO' });
   await t.rejects(collect(pipeline.predict(img('misc', 'dog.jpg'), { index, detThreshold: 2 })), RangeError);
   await t.rejects(collect(pipeline.predict(img('misc', 'dog.jpg'), { index, recTopk: 0 })), RangeError);
+  await t.rejects(collect(pipeline.predict(img('misc', 'dog.jpg'), { index, efSearch: 0 })), RangeError);
   await t.rejects(collect(pipeline.predict({ data: new Uint8Array(3), width: 2, height: 2, channels: 3 }, { index })), RangeError);
   await t.rejects(pipeline.buildIndex({ galleryImgs: [img('misc', 'dog.jpg')], galleryLabel: ['a', 'b'] }), RangeError);
   await t.rejects(pipeline.buildIndex({ galleryImgs: [img('misc', 'dog.jpg')], galleryLabel: ['a'], indexType: 'LSH' as any }), RangeError);
