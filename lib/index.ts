@@ -11,4 +11,10 @@ export { ShituError } from './errors';
 export type { ShituErrorCode } from './errors';
 export type { ImageInput, RawImage, MatLike } from './image-input';
 export { parseGalleryFile } from './gallery';
-export { createServer, type ServerOptions, type ShituServer } from './server';
+export type { ServerOptions, ShituServer } from './server';
+import type * as ServerModule from './server';
+/** The HTTP service (lib/server.ts); Fastify is loaded on first use, not on import. */
+export function createServer(...args: Parameters<typeof ServerModule.createServer>): ReturnType<typeof ServerModule.createServer> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./server') as typeof ServerModule).createServer(...args);
+}
