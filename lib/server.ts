@@ -217,7 +217,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const keyOf = (k: string | undefined): string => {
     if (k !== undefined) return store.checkKey(k);
     if (defaultKey) return defaultKey;
-    throw new HttpError(400, 'indexKey: is required (this server has no default index)');
+    throw new HttpError(400, 'indexKey: is required (this server has no default index and the pipeline config names none)');
   };
 
   app.setErrorHandler((err, request, reply) => {
@@ -312,8 +312,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         const p = needPipeline();
         const signal = clientGone(reply);
         const b = request.body;
-        const key = keyOf(b.indexKey);
-        const index = await store.get(key);
+        // No key, no default key: the pipeline config's own index, when it names one.
+        const index = b.indexKey === undefined && !defaultKey && p.config.index ? undefined : await store.get(keyOf(b.indexKey));
         const img = await imageBytes(b.image, 'image', fetchOpts);
         const out = await limiter.run(async () => {
           let res;

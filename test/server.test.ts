@@ -179,6 +179,22 @@ t.test('a default index serves requests without indexKey', async (t) => {
   t.equal(r.body.result.detectedObjects[0].recResults[0].label, 'anmuxi');
 });
 
+t.test('without indexKey or default key, infer uses the pipeline config\'s index', async (t) => {
+  const dir = path.join(tmp, 'config-index');
+  const idx = await pipeline.buildIndex({ galleryImgs: [img('product_demo/gallery/anmuxi/001.jpg')], galleryLabel: ['from config'], indexType: 'Flat' });
+  await idx.save(dir);
+  const withIndex = await createPipeline(path.resolve(__dirname, '../models/standin.yaml'), { threads: 1, warmup: false, config: { index: dir } });
+  const app = createServer(withIndex, { indexDir });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(async () => { await app.close(); await withIndex.close(); });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const r = await post(base, '/shitu-infer', { image: b64('product_demo/query/anmuxi.jpg'), returnImage: false, recThreshold: 0 });
+  t.equal(r.status, 200);
+  t.equal(r.body.result.detectedObjects[0].recResults[0].label, 'from config');
+  // Adds still need a key: the config's index is read-only here.
+  expectError(t, await post(base, '/shitu-index-add', { imageLabelPairs: buildPairs().slice(0, 1) }), 400, /indexKey/);
+});
+
 t.test('image URLs are fetched', async (t) => {
   const files = http.createServer((req, res) => {
     if (req.url === '/anmuxi.jpg') {
