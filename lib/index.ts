@@ -18,3 +18,13 @@ export function createServer(...args: Parameters<typeof ServerModule.createServe
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('./server') as typeof ServerModule).createServer(...args);
 }
+
+import { native as nativeAddon } from './native';
+/**
+ * Returns freed native memory to the OS (glibc malloc_trim). Pictures and
+ * tensors are freed on worker threads whose malloc arenas otherwise keep their
+ * high-water mark in RSS; a long-running server may call this when idle.
+ */
+export function trimMemory(): boolean {
+  return nativeAddon.trimMemory();
+}

@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitModelBindings(env, exports);
   InitVectorIndexBindings(env, exports);
   InitRecognizeBindings(env, exports);
+  InitMemoryBindings(env, exports);
   InitDrawBindings(env, exports);
   return exports;
 }

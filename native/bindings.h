@@ -8,4 +8,5 @@ void InitModelBindings(Napi::Env env, Napi::Object exports);        // js_model.
 void InitVectorIndexBindings(Napi::Env env, Napi::Object exports);  // js_vector_index.cc
 void InitRecognizeBindings(Napi::Env env, Napi::Object exports);    // js_recognize.cc
 void InitDrawBindings(Napi::Env env, Napi::Object exports);         // js_draw.cc
+void InitMemoryBindings(Napi::Env env, Napi::Object exports);       // js_memory.cc
 }  // namespace shitu

@@ -1,5 +1,8 @@
 #include "model_session.h"
 
+#include <dlfcn.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -64,8 +67,29 @@ static GraphOptimizationLevel OptLevel(const std::string& s) {
   return ORT_ENABLE_ALL;
 }
 
+// ORT only logs why a provider library failed to load and throws a generic
+// message; loading it here first names the missing file (the provider itself,
+// or one of its CUDA / cuDNN / TensorRT dependencies).
+static void CheckProviderLibrary(const std::string& file, const SessionOptions& o) {
+  const std::string& ort = OrtLibraryPath();
+  const std::string p = ort.substr(0, ort.find_last_of('/') + 1) + file;
+  if (access(p.c_str(), R_OK) != 0)
+    throw ShituError(kErrDevice, "cannot use device '" + o.device + "': " + p +
+                                     " is not installed (npm run gpu:install puts ONNX Runtime's CUDA and "
+                                     "TensorRT providers beside the addon)");
+  if (!dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+    const char* e = dlerror();
+    throw ShituError(kErrDevice, "cannot use device '" + o.device + "': " + file + " cannot be loaded: " +
+                                     (e ? e : "unknown error") +
+                                     " (it needs CUDA 13, cuBLAS, cuRAND and cuDNN 9 on the library path" +
+                                     (o.tensorrt ? ", and TensorRT 10" : "") + ")");
+  }
+}
+
 static void AddGpuProviders(Ort::SessionOptions& so, const SessionOptions& o, int deviceId,
                             const std::string& path) {
+  CheckProviderLibrary("libonnxruntime_providers_cuda.so", o);
+  if (o.tensorrt) CheckProviderLibrary("libonnxruntime_providers_tensorrt.so", o);
   try {
     if (o.tensorrt) {
       const OrtApi& api = Ort::GetApi();
@@ -106,7 +130,9 @@ std::shared_ptr<ModelSession> ModelSession::Load(const std::string& path, std::s
     bytes = ss.str();
     if (bytes.empty()) throw ShituError(kErrModelLoad, "model '" + path + "' is empty");
   }
-  EnsureOrtLoaded();
+  // The environment (and its logger) must exist before providers are appended:
+  // otherwise a missing CUDA library is reported as "no DefaultLogger".
+  GlobalOrtEnv();
   auto m = std::shared_ptr<ModelSession>(new ModelSession());
   m->path_ = path;
   m->device_ = o.device;

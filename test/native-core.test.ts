@@ -74,7 +74,9 @@ t.test('model sessions: contract, options, errors', async (t) => {
   await expectCode(t, native.loadModel(path.join(tmp, 'nope.onnx'), {}), 'ERR_MODEL_LOAD');
   await expectCode(t, native.loadModel(img('misc', 'dog.jpg'), {}), 'ERR_MODEL_LOAD');
   // A GPU without provider libraries is a clear ERR_DEVICE, never a silent CPU run.
-  await expectCode(t, native.loadModel(MOBILENET, { device: 'gpu:0' }), 'ERR_DEVICE');
+  await t.rejects(native.loadModel(MOBILENET, { device: 'gpu:0' }), { code: 'ERR_DEVICE', message: /libonnxruntime_providers_cuda\.so/ },
+    'names the missing provider library');
+  await t.rejects(native.loadModel(MOBILENET, { device: 'tpu' }), { code: 'ERR_DEVICE', message: /unknown device/ });
   // Raw Run for benchmarks.
   const out = await m.run({ image: { data: new Float32Array(3 * 416 * 416), dims: [1, 3, 416, 416] } });
   t.equal(Object.keys(out).length, 8);
