@@ -3,12 +3,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { useSharedDir } from '../lib/shared-dir';
 
 /** dist/bench/util.js -> repository root is two levels up; bench/util.ts (ts runner) -> one. */
 export const ROOT = fs.existsSync(path.resolve(__dirname, '..', '..', 'package.json'))
   ? path.resolve(__dirname, '..', '..')
   : path.resolve(__dirname, '..');
-export const SHARED = process.env.SHITU_SHARED_DIR ?? path.resolve(ROOT, '..', 'shared');
+export const SHARED = useSharedDir() ?? path.resolve(ROOT, '..', 'shared');
 export const BENCH_DIR = path.join(ROOT, 'bench');
 export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 export const STANDIN_CONFIG = path.join(ROOT, 'models', 'standin.yaml');

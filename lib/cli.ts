@@ -8,6 +8,7 @@ import { ShituError } from './errors';
 import { IndexData, INDEX_TYPES, METRIC_TYPES } from './index-data';
 import { fetchModel } from './model-fetch';
 import { readRemoveIds } from './remove-ids';
+import { findSharedDir } from './shared-dir';
 import { createPipeline, Pipeline } from './pipeline';
 
 function progressBar(label: string) {
@@ -40,9 +41,7 @@ async function withPipeline<T>(o: { config: string; device: string; threads?: nu
 }
 
 function defaultSharedDir(): string {
-  if (process.env.SHITU_SHARED_DIR) return process.env.SHITU_SHARED_DIR;
-  const beside = path.resolve(__dirname, '..', '..', '..', 'shared');
-  return fs.existsSync(beside) || !fs.existsSync('/work/shared') ? beside : '/work/shared';
+  return findSharedDir() ?? path.resolve(__dirname, '..', '..', '..', 'shared');
 }
 
 export function buildCli(): Command {

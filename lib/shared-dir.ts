@@ -1,0 +1,25 @@
+// Where the shared stand-in models and photos live (they are never part of the
+// package): $SHITU_SHARED_DIR, else ../shared beside the package, else
+// /work/shared. Used by the demo, the tests and the benchmarks.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+export function findSharedDir(): string | undefined {
+  if (process.env.SHITU_SHARED_DIR) return process.env.SHITU_SHARED_DIR;
+  for (const p of [path.resolve(packageRoot(), '..', 'shared'), '/work/shared'])
+    if (fs.existsSync(path.join(p, 'models'))) return p;
+  return undefined;
+}
+
+/** The shared directory, also exported to the environment so that models/standin.yaml expands to it. */
+export function useSharedDir(): string | undefined {
+  const dir = findSharedDir();
+  if (dir) process.env.SHITU_SHARED_DIR = dir;
+  return dir;
+}
