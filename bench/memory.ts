@@ -66,7 +66,7 @@ async function child(quick: boolean): Promise<MemoryResult> {
         if (now() > deadline) return;
         const i = next++;
         if (i >= n) return;
-        await pipeline.recognize(IMAGES[i % IMAGES.length], { index });
+        await pipeline.recognize(IMAGES[i % IMAGES.length], { index, keepImage: true });
         done++;
         if (done % step === 0) sample();
       }
@@ -119,7 +119,7 @@ async function child(quick: boolean): Promise<MemoryResult> {
     series,
     seconds,
     notes: [
-      `A fresh process: createPipeline(standin.yaml, {threads: ${threads}, concurrency: ${concurrency}}), gallery index built, ${warm} warm-up predictions (ONNX Runtime arenas and the allocator settle), then predictions over the 4 images round-robin with ${concurrency} in flight and the default keepImage (the decoded picture comes back to JS each time, so its buffers are exercised too). RSS sampled after a GC and malloc_trim (trimMemory()) every ${step} predictions; start = after the warm-up, end = after the run, each after a GC and malloc_trim (without the trim, RSS keeps the malloc arenas' high-water mark: +84 MiB at the end of 10,000 predictions, floor +13 MiB).`,
+      `A fresh process: createPipeline(standin.yaml, {threads: ${threads}, concurrency: ${concurrency}}), gallery index built, ${warm} warm-up predictions (ONNX Runtime arenas and the allocator settle), then predictions over the 4 images round-robin with ${concurrency} in flight and keepImage: true (the decoded picture comes back to JS each time, so its buffers are exercised too). RSS sampled after a GC and malloc_trim (trimMemory()) every ${step} predictions; start = after the warm-up, end = after the run, each after a GC and malloc_trim (without the trim, RSS keeps the malloc arenas' high-water mark: +84 MiB at the end of 10,000 predictions, floor +13 MiB).`,
       'flat = growth (end − start) and growth of the floor (lowest sample of the last quarter − lowest of the first quarter, among the samples taken while the other call is in flight; start and end are taken with nothing in flight) both below max(8 MiB, 5 %). The samples swing by ~60 MiB depending on whether the other call in flight holds its decoded picture and buffers at that moment; the slope is reported but too noisy to judge by.',
     ],
   };

@@ -30,7 +30,7 @@ export async function runDemo(shared: string, out: string): Promise<void> {
       path.join(images, 'misc', 'wangzai.jpg'),
       path.join(images, 'misc', 'coco_000000570688.jpg'),
     ];
-    for await (const res of pipeline.predict(queries, { index })) {
+    for await (const res of pipeline.predict(queries, { index, keepImage: true })) {
       res.print();
       const json = await res.saveToJson(out);
       const img = await res.saveToImg(out);

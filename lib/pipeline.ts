@@ -57,7 +57,11 @@ export interface PredictOptions {
   detThreshold?: number;
   recThreshold?: number;
   recTopk?: number;
-  /** Keep the decoded picture for saveToImg/img without decoding again (default true). */
+  /**
+   * Keep the decoded picture for saveToImg/img (default false: most callers only
+   * want the JSON, and copying the picture into JS costs on every image; without
+   * it, drawing decodes the input again).
+   */
   keepImage?: boolean;
   /** IVF: inverted lists visited per search (default 1, as the reference; higher = better recall). */
   nprobe?: number;
@@ -236,7 +240,7 @@ export class Pipeline extends EventEmitter {
       native.recognize(this.detector.native, this.extractor.native, index ? index.native : null, img.source, {
         detThreshold: o.detThreshold ?? this.config.det_threshold,
         topk,
-        keepImage: o.keepImage !== false,
+        keepImage: o.keepImage === true,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
       }),

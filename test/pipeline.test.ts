@@ -208,6 +208,9 @@ t.test('saveToImg draws each box; the picture decodes', async (t) => {
     }
     t.ok(diff / Math.max(1, x2 - x1 - 4) > 20, `box at ${x1},${y1} is drawn`);
   }
+  // Kept picture (no second decode) and re-decoded input draw the same thing.
+  const [kept] = await collect(pipeline.predict(img('drink_test_images', '100.jpeg'), { index, keepImage: true }));
+  t.same(await kept.image('.png'), await r.image('.png'), 'keepImage only saves a decode');
   const jpg = await r.img;
   t.equal((await native.decodeImage(jpg)).width, input.width);
 });
