@@ -5,7 +5,7 @@
 // measures, and drift in the machine's load hits both alike.
 import { fork, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { galleryEntries, IMAGES, log, RunMode, stats, Stats, writeJson, now } from './util';
+import { galleryEntries, IMAGES, log, RunMode, runInFlight, stats, Stats, writeJson, now } from './util';
 import { loadOurs } from './ours';
 
 class Worker {
@@ -190,18 +190,8 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
         }
         // Throughput: all images round-robin, 1 (and 2) in flight.
         for (const concurrency of mode.quick ? [1] : [1, 2]) {
-          const oursLat: number[] = [];
-          let next = 0;
           const t0 = now();
-          await Promise.all(Array.from({ length: concurrency }, async () => {
-            for (;;) {
-              const i = next++;
-              if (i >= tpCount) return;
-              const a = now();
-              await pipeline.recognize(IMAGES[i % IMAGES.length], { index, keepImage: false });
-              oursLat.push(now() - a);
-            }
-          }));
+          const oursLat = await runInFlight(tpCount, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
           const oursSec = (now() - t0) / 1000;
           const p = await w.call({ cmd: 'throughput', images: IMAGES, count: tpCount, concurrency });
           const oursIps = tpCount / oursSec, peerIps = tpCount / p.seconds;

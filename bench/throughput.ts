@@ -2,7 +2,7 @@
 // extraction, and the event loop's delay while recognitions run.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { native } from '../lib/native';
-import { galleryEntries, IMAGES, log, RunMode, stats, Stats, writeJson, now } from './util';
+import { galleryEntries, IMAGES, log, RunMode, runInFlight, stats, Stats, writeJson, now } from './util';
 import { internals, loadOurs } from './ours';
 
 export interface ConcurrencyRow {
@@ -65,20 +65,10 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
     for (let i = 0; i < 4; i++) await pipeline.recognize(IMAGES[i % IMAGES.length], { index, keepImage: false });
     for (const concurrency of [1, 2, 4]) {
       log(`throughput: ${threads} thread(s), ${concurrency} in flight`);
-      const lat: number[] = [];
-      let next = 0;
       const h = monitorEventLoopDelay({ resolution: 1 });
       h.enable();
       const t0 = now();
-      await Promise.all(Array.from({ length: concurrency }, async () => {
-        for (;;) {
-          const i = next++;
-          if (i >= count) return;
-          const a = now();
-          await pipeline.recognize(IMAGES[i % IMAGES.length], { index, keepImage: false });
-          lat.push(now() - a);
-        }
-      }));
+      const lat = await runInFlight(count, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
       const seconds = (now() - t0) / 1000;
       h.disable();
       res.concurrency.push({ threads, concurrency, count, seconds, ips: count / seconds, latency: stats(lat), loopDelay: loopStats(h) });

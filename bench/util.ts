@@ -289,3 +289,19 @@ export function writeSvg(name: string, svg: string): string {
   fs.writeFileSync(path.join(RESULTS_DIR, name), svg);
   return `results/${name}`;
 }
+
+/** Runs `task(i)` for i in [0, count) with `concurrency` calls in flight; returns each call's latency (ms). */
+export async function runInFlight(count: number, concurrency: number, task: (i: number) => Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const a = now();
+      await task(i);
+      latencies.push(now() - a);
+    }
+  }));
+  return latencies;
+}
