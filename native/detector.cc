@@ -104,18 +104,25 @@ std::vector<Detection> Detector::Detect(const cv::Mat& bgr, float threshold, Sta
   return out;
 }
 
+Detector::ImageTensor Detector::Prepare(const cv::Mat& bgr) const {
+  ImageTensor in;
+  in.shape = {1, 3, spec_.pre.height, spec_.pre.width};
+  in.size = 3 * static_cast<size_t>(spec_.pre.width) * spec_.pre.height;
+  in.data.reset(new float[in.size]);  // not zero-filled: PreprocessInto writes every value
+  in.resize = PreprocessInto(bgr, spec_.pre, in.data.get());
+  return in;
+}
+
 std::vector<Detection> Detector::RunNms(const cv::Mat& bgr, StageTimes* t, Stopwatch& sw) const {
-  const int W = spec_.pre.width, H = spec_.pre.height;
-  std::vector<float> image(3 * static_cast<size_t>(W) * H);
-  ResizeInfo r = PreprocessInto(bgr, spec_.pre, image.data());
-  std::array<int64_t, 4> imageShape{1, 3, H, W};
+  ImageTensor image = Prepare(bgr);
+  const ResizeInfo& r = image.resize;
   std::array<int64_t, 2> pairShape{1, 2};
   // PaddleDetection convention: scale_factor = [scale_y, scale_x]; im_shape = resized [h, w].
   float scaleFactor[2] = {r.scaleY, r.scaleX};
   float imShape[2] = {std::round(bgr.rows * r.scaleY), std::round(bgr.cols * r.scaleX)};
   std::vector<const char*> names{spec_.imageInput.c_str()};
   std::vector<Ort::Value> inputs;
-  inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), image.data(), image.size(), imageShape.data(), 4));
+  inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), image.data.get(), image.size, image.shape.data(), 4));
   if (!spec_.scaleFactorInput.empty()) {
     names.push_back(spec_.scaleFactorInput.c_str());
     inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), scaleFactor, 2, pairShape.data(), 2));
@@ -157,13 +164,11 @@ std::vector<Detection> Detector::RunNms(const cv::Mat& bgr, StageTimes* t, Stopw
 }
 
 std::vector<Detection> Detector::RunGfl(const cv::Mat& bgr, float threshold, StageTimes* t, Stopwatch& sw) const {
-  const int W = spec_.pre.width, H = spec_.pre.height;
-  std::vector<float> image(3 * static_cast<size_t>(W) * H);
-  ResizeInfo r = PreprocessInto(bgr, spec_.pre, image.data());
-  std::array<int64_t, 4> imageShape{1, 3, H, W};
+  ImageTensor image = Prepare(bgr);
+  const ResizeInfo& r = image.resize;
   std::vector<const char*> names{spec_.imageInput.c_str()};
   std::vector<Ort::Value> inputs;
-  inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), image.data(), image.size(), imageShape.data(), 4));
+  inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), image.data.get(), image.size, image.shape.data(), 4));
   if (t) t->detPreprocess += sw.Lap();
   std::vector<const char*> outNames;
   for (size_t l = 0; l < spec_.scoreOutputs.size(); ++l) {

@@ -8,6 +8,7 @@
 #pragma once
 #include <opencv2/core.hpp>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,14 @@ class Detector {
   const std::string& contract() const { return spec_.contract; }
 
  private:
+  // The model's image input, pre-processed (one allocation, written once).
+  struct ImageTensor {
+    std::unique_ptr<float[]> data;
+    size_t size = 0;
+    std::array<int64_t, 4> shape{};
+    ResizeInfo resize;
+  };
+  ImageTensor Prepare(const cv::Mat& bgr) const;
   std::vector<Detection> RunNms(const cv::Mat& bgr, StageTimes* t, Stopwatch& sw) const;
   std::vector<Detection> RunGfl(const cv::Mat& bgr, float threshold, StageTimes* t, Stopwatch& sw) const;
   std::shared_ptr<ModelSession> model_;

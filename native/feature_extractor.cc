@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "errors.h"
 
@@ -58,15 +59,16 @@ std::vector<float> FeatureExtractor::Extract(const std::vector<cv::Mat>& crops, 
   const int W = spec_.pre.width, H = spec_.pre.height;
   const size_t per = 3 * static_cast<size_t>(W) * H;
   std::vector<float> features(crops.size() * dim_);
-  std::vector<float> batch;
+  // One buffer for the largest batch, not zero-filled: PreprocessInto writes every value.
+  const size_t maxRows = std::min(crops.size(), static_cast<size_t>(spec_.maxBatch));
+  std::unique_ptr<float[]> batch(new float[std::max<size_t>(1, maxRows) * per]);
   Stopwatch sw;
   for (size_t start = 0; start < crops.size(); start += spec_.maxBatch) {
     const size_t n = std::min(crops.size() - start, static_cast<size_t>(spec_.maxBatch));
-    batch.resize(n * per);
-    for (size_t i = 0; i < n; ++i) PreprocessInto(crops[start + i], spec_.pre, batch.data() + i * per);
+    for (size_t i = 0; i < n; ++i) PreprocessInto(crops[start + i], spec_.pre, batch.get() + i * per);
     std::array<int64_t, 4> shape{static_cast<int64_t>(n), 3, H, W};
     std::vector<Ort::Value> inputs;
-    inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), batch.data(), batch.size(), shape.data(), 4));
+    inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), batch.get(), n * per, shape.data(), 4));
     if (t) t->recPreprocess += sw.Lap();
     auto outputs = model_->Run({spec_.inputName.c_str()}, inputs, {spec_.outputName.c_str()});
     if (t) t->recInference += sw.Lap();
