@@ -9,6 +9,7 @@ import { IndexData, INDEX_TYPES, METRIC_TYPES } from './index-data';
 import { fetchModel } from './model-fetch';
 import { readRemoveIds } from './remove-ids';
 import { findSharedDir } from './shared-dir';
+import { packageRoot } from './package-root';
 import { createPipeline, Pipeline } from './pipeline';
 
 function progressBar(label: string) {
@@ -41,7 +42,7 @@ async function withPipeline<T>(o: { config: string; device: string; threads?: nu
 }
 
 function defaultSharedDir(): string {
-  return findSharedDir() ?? path.resolve(__dirname, '..', '..', '..', 'shared');
+  return findSharedDir() ?? path.resolve(packageRoot(), '..', 'shared');
 }
 
 export function buildCli(): Command {

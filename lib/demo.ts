@@ -5,12 +5,13 @@ import * as path from 'node:path';
 import { ShituError } from './errors';
 import { IndexData } from './index-data';
 import { createPipeline } from './pipeline';
+import { packageRoot } from './package-root';
 
 export async function runDemo(shared: string, out: string): Promise<void> {
   const images = path.join(shared, 'data', 'images');
   if (!fs.existsSync(images)) throw new ShituError('ERR_INPUT', `shared data not found at ${images} (set SHITU_SHARED_DIR or --shared)`);
   process.env.SHITU_SHARED_DIR ??= shared;
-  const repo = path.resolve(__dirname, '..', '..');
+  const repo = packageRoot();
   const pipeline = await createPipeline(path.join(repo, 'models', 'standin.yaml'));
   try {
     const t0 = performance.now();

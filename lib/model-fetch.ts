@@ -7,11 +7,12 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import { ShituError } from './errors';
 import { modelHome } from './models';
+import { packageRoot } from './package-root';
 
 export const FETCHABLE = ['PP-ShiTuV2_det', 'PP-ShiTuV2_rec', 'PP-ShiTuV2_rec_CLIP_vit_base', 'PP-ShiTuV2_rec_CLIP_vit_large'];
 
 function archiveUrl(name: string): string {
-  const card = path.resolve(__dirname, '..', '..', 'models', `${name}.yaml`);
+  const card = path.join(packageRoot(), 'models', `${name}.yaml`);
   if (fs.existsSync(card)) {
     const src = YAML.parse(fs.readFileSync(card, 'utf8'))?.source;
     if (typeof src === 'string' && src.startsWith('http')) return src;

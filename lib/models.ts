@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { callNative, callNativeSync, ShituError } from './errors';
 import { ModelCard, parseCard, parseInferenceYml, PreprocessCard } from './model-card';
 import { native } from './native';
+import { packageRoot } from './package-root';
 
 /** Where named models live: $SHITU_MODEL_HOME, else ~/.shitu/models. */
 export function modelHome(): string {
@@ -13,12 +14,8 @@ export function modelHome(): string {
 }
 
 /** This package's own model cards (models/*.yaml). */
-export const PROJECT_CARDS_DIR = path.resolve(__dirname, '..', '..', 'models');
 function projectCardsDir(): string {
-  // dist/lib/models.js -> ../../models ; lib/models.ts (ts runner) -> ../models
-  const fromDist = PROJECT_CARDS_DIR;
-  if (fs.existsSync(fromDist)) return fromDist;
-  return path.resolve(__dirname, '..', 'models');
+  return path.join(packageRoot(), 'models');
 }
 
 export interface ResolvedModel {

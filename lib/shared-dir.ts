@@ -3,12 +3,7 @@
 // /work/shared. Used by the demo, the tests and the benchmarks.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-
-function packageRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
+import { packageRoot } from './package-root';
 
 export function findSharedDir(): string | undefined {
   if (process.env.SHITU_SHARED_DIR) return process.env.SHITU_SHARED_DIR;
