@@ -15,6 +15,9 @@ import type { Pipeline } from './pipeline';
 import { BusyError, CancelledError, Limiter, LimiterStats } from './server-limiter';
 import { addSchema, buildSchema, inferSchema, removeSchema } from './server-schemas';
 import { IndexKeyError, IndexStore } from './server-store';
+import { registerIndexReadRoutes } from './server-index-read';
+import { serverTiming } from './server-timing';
+import { registerWebApp } from './server-web-app';
 
 export interface ServerOptions {
   /** Where indexes live: one directory per indexKey. */
@@ -241,8 +244,12 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     },
   });
 
+  app.register(registerWebApp);
+
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+    registerIndexReadRoutes(r, store);
 
     r.get('/health', { schema: { summary: 'Liveness' } }, async (request) => success(request, { status: 'ok' }));
 
@@ -326,8 +333,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
             throw e;
           }
           const picture = b.returnImage ? (await res.image('.jpg')).toString('base64') : null;
-          return { boxes: res.boxes, picture };
+          return { boxes: res.boxes, picture, timings: res.timings };
         }, signal);
+        reply.header('server-timing', serverTiming(out.timings));
         return success(request, {
           detectedObjects: out.boxes.map((box) => ({
             bbox: box.coordinate,

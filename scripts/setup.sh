@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libfaiss-dev libopenblas0-pthread
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libfreetype-dev fonts-noto-cjk
+  chromium  # the browser test of the web app (test/web.test.ts)
 )
 
 missing=()
@@ -39,3 +40,6 @@ npx cmake-js compile --out build >/tmp/shitu-native-build.log 2>&1 || {
 echo "[setup] TypeScript build"
 npx tsc -p tsconfig.json
 node scripts/write-esm-entry.js
+
+echo "[setup] web app build"
+node scripts/build-web.js

@@ -1,0 +1,109 @@
+// Read-only views of the service's indexes for the web app (and any client):
+//   GET /indexes            the index keys, newest first
+//   GET /indexes/:indexKey  one index: type, metric, size and its id map
+// The PaddleX serving API has no such operations; the page needs them to pick
+// a gallery and to show, filter and prune its entries.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { IndexData } from './index-data';
+import { errorBody } from './server-schemas';
+import { INDEX_KEY_RE, IndexStore } from './server-store';
+
+export interface IndexListEntry {
+  indexKey: string;
+  /** When the index was last saved (ISO 8601). */
+  modified: string;
+}
+
+export interface IndexView {
+  indexKey: string;
+  indexType: string;
+  metricType: string;
+  dim: number;
+  count: number;
+  idMap: Record<string, string>;
+}
+
+// The two places these routes touch the store. They read the directory store
+// of lib/server-store.ts today; when the store becomes an interface with its
+// own list() and id-map read, only these two functions change.
+async function listIndexes(store: IndexStore): Promise<IndexListEntry[]> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(store.dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const out: IndexListEntry[] = [];
+  for (const name of names) {
+    if (!INDEX_KEY_RE.test(name)) continue;
+    const stat = await fs.promises.stat(path.join(store.dir, name, 'vector.index')).catch(() => undefined);
+    if (stat?.isFile()) out.push({ indexKey: name.toLowerCase(), modified: stat.mtime.toISOString() });
+  }
+  return out.sort((a, b) => (a.modified < b.modified ? 1 : a.modified > b.modified ? -1 : a.indexKey.localeCompare(b.indexKey)));
+}
+
+async function readIndex(store: IndexStore, key: string): Promise<IndexView> {
+  const k = store.checkKey(key);
+  const index: IndexData = await store.get(k);
+  const idMap: Record<string, string> = {};
+  for (const [id, label] of index.idMapEntries) idMap[String(id)] = label;
+  return { indexKey: k, indexType: String(index.indexType), metricType: index.metricType, dim: index.dim, count: index.count, idMap };
+}
+
+const envelope = (result: Record<string, unknown>) => ({
+  type: 'object',
+  required: ['logId', 'errorCode', 'errorMsg', 'result'],
+  properties: { logId: { type: 'string' }, errorCode: { type: 'integer' }, errorMsg: { type: 'string' }, result },
+});
+
+const listSchema = {
+  summary: 'Extension: the index keys, newest first',
+  response: {
+    200: envelope({
+      type: 'object',
+      required: ['indexes'],
+      properties: {
+        indexes: {
+          type: 'array',
+          items: { type: 'object', required: ['indexKey', 'modified'], properties: { indexKey: { type: 'string' }, modified: { type: 'string' } } },
+        },
+      },
+    }),
+    500: errorBody,
+  },
+};
+
+const readSchema = {
+  summary: 'Extension: one index, its type, metric, size and id map',
+  params: { type: 'object', required: ['indexKey'], properties: { indexKey: { type: 'string' } } },
+  response: {
+    200: envelope({
+      type: 'object',
+      required: ['indexKey', 'indexType', 'metricType', 'dim', 'count', 'idMap'],
+      properties: {
+        indexKey: { type: 'string' },
+        indexType: { type: 'string' },
+        metricType: { type: 'string' },
+        dim: { type: 'integer' },
+        count: { type: 'integer' },
+        idMap: { type: 'object', additionalProperties: { type: 'string' }, description: 'Mapping from vector ids (as strings) to labels.' },
+      },
+    }),
+    404: errorBody,
+    422: errorBody,
+    500: errorBody,
+  },
+};
+
+/** Registers GET /indexes and GET /indexes/:indexKey (errors go through the server's error handler). */
+export function registerIndexReadRoutes(r: FastifyInstance, store: IndexStore): void {
+  r.get('/indexes', { schema: listSchema }, async (request) => ({
+    logId: request.id, errorCode: 0, errorMsg: 'Success', result: { indexes: await listIndexes(store) },
+  }));
+  r.get<{ Params: { indexKey: string } }>('/indexes/:indexKey', { schema: readSchema }, async (request) => ({
+    logId: request.id, errorCode: 0, errorMsg: 'Success', result: await readIndex(store, request.params.indexKey),
+  }));
+}

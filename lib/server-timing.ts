@@ -1,0 +1,22 @@
+// The per-stage milliseconds of one recognition as a Server-Timing header
+// (W3C Server Timing): the JSON body keeps the reference's shape, and a browser
+// or any client reads the stages from the header.
+import type { StageTimings } from './result';
+
+const STAGES: Array<[keyof StageTimings, string]> = [
+  ['decode', 'decode'],
+  ['detPreprocess', 'detection pre-processing'],
+  ['detInference', 'detection inference'],
+  ['detPostprocess', 'detection post-processing'],
+  ['recPreprocess', 'recognition pre-processing'],
+  ['recInference', 'recognition inference'],
+  ['search', 'vector search'],
+  ['total', 'native total'],
+  ['wall', 'pipeline wall time'],
+];
+
+export function serverTiming(t: StageTimings): string {
+  return STAGES.filter(([k]) => Number.isFinite(t[k]))
+    .map(([k, desc]) => `${k};dur=${t[k].toFixed(2)};desc="${desc}"`)
+    .join(', ');
+}
