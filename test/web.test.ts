@@ -16,6 +16,8 @@ import { AddressInfo } from 'node:net';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { createPipeline, Pipeline } from '../lib/pipeline';
 import { createServer, ShituServer } from '../lib/server';
+import { isWebAppPath, registerWebApp } from '../lib/server-web-app';
+import Fastify from 'fastify';
 import { native } from '../lib/native';
 import { img, STANDIN_CONFIG } from './helpers/shared';
 
@@ -102,6 +104,8 @@ t.test('the page is served from the package, same origin, offline', async (t) =>
     t.equal(r.status, 200, a);
     t.ok((await r.arrayBuffer()).byteLength > 1000, `${a} has content`);
   }
+  for (const [url, page] of [['/', true], ['/?indexKey=x', true], ['/web/app.js', true], ['/indexes', false], ['/webapp', false], ['/shitu-infer', false]] as const)
+    t.equal(isWebAppPath(url), page, `${url} is ${page ? '' : 'not '}the page's (served without auth)`);
   const missing = await fetch(base + '/web/nothing.js');
   t.equal(missing.status, 404);
   const traversal = await fetch(base + '/web/..%2f..%2fpackage.json');
@@ -445,6 +449,15 @@ t.test('API key, paste, drop, image URL, many images in batches', async (t) => {
   t.same((await getJson('/indexes')).result.indexes.map((e: any) => e.indexKey).sort(), [key, second].sort(), 'both listed');
   t.match(await page.textContent('#index-summary'), 'HNSW32 · L2 · 9 vectors');
   await page.close();
+});
+
+t.test('a package without the built page says so at /', async (t) => {
+  const bare = Fastify();
+  await bare.register(registerWebApp, { dir: path.join(tmp, 'no-such-dir') });
+  const r = await bare.inject({ method: 'GET', url: '/' });
+  t.equal(r.statusCode, 404);
+  t.match(r.json().errorMsg, /the web app is not built .*npm run build:ts/);
+  await bare.close();
 });
 
 t.test('the read routes answer errors like the rest of the API', async (t) => {
