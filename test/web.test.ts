@@ -340,6 +340,11 @@ t.test('through the page: gallery, link, recognition, errors, screenshots', asyn
   const fontPx = await phone.$eval('#objects', (e) => parseFloat(getComputedStyle(e).fontSize));
   t.ok(fontPx >= 14, `readable text (${fontPx} px)`);
   await phone.screenshot({ path: path.join(SCREENSHOTS, 'web-phone.png'), fullPage: true });
+  await phone.getByRole('tab', { name: 'Gallery' }).click();
+  await phone.getByLabel('Image files').setInputFiles([img('drink_test_images/youjia.jpeg'), img('misc/dog.jpg')]);
+  await untilIdMap(t, phone, (await getJson(`/indexes/${key}`)).result.idMap, 'phone');
+  const galleryWide = await phone.evaluate(() => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).map((e) => `${e.tagName}#${e.id}.${e.className}`));
+  t.same(galleryWide, [], 'the gallery fits the phone too');
   await phone.close();
 
   for (const f of ['web-desktop.png', 'web-gallery.png', 'web-phone.png']) {
@@ -448,6 +453,20 @@ t.test('API key, paste, drop, image URL, many images in batches', async (t) => {
   t.same(Object.values(stored.idMap), ['安慕希', '安慕希', '安慕希', '安慕希', '安慕希', '安慕希', 'mosilian', 'nongfu_spring', 'youjia']);
   t.same((await getJson('/indexes')).result.indexes.map((e: any) => e.indexKey).sort(), [key, second].sort(), 'both listed');
   t.match(await page.textContent('#index-summary'), 'HNSW32 · L2 · 9 vectors');
+
+  // --- remove every entry a search matches, after a confirmation
+  await page.getByLabel('Search id or label').fill('安慕希');
+  const dialogs: string[] = [];
+  page.once('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  await page.getByRole('button', { name: 'Remove the 6 matching entries' }).click();
+  t.match(dialogs[0], 'Remove 6 entries', 'asks first');
+  t.equal((await getJson(`/indexes/${second}`)).result.count, 9, 'declined: nothing removed');
+  page.once('dialog', (d) => void d.accept());
+  await page.getByRole('button', { name: 'Remove the 6 matching entries' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#idmap tbody tr').length === 0);
+  await page.getByLabel('Search id or label').fill('');
+  await untilIdMap(t, page, { 6: 'mosilian', 7: 'nongfu_spring', 8: 'youjia' }, 'the matching entries removed');
+  t.same((await getJson(`/indexes/${second}`)).result.idMap, { 6: 'mosilian', 7: 'nongfu_spring', 8: 'youjia' });
   await page.close();
 });
 

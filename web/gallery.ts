@@ -25,6 +25,8 @@ let pending: Pending[] = [];
 let idMap: IdMap = {};
 let busy = false;
 let loadSeq = 0;
+/** Ids the search matches (all of them, not only the rows rendered). */
+let matching: number[] = [];
 
 function setBusy(on: boolean): void {
   busy = on;
@@ -93,6 +95,10 @@ function renderIdMap(): void {
       return el('tr', { attrs: { 'data-id': String(id) } }, el('td', { text: String(id) }), el('td', { text: label }), el('td', {}, remove));
     }),
   );
+  const bulk = byId<HTMLButtonElement>('remove-matching');
+  bulk.hidden = !q || hits.length === 0;
+  bulk.textContent = `Remove the ${hits.length} matching entr${hits.length === 1 ? 'y' : 'ies'}`;
+  matching = hits.map(([id]) => id);
   byId('idmap-count').textContent =
     `${hits.length === all.length ? `${all.length} entr${all.length === 1 ? 'y' : 'ies'}` : `${hits.length} of ${all.length} entries match`}` +
     (shown.length < hits.length ? ` (first ${shown.length} shown: narrow the search)` : '');
@@ -285,6 +291,10 @@ export function initGallery(): void {
     renderPending();
   });
   byId('idmap-filter').addEventListener('input', renderIdMap);
+  byId('remove-matching').addEventListener('click', () => {
+    const ids = [...matching];
+    if (ids.length && confirm(`Remove ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'} from index ${indexKey()}? This cannot be undone.`)) void removeIds(ids);
+  });
   onIndexChange(() => {
     showMessage(byId('gallery-error'), '');
     void loadIndex();

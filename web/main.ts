@@ -49,7 +49,7 @@ function initApiKey(): void {
   input.value = apiKey();
   input.addEventListener('input', () => setApiKey(input.value.trim()));
   // A changed key: the list of indexes may differ.
-  input.addEventListener('change', () => void refreshIndexList().then(reportListError));
+  input.addEventListener('change', () => void refreshIndexList().then(reportListError).then(loadIndex));
 }
 
 function reportListError(e: Error | undefined): void {
