@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { IndexData } from './index-data';
-import { errorBody } from './server-schemas';
+import { envelope, errorBody, idMap } from './server-schemas';
 import { INDEX_KEY_RE, IndexStore } from './server-store';
 
 export interface IndexListEntry {
@@ -48,16 +48,10 @@ async function listIndexes(store: IndexStore): Promise<IndexListEntry[]> {
 async function readIndex(store: IndexStore, key: string): Promise<IndexView> {
   const k = store.checkKey(key);
   const index: IndexData = await store.get(k);
-  const idMap: Record<string, string> = {};
-  for (const [id, label] of index.idMapEntries) idMap[String(id)] = label;
-  return { indexKey: k, indexType: String(index.indexType), metricType: index.metricType, dim: index.dim, count: index.count, idMap };
+  const ids: Record<string, string> = {};
+  for (const [id, label] of index.idMapEntries) ids[String(id)] = label;
+  return { indexKey: k, indexType: String(index.indexType), metricType: index.metricType, dim: index.dim, count: index.count, idMap: ids };
 }
-
-const envelope = (result: Record<string, unknown>) => ({
-  type: 'object',
-  required: ['logId', 'errorCode', 'errorMsg', 'result'],
-  properties: { logId: { type: 'string' }, errorCode: { type: 'integer' }, errorMsg: { type: 'string' }, result },
-});
 
 const listSchema = {
   summary: 'Extension: the index keys, newest first',
@@ -89,7 +83,7 @@ const readSchema = {
         metricType: { type: 'string' },
         dim: { type: 'integer' },
         count: { type: 'integer' },
-        idMap: { type: 'object', additionalProperties: { type: 'string' }, description: 'Mapping from vector ids (as strings) to labels.' },
+        idMap,
       },
     }),
     404: errorBody,

@@ -1,7 +1,7 @@
 // JSON schemas of the service's bodies (validated by Fastify's Ajv, and the
 // source of the OpenAPI description served at /openapi.json).
 
-const envelope = (result: Record<string, unknown>) => ({
+export const envelope = (result: Record<string, unknown>) => ({
   type: 'object',
   required: ['logId', 'errorCode', 'errorMsg', 'result'],
   properties: {
@@ -33,7 +33,7 @@ const indexKey = {
   type: 'string',
   description: 'The key of the index, as returned by /shitu-index-build. Optional when the server has a default index.',
 };
-const idMap = {
+export const idMap = {
   type: 'object',
   additionalProperties: { type: 'string' },
   description: 'Mapping from vector ids (as strings) to labels.',
