@@ -6,7 +6,10 @@
 #                         image codecs linked in statically, their symbols hidden
 #   libonnxruntime.so.1   ONNX Runtime (SONAME renamed, dlopened by absolute path)
 #   libonnxruntime_providers_shared.so   lets GPU providers be added beside it
-#   libgomp.so.1          GCC's OpenMP runtime, for FAISS (see README "Install")
+#   lib*.so.N             what is not linked in: GCC's OpenMP and Fortran runtimes
+#                         (FAISS, OpenBLAS's LAPACK) and the image codec libraries,
+#                         whose Debian archives are not position-independent
+#                         (see README "Install"); copied with RUNPATH=$ORIGIN
 #   manifest.json         the oldest glibc it needs, read by scripts/install.js
 # Everything else it loads is the glibc / libstdc++ / libgcc_s baseline: checked
 # with ldd at the end (scripts/check-closure.sh). Installs missing build packages
@@ -17,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   cmake g++ make patchelf xz-utils
-  libfaiss-dev libopenblas-dev libgfortran-12-dev libfreetype-dev
+  libfaiss-dev libopenblas-dev libgfortran-12-dev libfreetype-dev libbrotli-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev zlib1g-dev
 )
 missing=()
@@ -43,7 +46,8 @@ rm -rf "$out"
 mkdir -p "$out"
 cp build-prebuild/Release/shitu.node build-prebuild/Release/libonnxruntime.so.1 "$out/"
 [ -f build-prebuild/Release/libonnxruntime_providers_shared.so ] && cp build-prebuild/Release/libonnxruntime_providers_shared.so "$out/"
-cp "$(readlink -f "$(g++ -print-file-name=libgomp.so.1)")" "$out/libgomp.so.1"
+# The shared libraries it still needs (see CMakeLists.txt: codecs, GCC runtimes) go beside it.
+bash scripts/check-closure.sh --bundle "$out" >/dev/null
 
 # The oldest glibc that all shipped files accept: the highest GLIBC_x.y they ask for.
 glibc=$(for f in "$out"/*; do objdump -T "$f" 2>/dev/null; done | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)

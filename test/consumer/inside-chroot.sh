@@ -22,8 +22,8 @@ pkgdir=node_modules/shitu-node
 if [ -e "$pkgdir/build" ]; then echo "install compiled something ($pkgdir/build exists)"; exit 1; fi
 grep -q "using the prebuilt binary" /tmp/install.log || { echo "the install did not report the prebuilt binary"; exit 1; }
 
-step "require:"; node /check/smoke.cjs "$images"
-cp /check/smoke.mjs /app/smoke.mjs   # bare specifiers resolve from the app
+cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /app/   # 'shitu-node' resolves from the app
+step "require:"; node /app/smoke.cjs "$images"
 step "import:"; node /app/smoke.mjs "$images"
 
 step "CLI:"
@@ -31,11 +31,14 @@ npx shitu --version
 npx shitu build-index --config "$pkgdir/models/standin.yaml" --gallery "$images" \
   --labels "$pkgdir/examples/gallery_labels.txt" --out /tmp/index >/dev/null
 npx shitu predict --config "$pkgdir/models/standin.yaml" --index /tmp/index --save-img /tmp/out \
-  "$images/drink_test_images/100.jpeg" | tee /tmp/predict.json | head -c 400; echo
+  "$images/drink_test_images/100.jpeg" >/tmp/predict.json
+head -c 400 /tmp/predict.json; echo
 grep -q '"labels"' /tmp/predict.json || { echo "shitu predict printed no labels"; exit 1; }
 ls /tmp/out/100_res.jpeg >/dev/null
 
-step "worker_threads:"; node /check/workers.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" | head -c 300; echo
+step "worker_threads:"
+node /app/workers.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" >/tmp/workers.json
+head -c 300 /tmp/workers.json; echo
 
 step "ldd closure of $pkgdir/prebuilds/linux-x64:"
 bash /check/check-closure.sh "$pkgdir/prebuilds/linux-x64"
