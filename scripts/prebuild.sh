@@ -51,12 +51,13 @@ bash scripts/check-closure.sh --bundle "$out" >/dev/null
 
 # The oldest glibc that all shipped files accept: the highest GLIBC_x.y they ask for.
 glibc=$(for f in "$out"/*; do objdump -T "$f" 2>/dev/null; done | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+glibcxx=$(for f in "$out"/*; do objdump -T "$f" 2>/dev/null; done | grep -o 'GLIBCXX_[0-9][0-9.]*' | sed 's/GLIBCXX_//' | sort -V | tail -1)
 node -e "
 const fs = require('fs');
 const files = fs.readdirSync('$out').sort();
-fs.writeFileSync('$out/manifest.json', JSON.stringify({ platform: 'linux-x64', libc: 'glibc', glibc: '$glibc',
+fs.writeFileSync('$out/manifest.json', JSON.stringify({ platform: 'linux-x64', libc: 'glibc', glibc: '$glibc', glibcxx: '$glibcxx',
   opencv: '$(basename "$opencv")', files: Object.fromEntries(files.map((f) => [f, fs.statSync('$out/' + f).size])) }, null, 2) + '\n');"
 
 echo "[prebuild] dynamic closure (ldd):"
 bash scripts/check-closure.sh "$out"
-echo "[prebuild] $out: $(du -sh "$out" | cut -f1), needs glibc >= $glibc"
+echo "[prebuild] $out: $(du -sh "$out" | cut -f1), needs glibc >= $glibc and libstdc++ with GLIBCXX_$glibcxx"

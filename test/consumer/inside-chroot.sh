@@ -20,7 +20,6 @@ step "install time: $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a
 step "installed size: node_modules $(du -sh node_modules | cut -f1) ($(du -sb node_modules | cut -f1) bytes)"
 pkgdir=node_modules/shitu-node
 if [ -e "$pkgdir/build" ]; then echo "install compiled something ($pkgdir/build exists)"; exit 1; fi
-grep -q "using the prebuilt binary" /tmp/install.log || { echo "the install did not report the prebuilt binary"; exit 1; }
 
 cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /app/   # 'shitu-node' resolves from the app
 step "require:"; node /app/smoke.cjs "$images"
