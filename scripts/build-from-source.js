@@ -59,7 +59,7 @@ function describe({ apt, npm, ortProblem }) {
   const what = [...apt.map((a) => a.what), ...npm, ...(ortProblem ? [ortProblem] : [])];
   const cmds = [];
   if (apt.length) cmds.push(`sudo apt-get install -y ${[...new Set(apt.map((a) => a.p))].join(' ')}`);
-  if (npm.length) cmds.push(`npm install --no-save ${npm.map(spec).join(' ')}` +
+  if (npm.length) cmds.push(`npm install ${npm.map(spec).join(' ')}` +
     (npm.includes('com.github.asus4.onnxruntime') ? ' (or set ONNXRUNTIME_DIR to an ONNX Runtime release)' : ''));
   return `shitu-node: cannot build from source, missing ${what.join(', ')}; run: ${cmds.join(' && ')}`;
 }

@@ -103,6 +103,26 @@ t.test('build from source with prerequisites missing: one line naming the apt-ge
   t.equal(lines.length, 1, 'one line');
   t.match(lines[0], /^shitu-node: cannot build from source, missing cmake, a C\+\+ compiler, make, patchelf/);
   t.match(lines[0], /run: sudo apt-get install -y cmake g\+\+ make patchelf/);
-  t.match(lines[0], /npm install --no-save cmake-js@8\.0\.0 node-addon-api@8\.9\.2 com\.github\.asus4\.onnxruntime@0\.4\.9/);
+  t.match(lines[0], /npm install cmake-js@8\.0\.0 node-addon-api@8\.9\.2 com\.github\.asus4\.onnxruntime@0\.4\.9/);
   t.notMatch(r.stderr, /CMake Error/);
+});
+
+t.test('from source in an app where npm hoisted ONNX Runtime: found by Node resolution (cmake-js configure)', async (t) => {
+  const app = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-hoisted-'));
+  t.teardown(() => fs.rmSync(app, { recursive: true, force: true }));
+  const pkgDir = path.join(app, 'node_modules', 'shitu-node');
+  for (const p of ['package.json', 'CMakeLists.txt', 'native', 'scripts/install.js', 'scripts/build-from-source.js'])
+    fs.cpSync(path.join(root, p), path.join(pkgDir, p), { recursive: true });
+  // npm puts the (peer) build dependencies beside the package, not inside it
+  for (const dep of ['com.github.asus4.onnxruntime', 'cmake-js', 'node-addon-api'])
+    fs.symlinkSync(path.join(root, 'node_modules', dep), path.join(app, 'node_modules', dep));
+  const { missingPrerequisites } = require(path.join(pkgDir, 'scripts', 'build-from-source.js'));
+  t.same(missingPrerequisites().npm, [], 'the build dependencies are found beside the package');
+  const env = { ...process.env };
+  delete env.ONNXRUNTIME_DIR;
+  const { stdout } = await run(process.execPath, [require.resolve('cmake-js/bin/cmake-js', { paths: [root] }), 'configure', '--out', 'build'],
+    { cwd: pkgDir, env, timeout: 240_000, maxBuffer: 1 << 24 });
+  const ort = /ONNX Runtime: (.*)/.exec(stdout)?.[1] ?? '';
+  t.match(ort, /com\.github\.asus4\.onnxruntime\/Plugins\/Linux\/x64\/libonnxruntime\.so$/, `found: ${ort}`);
+  t.notOk(ort.startsWith(pkgDir), 'not inside the package');
 });
