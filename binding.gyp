@@ -5,7 +5,7 @@
   # and loads it in CI so the two descriptions cannot drift.
   "variables": {
     "ort_dir%": "<!(node -p \"process.env.ONNXRUNTIME_DIR || ''\")",
-    "ort_npm": "<(module_root_dir)/node_modules/com.github.asus4.onnxruntime"
+    "ort_npm": "<!(node -p \"try { require('path').dirname(require.resolve('com.github.asus4.onnxruntime/package.json')) } catch { '' }\")"
   },
   "targets": [
     {

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `shitu`: the pipeline from a shell. Errors print their code and exit non-zero.
+// `shitu`: the pipeline from a shell. Errors print their code; exit status 2 for
+// usage errors (unknown command or option, bad argument), 1 for failures at run
+// time. `--help` and `--version` need no native addon (it loads on first use).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { getPipelineConfig } from './config';
 import { ShituError } from './errors';
 import { IndexData, INDEX_TYPES, METRIC_TYPES } from './index-data';
@@ -48,7 +50,9 @@ function defaultSharedDir(): string {
 export function buildCli(): Command {
   const program = new Command('shitu')
     .description('PP-ShiTuV2 general image recognition: main-body detection, feature extraction, vector retrieval')
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError()
+    .exitOverride(); // inherited by every subcommand: main() picks the exit status
 
   program
     .command('get-pipeline-config')
@@ -174,14 +178,25 @@ export function buildCli(): Command {
   return program;
 }
 
+function packageVersion(): string {
+  return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+}
+
+export const EXIT_RUNTIME_ERROR = 1;
+export const EXIT_USAGE = 2;
+
 export async function main(argv = process.argv): Promise<number> {
   try {
     await buildCli().parseAsync(argv);
     return 0;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed the message (and help) already; help/version end with exitCode 0
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
     const code = (e as { code?: string }).code ?? 'ERR_INTERNAL';
     process.stderr.write(`error ${code}: ${(e as Error).message}\n`);
-    return 1;
+    return EXIT_RUNTIME_ERROR;
   }
 }
 

@@ -1,29 +1,90 @@
-// Loads the compiled addon. Its ONNX Runtime library sits beside it and is found
-// through the addon's rpath ($ORIGIN), so no LD_LIBRARY_PATH is needed.
-// SHITU_ADDON_PATH overrides the location (used for alternative builds).
-import * as path from 'node:path';
+// Loads the compiled addon, lazily: `native` is a stand-in that loads it on first
+// use, so what needs no native code (`shitu --help`, `--version`, reading a
+// config) works without it. Candidates are tried in order and every failure is
+// kept, so the error says what was tried and what the user can do (as sharp's
+// loader does).
+//
+// Each candidate is a directory holding shitu.node and, beside it, the ONNX
+// Runtime library that native/ort_loader.cc dlopens by absolute path; the
+// prebuild also carries libgomp there, found through the addon's rpath
+// ($ORIGIN). No LD_LIBRARY_PATH is ever needed.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ShituError } from './errors';
+import { packageRoot } from './package-root';
 
-const candidates = [
-  process.env.SHITU_ADDON_PATH,
-  path.join(__dirname, '..', 'build', 'Release', 'shitu.node'),
-  path.join(__dirname, '..', '..', 'build', 'Release', 'shitu.node'),
-  path.join(__dirname, '..', 'build-gyp', 'Release', 'shitu.node'),
-].filter((p): p is string => typeof p === 'string' && p.length > 0);
+/** The platform this prebuild directory name describes (only linux-x64, glibc, is built). */
+export const PREBUILD_PLATFORM = `${process.platform}-${process.arch}`;
 
-function load(): any {
+/** Where the addon may be, in the order tried. */
+export function addonCandidates(): string[] {
+  const root = packageRoot();
+  return [
+    process.env.SHITU_ADDON_PATH, // an explicit choice wins
+    path.join(root, 'build', 'Release', 'shitu.node'), // built from source (npm install --build-from-source, dev checkout)
+    path.join(root, 'prebuilds', PREBUILD_PLATFORM, 'shitu.node'), // shipped in the tarball
+    path.join(root, 'build-gyp', 'Release', 'shitu.node'), // node-gyp build (CI)
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+}
+
+function isGlibc(): boolean {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return typeof header?.glibcVersionRuntime === 'string';
+}
+
+function missingError(tried: { path: string; error: string }[]): ShituError {
+  const lines = tried.map((t) => `  - ${t.path}: ${t.error}`);
+  const supported = process.platform === 'linux' && process.arch === 'x64' && isGlibc();
+  const help = supported
+    ? [
+        'Possible solutions:',
+        `- Reinstall the package: npm install shitu-node (the prebuilt binary ships in it, under prebuilds/${PREBUILD_PLATFORM}/, with the libraries beside it)`,
+        '- Build it from source: npm install shitu-node --build-from-source (its install script names any missing system package)',
+      ]
+    : [
+        `No prebuilt binary exists for ${PREBUILD_PLATFORM}${process.platform === 'linux' && !isGlibc() ? ' (musl)' : ''}; only linux-x64 with glibc is prebuilt.`,
+        'Possible solutions:',
+        '- Build it from source: npm install shitu-node --build-from-source (needs cmake, a C++17 compiler, OpenCV, FAISS, FreeType and ONNX Runtime)',
+      ];
+  return new ShituError(
+    'ERR_NATIVE_MISSING',
+    ['Could not load the shitu-node native addon. Tried:', ...lines, ...help,
+      '- Or point SHITU_ADDON_PATH at a shitu.node you built'].join('\n'),
+    { details: tried },
+  );
+}
+
+let loaded: any;
+
+/** The addon, loaded on first call; throws ShituError ERR_NATIVE_MISSING listing every candidate's failure. */
+export function loadNative(): any {
+  if (loaded) return loaded;
   // FAISS's OpenMP threads otherwise busy-wait between parallel regions, beside
   // ONNX Runtime's pools. Read by libgomp when the addon loads it.
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
-  for (const p of candidates) {
-    if (fs.existsSync(p)) return require(p);
+  const tried: { path: string; error: string }[] = [];
+  for (const p of addonCandidates()) {
+    if (!fs.existsSync(p)) {
+      tried.push({ path: p, error: 'not found' });
+      continue;
+    }
+    try {
+      loaded = require(p);
+      return loaded;
+    } catch (e) {
+      tried.push({ path: p, error: (e as Error).message.split('\n')[0] });
+    }
   }
-  const err = new Error(
-    `shitu-node native addon not found (looked in ${candidates.join(', ')}); run "npm run setup" to build it`,
-  );
-  (err as any).code = 'ERR_NATIVE_MISSING';
-  throw err;
+  throw missingError(tried);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const native: any = load();
+export const native: any = new Proxy({}, {
+  get: (_t, key) => loadNative()[key],
+  has: (_t, key) => key in loadNative(),
+  ownKeys: () => Reflect.ownKeys(loadNative()),
+  getOwnPropertyDescriptor: (_t, key) => {
+    const d = Object.getOwnPropertyDescriptor(loadNative(), key);
+    return d && { ...d, configurable: true };
+  },
+});

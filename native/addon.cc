@@ -1,11 +1,15 @@
 // Entry point of the addon: each js_*.cc registers its functions and classes.
 #include <napi.h>
 
+#include "addon_data.h"
 #include "bindings.h"
 
 namespace shitu {
 
+// Runs once per environment (main thread, each worker): every environment gets
+// its own AddonData, deleted by node-addon-api when the environment goes away.
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData<AddonData>(new AddonData());
   InitImageBindings(env, exports);
   InitModelBindings(env, exports);
   InitVectorIndexBindings(env, exports);

@@ -102,21 +102,32 @@ void PromiseWorker::Execute() {
   }
 }
 
+// Both completions may run while their environment is being torn down (a
+// worker_threads Worker terminated with native work in flight): then every
+// N-API call fails and node-addon-api throws Napi::Error. Nobody is left to
+// receive the promise, so that failure is swallowed instead of reaching
+// std::terminate.
 void PromiseWorker::OnOK() {
   Napi::Env env = Env();
   try {
-    deferred_.Resolve(done_(env));
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
-  } catch (const ShituError& e) {
-    deferred_.Reject(MakeError(env, e.code(), e.what()).Value());
-  } catch (const std::exception& e) {
-    deferred_.Reject(MakeError(env, kErrInternal, e.what()).Value());
+    try {
+      deferred_.Resolve(done_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const ShituError& e) {
+      deferred_.Reject(MakeError(env, e.code(), e.what()).Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(MakeError(env, kErrInternal, e.what()).Value());
+    }
+  } catch (const Napi::Error&) {
   }
 }
 
 void PromiseWorker::OnError(const Napi::Error&) {
-  deferred_.Reject(MakeError(Env(), code_, message_).Value());
+  try {
+    deferred_.Reject(MakeError(Env(), code_, message_).Value());
+  } catch (const Napi::Error&) {
+  }
 }
 
 }  // namespace shitu

@@ -1,5 +1,6 @@
 #include "js_model.h"
 
+#include "addon_data.h"
 #include "bindings.h"
 #include "js_common.h"
 
@@ -7,7 +8,6 @@ namespace shitu {
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
-  static Napi::FunctionReference* constructor;
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "Model", {
         InstanceMethod<&ModelWrap::Inputs>("inputs"),
@@ -17,7 +17,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         InstanceAccessor<&ModelWrap::Device>("device"),
         InstanceAccessor<&ModelWrap::Stripped>("strippedInputs"),
     });
-    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    GetAddonData(env).modelCtor = Napi::Persistent(f);
     exports.Set("Model", f);
   }
   ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
@@ -115,10 +115,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 };
 
-Napi::FunctionReference* ModelWrap::constructor = nullptr;
-
 std::shared_ptr<ModelSession> UnwrapModel(const Napi::Value& v) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(ModelWrap::constructor->Value()))
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(GetAddonData(v.Env()).modelCtor.Value()))
     throw Napi::TypeError::New(v.Env(), "expected a Model (from loadModel)");
   return ModelWrap::Unwrap(v.As<Napi::Object>())->session;
 }
@@ -148,7 +146,7 @@ static Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   return PromiseWorker::Queue(
       env, [path, so, bytes, result]() mutable { *result = ModelSession::Load(path, std::move(bytes), so); },
       [result](Napi::Env env) -> Napi::Value {
-        Napi::Object obj = ModelWrap::constructor->New({});
+        Napi::Object obj = GetAddonData(env).modelCtor.New({});
         ModelWrap::Unwrap(obj)->session = *result;
         return obj;
       });

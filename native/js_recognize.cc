@@ -5,6 +5,7 @@
 //   recognize(detector, extractor, index|null, image, o) -> Promise<{width, height, boxes, timings, image?}>
 #include <memory>
 
+#include "addon_data.h"
 #include "bindings.h"
 #include "js_common.h"
 #include "js_image.h"
@@ -50,13 +51,12 @@ static Napi::Object ResolvedPreprocess(Napi::Env env, const PreprocessSpec& p) {
 // ---------------------------------------------------------------- Detector
 class DetectorWrap : public Napi::ObjectWrap<DetectorWrap> {
  public:
-  static Napi::FunctionReference* constructor;
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "Detector", {
         InstanceMethod<&DetectorWrap::Detect>("detect"),
         InstanceMethod<&DetectorWrap::Resolved>("resolved"),
     });
-    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    GetAddonData(env).detectorCtor = Napi::Persistent(f);
     exports.Set("Detector", f);
   }
   DetectorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DetectorWrap>(info) {}
@@ -109,10 +109,9 @@ class DetectorWrap : public Napi::ObjectWrap<DetectorWrap> {
         keep);
   }
 };
-Napi::FunctionReference* DetectorWrap::constructor = nullptr;
 
 static std::shared_ptr<Detector> UnwrapDetector(const Napi::Value& v) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(DetectorWrap::constructor->Value()))
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(GetAddonData(v.Env()).detectorCtor.Value()))
     throw Napi::TypeError::New(v.Env(), "expected a Detector (from createDetector)");
   return DetectorWrap::Unwrap(v.As<Napi::Object>())->detector;
 }
@@ -120,14 +119,13 @@ static std::shared_ptr<Detector> UnwrapDetector(const Napi::Value& v) {
 // ---------------------------------------------------------------- FeatureExtractor
 class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
  public:
-  static Napi::FunctionReference* constructor;
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "FeatureExtractor", {
         InstanceMethod<&ExtractorWrap::Embed>("embed"),
         InstanceMethod<&ExtractorWrap::Resolved>("resolved"),
         InstanceAccessor<&ExtractorWrap::Dim>("dim"),
     });
-    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    GetAddonData(env).extractorCtor = Napi::Persistent(f);
     exports.Set("FeatureExtractor", f);
   }
   ExtractorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExtractorWrap>(info) {}
@@ -232,10 +230,9 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
         keep);
   }
 };
-Napi::FunctionReference* ExtractorWrap::constructor = nullptr;
 
 static std::shared_ptr<FeatureExtractor> UnwrapExtractor(const Napi::Value& v) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(ExtractorWrap::constructor->Value()))
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(GetAddonData(v.Env()).extractorCtor.Value()))
     throw Napi::TypeError::New(v.Env(), "expected a FeatureExtractor (from createFeatureExtractor)");
   return ExtractorWrap::Unwrap(v.As<Napi::Object>())->extractor;
 }
@@ -256,7 +253,7 @@ static Napi::Value CreateDetectorJs(const Napi::CallbackInfo& info) {
   if (!info[1].IsObject()) throw Napi::TypeError::New(env, "createDetector(model, spec): spec must be an object");
   DetectorSpec spec = ParseDetectorSpec(info[1].As<Napi::Object>());
   auto det = Construct<std::shared_ptr<Detector>>(env, [&] { return std::make_shared<Detector>(model, spec); });
-  Napi::Object obj = DetectorWrap::constructor->New({});
+  Napi::Object obj = GetAddonData(env).detectorCtor.New({});
   DetectorWrap::Unwrap(obj)->detector = det;
   return obj;
 }
@@ -267,7 +264,7 @@ static Napi::Value CreateFeatureExtractorJs(const Napi::CallbackInfo& info) {
   if (!info[1].IsObject()) throw Napi::TypeError::New(env, "createFeatureExtractor(model, spec): spec must be an object");
   FeatureSpec spec = ParseFeatureSpec(info[1].As<Napi::Object>());
   auto ex = Construct<std::shared_ptr<FeatureExtractor>>(env, [&] { return std::make_shared<FeatureExtractor>(model, spec); });
-  Napi::Object obj = ExtractorWrap::constructor->New({});
+  Napi::Object obj = GetAddonData(env).extractorCtor.New({});
   ExtractorWrap::Unwrap(obj)->extractor = ex;
   return obj;
 }

@@ -1,6 +1,6 @@
 // Writes dist/index.mjs: an ES module entry re-exporting the CommonJS build, so
 // `import { createPipeline } from 'shitu-node'` and `require('shitu-node')` share
-// one implementation (and one loaded addon).
+// one implementation (and one loaded addon); and dist/index.d.mts, its types.
 const fs = require('node:fs');
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist');
@@ -15,3 +15,10 @@ const body = [
   '',
 ].join('\n');
 fs.writeFileSync(path.join(dist, 'index.mjs'), body);
+// Its types: the CommonJS declarations, seen from an ES module (exports.import.types).
+fs.writeFileSync(path.join(dist, 'index.d.mts'), [
+  "export * from './lib/index.js';",
+  "import * as cjs from './lib/index.js';",
+  'export default cjs;',
+  '',
+].join('\n'));

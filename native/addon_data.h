@@ -1,0 +1,29 @@
+// Per-environment state of the addon: one instance per JS environment (the
+// main thread and each worker_threads Worker), stored as node-addon-api
+// instance data and freed with that environment. A JS handle (a class
+// constructor) belongs to the environment that created it; a process-wide
+// static one used from another thread aborts V8 (HandleScope::CreateHandle),
+// or points at freed memory once its worker has exited.
+//
+// What stays process-wide, on purpose: ONNX Runtime's Ort::Env and its loaded
+// library (model_session.cc, ort_loader.cc: one per process is what ORT
+// supports; sessions are shared by pointer and safe to run from any thread),
+// FAISS's OpenMP pool (libgomp's, one per process), and the FreeType library
+// with its font cache (text_renderer.cc, under a mutex). None holds JS values.
+// VectorIndex keeps its constructor in its own per-environment map
+// (js_vector_index.cc), which predates this struct and follows the same rule.
+#pragma once
+#include <napi.h>
+
+namespace shitu {
+
+struct AddonData {
+  Napi::FunctionReference modelCtor;      // js_model.cc
+  Napi::FunctionReference detectorCtor;   // js_recognize.cc
+  Napi::FunctionReference extractorCtor;  // js_recognize.cc
+};
+
+// This environment's state; set up by addon.cc before any binding registers.
+inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+}  // namespace shitu

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Runs inside the bare Debian chroot of scripts/chroot-install-test.sh:
+#   inside-chroot.sh /pkg/shitu-node-X.tgz
+# Shared stand-ins in /shared, these checks in /check.
+set -euo pipefail
+tgz=$1
+images=/shared/data/images
+step() { echo "[chroot] $*"; }
+
+step "bare system: $(. /etc/os-release; echo "$PRETTY_NAME"), glibc $(ldd --version | head -1 | awk '{print $NF}')," \
+  "compiler: $(command -v c++ g++ cc gcc 2>/dev/null | head -1 || true)$(command -v c++ g++ cc gcc >/dev/null 2>&1 || echo none)," \
+  "node $(node --version), npm $(npm --version)"
+
+mkdir -p /app && cd /app
+npm init -y >/dev/null
+start=$(date +%s.%N)
+npm install --no-audit --no-fund --loglevel=error "$tgz" 2>&1 | tee /tmp/install.log
+end=$(date +%s.%N)
+step "install time: $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a}') s"
+step "installed size: node_modules $(du -sh node_modules | cut -f1) ($(du -sb node_modules | cut -f1) bytes)"
+pkgdir=node_modules/shitu-node
+if [ -e "$pkgdir/build" ]; then echo "install compiled something ($pkgdir/build exists)"; exit 1; fi
+
+cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /app/   # 'shitu-node' resolves from the app
+step "require:"; node /app/smoke.cjs "$images"
+step "import:"; node /app/smoke.mjs "$images"
+
+step "CLI:"
+npx shitu --version
+npx shitu build-index --config "$pkgdir/models/standin.yaml" --gallery "$images" \
+  --labels "$pkgdir/examples/gallery_labels.txt" --out /tmp/index >/dev/null
+npx shitu predict --config "$pkgdir/models/standin.yaml" --index /tmp/index --save-img /tmp/out \
+  "$images/drink_test_images/100.jpeg" >/tmp/predict.json
+head -c 400 /tmp/predict.json; echo
+grep -q '"labels"' /tmp/predict.json || { echo "shitu predict printed no labels"; exit 1; }
+ls /tmp/out/100_res.jpeg >/dev/null
+
+step "worker_threads:"
+node /app/workers.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" >/tmp/workers.json
+head -c 300 /tmp/workers.json; echo
+
+step "ldd closure of $pkgdir/prebuilds/linux-x64:"
+bash /check/check-closure.sh "$pkgdir/prebuilds/linux-x64"
+step "shipped: $(cd "$pkgdir/prebuilds/linux-x64" && ls -s --block-size=K | tr '\n' ' ')"
+
+step "from source, prerequisites missing:"
+mkdir -p /app2 && cd /app2 && npm init -y >/dev/null
+if npm install --no-audit --no-fund --build-from-source "$tgz" >/tmp/source.log 2>&1; then
+  echo "a from-source install without a compiler succeeded?"; exit 1
+fi
+line=$(grep -o 'shitu-node: cannot build from source.*' /tmp/source.log | head -1)
+echo "$line"
+[[ "$line" == *"run: sudo apt-get install -y cmake g++ make patchelf"* ]] || { cat /tmp/source.log; exit 1; }
+if grep -q "CMake Error" /tmp/source.log; then echo "raw CMake error shown"; exit 1; fi
