@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { ShituError } from './errors';
+import { BATCH_SIZE, DET_THRESHOLD, REC_THRESHOLD, TOPK } from './limits';
 
 export interface SubModuleConfig {
   module_name?: string;
@@ -24,12 +25,12 @@ export interface PipelineConfig {
 export const DEFAULT_CONFIG: PipelineConfig = {
   pipeline_name: 'PP-ShiTuV2',
   index: null,
-  det_threshold: 0.5,
-  rec_threshold: 0.5,
-  rec_topk: 5,
+  det_threshold: DET_THRESHOLD.default,
+  rec_threshold: REC_THRESHOLD.default,
+  rec_topk: TOPK.default,
   SubModules: {
-    Detection: { module_name: 'text_detection', model_name: 'PP-ShiTuV2_det', model_dir: null, batch_size: 1 },
-    Recognition: { module_name: 'text_recognition', model_name: 'PP-ShiTuV2_rec', model_dir: null, batch_size: 1 },
+    Detection: { module_name: 'text_detection', model_name: 'PP-ShiTuV2_det', model_dir: null, batch_size: BATCH_SIZE.default },
+    Recognition: { module_name: 'text_recognition', model_name: 'PP-ShiTuV2_rec', model_dir: null, batch_size: BATCH_SIZE.default },
   },
 };
 
@@ -77,7 +78,7 @@ function subModule(where: string, v: unknown, def: SubModuleConfig, baseDir: str
     const d = strOrNull(`${where}.model_dir`, o.model_dir);
     out.model_dir = d === null ? null : path.resolve(baseDir, expandEnv(d));
   }
-  if (o.batch_size !== undefined) out.batch_size = num(`${where}.batch_size`, o.batch_size, 1, 1024, true);
+  if (o.batch_size !== undefined) out.batch_size = num(`${where}.batch_size`, o.batch_size, BATCH_SIZE.min, BATCH_SIZE.max, true);
   return out;
 }
 
@@ -93,9 +94,9 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PipelineC
     const idx = strOrNull('index', o.index);
     c.index = idx === null ? null : path.resolve(baseDir, expandEnv(idx));
   }
-  if (o.det_threshold !== undefined) c.det_threshold = num('det_threshold', o.det_threshold, 0, 1);
-  if (o.rec_threshold !== undefined) c.rec_threshold = num('rec_threshold', o.rec_threshold, -1e9, 1e9);
-  if (o.rec_topk !== undefined) c.rec_topk = num('rec_topk', o.rec_topk, 1, 1000, true);
+  if (o.det_threshold !== undefined) c.det_threshold = num('det_threshold', o.det_threshold, DET_THRESHOLD.min, DET_THRESHOLD.max);
+  if (o.rec_threshold !== undefined) c.rec_threshold = num('rec_threshold', o.rec_threshold, REC_THRESHOLD.min, REC_THRESHOLD.max);
+  if (o.rec_topk !== undefined) c.rec_topk = num('rec_topk', o.rec_topk, TOPK.min, TOPK.max, true);
   if (o.SubModules !== undefined) {
     if (!o.SubModules || typeof o.SubModules !== 'object') fail('SubModules', 'must be a mapping');
     const s = o.SubModules as Record<string, unknown>;
