@@ -192,3 +192,42 @@ t.test('slow clients are cut off by the header and request timeouts', async (t) 
   const slowBody = await rawRequest(port, 'POST /shitu-infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"im', 15000);
   t.ok(slowBody.closed, 'connection closed');
 });
+
+t.test('each kind of bad indexKey gets the status the README states', async (t) => {
+  const indexDir = fs.mkdtempSync(path.join(tmp, 'idx-'));
+  const { base } = await start(t, { indexDir });
+  const key = (await post(base, '/shitu-index-build', { imageLabelPairs: pairs(1) })).body.result.indexKey as string;
+  const image = b64('product_demo', 'query', 'anmuxi.jpg');
+  const cases: Array<[unknown, number, RegExp]> = [
+    [5, 422, /^indexKey: must be string/],
+    [['a'], 422, /^indexKey: must be string/],
+    ['', 422, /^indexKey: "" is not an index key/],
+    ['../x', 422, /is not an index key/],
+    ['00000000-0000-4000-8000-000000000000', 404, /^indexKey: no index/],
+  ];
+  for (const [k, status, re] of cases) {
+    const r = await post(base, '/shitu-infer', { image, indexKey: k, returnImage: false });
+    t.equal(r.status, status, `${JSON.stringify(k)}: ${status}`);
+    t.match(r.body.errorMsg, re);
+  }
+  t.equal((await post(base, '/shitu-infer', { image, indexKey: key.toUpperCase(), returnImage: false })).status, 200, 'any case');
+  // An index whose files cannot be read: a server-side failure, 500 naming the code.
+  const broken = '11111111-1111-4111-8111-111111111111';
+  fs.mkdirSync(path.join(indexDir, broken));
+  fs.writeFileSync(path.join(indexDir, broken, 'vector.index'), 'garbage');
+  const r = await post(base, '/shitu-infer', { image, indexKey: broken, returnImage: false });
+  t.equal(r.status, 500);
+  t.match(r.body.errorMsg, /^ERR_INDEX_/);
+});
+
+t.test('connections over the cap are refused by the socket layer', async (t) => {
+  const { port, base } = await start(t, { maxConnections: 2 });
+  const open = await Promise.all([0, 1].map(() => new Promise<net.Socket>((r) => { const s = net.connect(port, '127.0.0.1', () => r(s)); })));
+  t.teardown(() => open.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 100));
+  const third = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n', 5000);
+  t.ok(third.closed && third.data === '', 'the third connection is closed without an answer');
+  open.forEach((s) => s.destroy());
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal((await fetch(base + '/health')).status, 200, 'answers again below the cap');
+});
