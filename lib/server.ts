@@ -20,7 +20,6 @@ import { BusyError, CancelledError, Limiter, LimiterStats } from './server-limit
 import { FileOwnership } from './server-ownership';
 import { AddRequest, BuildRequest, InferRequest, RemoveRequest, routeSchemas } from './server-schemas';
 import { IndexKeyError, IndexStore } from './server-store';
-import type { UrlGuardOptions } from './url-guard';
 
 export interface ServerOptions {
   /** Where indexes live: one directory per indexKey. */

@@ -1,7 +1,8 @@
 // Image fuzz campaign: mutated JPEG/PNG/WebP/TIFF/BMP seeds (and the opt-in
 // formats' headers) through the native decode path, in child processes that
 // each take a batch, so that a crash or a hang is a failure with its case
-// saved, not a lost run. 4000 cases by default; SHITU_FUZZ_CASES=N for more.
+// saved, not a lost run. 4000 cases by default; SHITU_FUZZ_CASES=N for more
+// (e.g. SHITU_FUZZ_CASES=100000 npx tap test/image-fuzz.test.ts).
 // The summary (inputs, decoded, coded errors, crashes, hangs, uncoded errors,
 // peak memory) is printed as a test comment.
 import t from 'tap';
@@ -58,6 +59,9 @@ function runBatch(seedDir: string, from: number, to: number, progress: string, l
     });
   });
 }
+
+// Larger campaigns outlast tap's default file timeout: allow ~20 ms per case.
+if (CASES * 20 > 300_000) t.setTimeout(CASES * 20 + 60_000);
 
 t.test(`image fuzz: ${CASES} mutated images in child processes`, async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-fuzz-'));
