@@ -74,6 +74,21 @@ t.test('inference.yml values that would be NaN are refused', async (t) => {
 
 t.test('the pipeline config uses the same limits as the service', async (t) => {
   t.equal(validateConfig({ rec_topk: TOPK.max }).rec_topk, TOPK.max);
-  t.throws(() => validateConfig({ rec_topk: TOPK.max + 1 }), { code: 'ERR_CONFIG', message: new RegExp(`rec_topk: must be between ${TOPK.min} and ${TOPK.max}`) });
-  t.throws(() => validateConfig({ det_threshold: 'x' }), { code: 'ERR_CONFIG', message: /det_threshold: must be a number/ });
+  t.throws(() => validateConfig({ rec_topk: TOPK.max + 1 }), { code: 'ERR_CONFIG', message: new RegExp(`rec_topk: expected integer to be less or equal to ${TOPK.max}, got ${TOPK.max + 1}`) });
+  t.throws(() => validateConfig({ det_threshold: 'x' }), { code: 'ERR_CONFIG', message: /det_threshold: expected number, got "x"/ });
+});
+
+t.test('the pipeline config schema names the key', async (t) => {
+  const bad: Array<[unknown, RegExp]> = [
+    [{ SubModules: { Detection: { model_nmae: 'x' } } }, /config SubModules\.Detection\.model_nmae: unknown key/],
+    [{ SubModules: { Recognition: { batch_size: 0 } } }, /config SubModules\.Recognition\.batch_size: expected integer to be greater or equal to 1/],
+    [{ pipeline_name: 'Other' }, /config pipeline_name: /],
+    [{ rec_threshold: Number.NaN }, /config rec_threshold: expected number, got NaN/],
+    [{ index: 5 }, /config index: /],
+  ];
+  for (const [raw, re] of bad) t.throws(() => validateConfig(raw), { code: 'ERR_CONFIG', message: re }, JSON.stringify(raw));
+  const ok = validateConfig({ index: 'None', det_threshold: 0.3, SubModules: { Detection: { model_dir: null } } }, '/x');
+  t.equal(ok.index, null);
+  t.equal(ok.det_threshold, 0.3);
+  t.equal(ok.SubModules.Detection.model_dir, null);
 });
