@@ -295,6 +295,7 @@ export class Pipeline extends EventEmitter {
       stem: img.stem,
       source: img.source,
       picture: r.image,
+      decodeLimits: limits,
     });
   }
 

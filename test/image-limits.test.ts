@@ -120,4 +120,10 @@ t.test('the pipeline applies its limits (per pipeline and per call)', async (t) 
   } catch (e) { err = e as ShituError; }
   t.equal(err?.code, 'ERR_GALLERY');
   t.match((err?.details as Array<{ image: string; code: string }>)[0], { image: '#1', code: 'ERR_IMAGE_TOO_LARGE' });
+  // An opt-in format is recognised and drawn (drawing decodes the input again, with the same limits).
+  const ppm = Buffer.concat([Buffer.from('P6\n64 48\n255\n'), Buffer.alloc(64 * 48 * 3, 120)]);
+  t.equal(await code(p.recognize(ppm)), 'ERR_IMAGE_FORMAT');
+  const withPnm = await p.recognize(ppm, { imageFormats: ['jpeg', 'pnm'] });
+  const drawn = await withPnm.image('.png');
+  t.same([...drawn.subarray(1, 4)], [...Buffer.from('PNG')], 'drawn');
 });
