@@ -240,6 +240,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     keepAliveTimeout: positiveInt('keepAliveTimeoutMs', o.keepAliveTimeoutMs, SERVICE_LIMITS.keepAliveTimeoutMs),
   };
   const maxConnections = positiveInt('maxConnections', o.maxConnections, SERVICE_LIMITS.maxConnections);
+  // Node requires the header deadline not to exceed the whole-request deadline.
+  timeouts.headersTimeout = Math.min(timeouts.headersTimeout, timeouts.requestTimeout);
 
   let pipeline: Pipeline | undefined;
   let loadError: Error | undefined;
