@@ -3,7 +3,10 @@
 // formats outside the allowlist are refused (ERR_IMAGE_FORMAT) unless enabled,
 // ordinary pictures still decode, and the limits reach the pipeline.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { native } from '../lib/native';
 import { callNative, ShituError } from '../lib/errors';
 import { createPipeline } from '../lib/pipeline';
@@ -126,4 +129,18 @@ t.test('the pipeline applies its limits (per pipeline and per call)', async (t) 
   const withPnm = await p.recognize(ppm, { imageFormats: ['jpeg', 'pnm'] });
   const drawn = await withPnm.image('.png');
   t.same([...drawn.subarray(1, 4)], [...Buffer.from('PNG')], 'drawn');
+});
+
+t.test('a failed native allocation is ERR_OUT_OF_MEMORY, not a crash', async (t) => {
+  // A child process with its address space capped a little above what it needs
+  // to start, decoding a 20000x20000 PNG with our limit off.
+  const child = path.join(__dirname, 'helpers', 'oom-child.js');
+  const { vmKb } = JSON.parse(execFileSync(process.execPath, [child, '--probe'], { encoding: 'utf8' }));
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-oom-')), 'bomb.png');
+  fs.writeFileSync(file, bombs.pngBomb(20000, 20000));
+  t.teardown(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
+  const capKb = vmKb + 400 * 1024; // the picture needs 1.2 GB
+  const out = execFileSync('bash', ['-c', `ulimit -v ${capKb} && exec "$0" "$@"`, process.execPath, child, file], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop()!);
+  t.equal(r.code, 'ERR_OUT_OF_MEMORY', `coded: ${r.message}`);
 });
