@@ -160,6 +160,10 @@ export function buildCli(): Command {
     .option('--max-concurrent <n>', 'recognitions running at once', (v) => parseInt(v, 10), 2)
     .option('--max-queue <n>', 'requests waiting; beyond it 503 + Retry-After', (v) => parseInt(v, 10), 32)
     .option('--body-limit <bytes>', 'largest request body', (v) => parseInt(v, 10), 64 * 1024 * 1024)
+    .option('--api-keys <file>', 'API keys, one "<key> <read|write|read,write> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
+    .option('--limit-input-pixels <n>', 'refuse images declaring more pixels (413)', (v) => parseInt(v, 10))
+    .option('--image-formats <list>', 'formats decoded, comma-separated (default jpeg,png,webp,tiff,bmp)', (v) => v.split(','))
+    .option('--allow-fetch <cidrs>', 'non-public addresses image URLs may reach, comma-separated CIDRs', (v) => v.split(','))
     .option('--log', 'log requests (JSON lines on stdout)')
     .action(async (o) => {
       const { serve } = await import('./server');

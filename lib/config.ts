@@ -1,9 +1,35 @@
 // The pipeline configuration (PP-ShiTuV2.yaml): the reference's keys and
-// defaults, snake_case in YAML, validated with the failing key's path named.
+// defaults, snake_case in YAML, validated against one TypeBox schema (limits
+// from lib/limits.ts) with the failing key's path named.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import YAML from 'yaml';
 import { ShituError } from './errors';
+import { BATCH_SIZE, DET_THRESHOLD, REC_THRESHOLD, TOPK } from './limits';
+
+// The reference writes None for "no value".
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+const SubModuleFile = Type.Object({
+  module_name: Type.Optional(Type.String()),
+  model_name: Type.Optional(Type.String({ minLength: 1 })),
+  model_dir: Type.Optional(NullableString),
+  batch_size: Type.Optional(Type.Integer({ minimum: BATCH_SIZE.min, maximum: BATCH_SIZE.max })),
+}, { additionalProperties: false });
+
+/** The config file as written (every key optional: defaults fill the rest). */
+export const PipelineConfigFile = Type.Object({
+  pipeline_name: Type.Optional(Type.Literal('PP-ShiTuV2')),
+  index: Type.Optional(NullableString),
+  det_threshold: Type.Optional(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max })),
+  rec_threshold: Type.Optional(Type.Number({ minimum: REC_THRESHOLD.min, maximum: REC_THRESHOLD.max })),
+  rec_topk: Type.Optional(Type.Integer({ minimum: TOPK.min, maximum: TOPK.max })),
+  SubModules: Type.Optional(Type.Object({
+    Detection: Type.Optional(SubModuleFile),
+    Recognition: Type.Optional(SubModuleFile),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
 
 export interface SubModuleConfig {
   module_name?: string;
@@ -24,12 +50,12 @@ export interface PipelineConfig {
 export const DEFAULT_CONFIG: PipelineConfig = {
   pipeline_name: 'PP-ShiTuV2',
   index: null,
-  det_threshold: 0.5,
-  rec_threshold: 0.5,
-  rec_topk: 5,
+  det_threshold: DET_THRESHOLD.default,
+  rec_threshold: REC_THRESHOLD.default,
+  rec_topk: TOPK.default,
   SubModules: {
-    Detection: { module_name: 'text_detection', model_name: 'PP-ShiTuV2_det', model_dir: null, batch_size: 1 },
-    Recognition: { module_name: 'text_recognition', model_name: 'PP-ShiTuV2_rec', model_dir: null, batch_size: 1 },
+    Detection: { module_name: 'text_detection', model_name: 'PP-ShiTuV2_det', model_dir: null, batch_size: BATCH_SIZE.default },
+    Recognition: { module_name: 'text_recognition', model_name: 'PP-ShiTuV2_rec', model_dir: null, batch_size: BATCH_SIZE.default },
   },
 };
 
@@ -77,13 +103,19 @@ function subModule(where: string, v: unknown, def: SubModuleConfig, baseDir: str
     const d = strOrNull(`${where}.model_dir`, o.model_dir);
     out.model_dir = d === null ? null : path.resolve(baseDir, expandEnv(d));
   }
-  if (o.batch_size !== undefined) out.batch_size = num(`${where}.batch_size`, o.batch_size, 1, 1024, true);
+  if (o.batch_size !== undefined) out.batch_size = num(`${where}.batch_size`, o.batch_size, BATCH_SIZE.min, BATCH_SIZE.max, true);
   return out;
 }
 
 /** Validates a parsed config object; relative paths resolve against baseDir. */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): PipelineConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('(root)', 'must be a mapping');
+  const first = Value.Errors(PipelineConfigFile, raw).First();
+  if (first) {
+    const key = first.path.split('/').filter(Boolean).join('.') || '(root)';
+    const what = first.message === 'Unexpected property' ? 'unknown key' : first.message.toLowerCase();
+    fail(key, `${what}, got ${typeof first.value === 'number' ? String(first.value) : JSON.stringify(first.value)}`);
+  }
   const o = raw as Record<string, unknown>;
   checkKeys('', o, ['pipeline_name', 'index', 'det_threshold', 'rec_threshold', 'rec_topk', 'SubModules']);
   const c: PipelineConfig = JSON.parse(JSON.stringify(DEFAULT_CONFIG));
@@ -93,9 +125,9 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PipelineC
     const idx = strOrNull('index', o.index);
     c.index = idx === null ? null : path.resolve(baseDir, expandEnv(idx));
   }
-  if (o.det_threshold !== undefined) c.det_threshold = num('det_threshold', o.det_threshold, 0, 1);
-  if (o.rec_threshold !== undefined) c.rec_threshold = num('rec_threshold', o.rec_threshold, -1e9, 1e9);
-  if (o.rec_topk !== undefined) c.rec_topk = num('rec_topk', o.rec_topk, 1, 1000, true);
+  if (o.det_threshold !== undefined) c.det_threshold = num('det_threshold', o.det_threshold, DET_THRESHOLD.min, DET_THRESHOLD.max);
+  if (o.rec_threshold !== undefined) c.rec_threshold = num('rec_threshold', o.rec_threshold, REC_THRESHOLD.min, REC_THRESHOLD.max);
+  if (o.rec_topk !== undefined) c.rec_topk = num('rec_topk', o.rec_topk, TOPK.min, TOPK.max, true);
   if (o.SubModules !== undefined) {
     if (!o.SubModules || typeof o.SubModules !== 'object') fail('SubModules', 'must be a mapping');
     const s = o.SubModules as Record<string, unknown>;

@@ -1,8 +1,14 @@
 // What `predict` and `buildIndex` accept, turned into what the native side
 // reads: a path, encoded bytes, or raw pixels. URLs are fetched here (bounded
-// time, size and redirects); directories expand to their images.
+// time, size and redirects, optionally behind the SSRF guard of url-guard.ts);
+// directories expand to their images.
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as net from 'node:net';
 import { ShituError } from './errors';
+import { FETCH_LIMITS } from './limits';
+import { BlockedAddressError, UrlGuard, UrlGuardOptions } from './url-guard';
 import { listImages } from './gallery';
 
 export interface RawImage {
@@ -55,39 +61,109 @@ export interface FetchOptions {
   timeoutMs?: number;
   maxBytes?: number;
   maxRedirects?: number;
+  /**
+   * The SSRF guard: refuse non-public addresses (checked on every hop, the
+   * connection pinned to the checked address). true or options: on; absent or
+   * false: off (library default: the caller's URLs are fetched as asked; the
+   * service turns it on).
+   */
+  guard?: boolean | UrlGuardOptions | UrlGuard;
 }
 
-/** Downloads an http(s) image with a time limit, a size cap and bounded redirects. */
+/** One GET on a pinned address; resolves with the response (body unread). */
+function get(url: URL, pinned: { address: string; family: 4 | 6 } | null, signal: AbortSignal): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, {
+      method: 'GET',
+      signal,
+      agent: false,
+      headers: { accept: 'image/*', 'user-agent': 'shitu-node' },
+      // The socket connects to the address the guard checked, never to a fresh resolution.
+      ...(pinned ? {
+        lookup: ((_host: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void) => {
+          if (opts && opts.all) cb(null, [{ address: pinned.address, family: pinned.family }]);
+          else cb(null, pinned.address, pinned.family);
+        }) as unknown as net.LookupFunction,
+      } : {}),
+    });
+    req.once('response', resolve);
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Downloads an http(s) image with a time limit, a size cap, bounded redirects
+ * and (with `guard`) the SSRF guard. Failures are ERR_FETCH; with the guard on,
+ * connection failures all read the same, so that errors do not tell an open
+ * port from a closed one.
+ */
 export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buffer> {
-  const timeoutMs = o.timeoutMs ?? 15000, maxBytes = o.maxBytes ?? 32 * 1024 * 1024, maxRedirects = o.maxRedirects ?? 5;
-  let current = url;
+  const timeoutMs = o.timeoutMs ?? FETCH_LIMITS.timeoutMs, maxBytes = o.maxBytes ?? FETCH_LIMITS.maxBytes;
+  const maxRedirects = o.maxRedirects ?? FETCH_LIMITS.maxRedirects;
+  const guard = o.guard instanceof UrlGuard ? o.guard : o.guard ? new UrlGuard(o.guard === true ? {} : o.guard) : null;
+  const fail = (what: string, cause?: unknown) => new ShituError('ERR_FETCH', `cannot fetch ${url}: ${what}`, cause === undefined ? undefined : { cause });
   const signal = AbortSignal.timeout(timeoutMs);
+  let current: URL;
+  try {
+    current = new URL(url);
+  } catch (e) {
+    throw fail('not a valid URL', e);
+  }
   for (let hop = 0; ; hop++) {
-    let res: Response;
-    try {
-      res = await fetch(current, { redirect: 'manual', signal });
-    } catch (e) {
-      throw new ShituError('ERR_FETCH', `cannot fetch ${url}: ${(e as Error).message}`, { cause: e });
+    if (current.protocol !== 'http:' && current.protocol !== 'https:') throw fail(`${current.protocol} URLs are not fetched`);
+    let pinned: { address: string; family: 4 | 6 } | null = null;
+    if (guard) {
+      try {
+        pinned = await guard.check(current);
+      } catch (e) {
+        if (e instanceof BlockedAddressError) throw fail(e.message);
+        throw e;
+      }
     }
-    if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
-      if (hop >= maxRedirects) throw new ShituError('ERR_FETCH', `cannot fetch ${url}: more than ${maxRedirects} redirects`);
-      current = new URL(res.headers.get('location')!, current).toString();
+    let res: http.IncomingMessage;
+    try {
+      res = await get(current, pinned, signal);
+    } catch (e) {
+      if (guard) throw fail('no response (connection failed or timed out)', e);
+      throw fail(signal.aborted ? `no response within ${timeoutMs} ms` : (e as Error).message, e);
+    }
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (status >= 300 && status < 400 && location) {
+      res.resume();
+      if (hop >= maxRedirects) throw fail(`more than ${maxRedirects} redirects`);
+      try {
+        current = new URL(location, current);
+      } catch (e) {
+        throw fail('a redirect to an invalid URL', e);
+      }
       continue;
     }
-    if (!res.ok) throw new ShituError('ERR_FETCH', `cannot fetch ${url}: HTTP ${res.status}`);
-    const len = Number(res.headers.get('content-length') ?? 0);
-    if (len > maxBytes) throw new ShituError('ERR_FETCH', `cannot fetch ${url}: ${len} bytes is over the ${maxBytes}-byte limit`);
+    if (status < 200 || status >= 300) {
+      res.resume();
+      throw fail(`HTTP ${status}`);
+    }
+    const len = Number(res.headers['content-length'] ?? 0);
+    if (len > maxBytes) {
+      res.destroy();
+      throw fail(`${len} bytes is over the ${maxBytes}-byte limit`);
+    }
     const chunks: Buffer[] = [];
     let total = 0;
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
         total += chunk.length;
-        if (total > maxBytes) throw new ShituError('ERR_FETCH', `cannot fetch ${url}: over the ${maxBytes}-byte limit`);
-        chunks.push(Buffer.from(chunk));
+        if (total > maxBytes) {
+          res.destroy();
+          throw fail(`over the ${maxBytes}-byte limit`);
+        }
+        chunks.push(chunk);
       }
     } catch (e) {
       if (e instanceof ShituError) throw e;
-      throw new ShituError('ERR_FETCH', `cannot fetch ${url}: ${(e as Error).message}`, { cause: e });
+      throw fail(signal.aborted ? `no complete response within ${timeoutMs} ms` : (e as Error).message, e);
     }
     return Buffer.concat(chunks);
   }
@@ -104,14 +180,14 @@ function stemOf(p: string): string {
  * Expands one input (or a list) into images, lazily: directories list their
  * images, URLs are fetched when their turn comes.
  */
-export function* expandInputs(input: ImageInput | ImageInput[]): Generator<() => Promise<PreparedImage>> {
+export function* expandInputs(input: ImageInput | ImageInput[], fetchOpts?: FetchOptions): Generator<() => Promise<PreparedImage>> {
   const list = Array.isArray(input) ? input : [input];
   let n = 0;
   for (const item of list) {
     const where = `input #${n}`;
     if (typeof item === 'string') {
       if (/^https?:\/\//i.test(item)) {
-        yield async () => ({ source: await fetchImage(item), inputPath: item, stem: stemOf(item) });
+        yield async () => ({ source: await fetchImage(item, fetchOpts), inputPath: item, stem: stemOf(item) });
       } else if (fs.existsSync(item) && fs.statSync(item).isDirectory()) {
         for (const f of listImages(item)) yield async () => ({ source: f, inputPath: f, stem: stemOf(f) });
       } else {

@@ -9,7 +9,12 @@ export { getPipelineConfig, loadPipelineConfig, DEFAULT_CONFIG } from './config'
 export type { PipelineConfig, SubModuleConfig } from './config';
 export { ShituError } from './errors';
 export type { ShituErrorCode } from './errors';
-export type { ImageInput, RawImage, MatLike } from './image-input';
+export type { ImageInput, RawImage, MatLike, FetchOptions } from './image-input';
+export { UrlGuard } from './url-guard';
+export type { UrlGuardOptions } from './url-guard';
+export { DEFAULT_MAX_INPUT_PIXELS, DEFAULT_IMAGE_FORMATS, OPTIONAL_IMAGE_FORMATS, TOPK, MAX_LABEL_LENGTH, SERVICE_LIMITS } from './limits';
+export { parseApiKeys, loadApiKeys } from './server-auth';
+export type { ApiKeySpec, Scope, IndexOwnership } from './server-auth';
 export { parseGalleryFile } from './gallery';
 export type { ServerOptions, ShituServer } from './server';
 import type * as ServerModule from './server';

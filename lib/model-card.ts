@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { ShituError } from './errors';
+import { CardFile, checkCard, Preprocess } from './model-card-schema';
 
 export type Interpolation = 'nearest' | 'linear' | 'cubic' | 'area' | 'lanczos';
 
@@ -65,7 +66,7 @@ export function defaultPreprocess(task: 'detection' | 'feature'): PreprocessCard
 }
 
 function bad(file: string, what: string): never {
-  throw new ShituError('ERR_MODEL_CONTRACT', `model card ${file}: ${what}`);
+  throw new ShituError('ERR_MODEL_CARD', `model card ${file}: ${what}`);
 }
 
 function triple(file: string, key: string, v: unknown): [number, number, number] {
@@ -91,10 +92,9 @@ function interp(v: unknown, fallback: Interpolation): Interpolation {
 
 /** Our own card format (models/*.yaml, or card.yaml in a model directory). */
 export function parseCard(file: string, text: string): ModelCard {
-  const doc = YAML.parse(text) as Record<string, any>;
-  if (!doc || typeof doc !== 'object') bad(file, 'not a YAML mapping');
+  const doc = parseYaml(file, text);
+  checkCard(CardFile, doc, file);
   const task = doc.task;
-  if (task !== 'detection' && task !== 'feature') bad(file, `task must be "detection" or "feature", got ${JSON.stringify(task)}`);
   const pre = defaultPreprocess(task);
   const p = doc.preprocess ?? {};
   if (p.resize) {
@@ -133,7 +133,19 @@ export function parseCard(file: string, text: string): ModelCard {
     const f = doc.feature ?? {};
     card.feature = { output: f.output, input: f.input, maxBatch: f.max_batch };
   }
+  checkCard(Preprocess, card.preprocess, file, 'preprocess.');
   return card;
+}
+
+function parseYaml(file: string, text: string): Record<string, any> {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    bad(file, `not valid YAML: ${(e as Error).message}`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) bad(file, 'not a YAML mapping');
+  return doc as Record<string, any>;
 }
 
 /**
@@ -141,8 +153,7 @@ export function parseCard(file: string, text: string): ModelCard {
  * exports): pre-processing ops and, for detectors, thresholds.
  */
 export function parseInferenceYml(file: string, text: string, task: 'detection' | 'feature'): ModelCard {
-  const doc = YAML.parse(text) as Record<string, any>;
-  if (!doc || typeof doc !== 'object') bad(file, 'not a YAML mapping');
+  const doc = parseYaml(file, text);
   const pre = defaultPreprocess(task);
   // PaddleDetection: Preprocess: [{type: Resize, ...}]; PaddleClas/PaddleX: PreProcess.transform_ops: [{ResizeImage: {...}}]
   const ops: Array<{ type: string; args: Record<string, any> }> = [];
@@ -181,5 +192,7 @@ export function parseInferenceYml(file: string, text: string, task: 'detection' 
   } else {
     card.feature = {};
   }
+  // What the ops gave, checked before it reaches the native readers (e.g. target_size: [abc, 640] would be NaN).
+  checkCard(Preprocess, card.preprocess, file, 'pre-processing read from its ops: ');
   return card;
 }

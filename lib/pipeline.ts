@@ -8,7 +8,9 @@ import { EventEmitter } from 'node:events';
 import { loadPipelineConfig, PipelineConfig, validateConfig } from './config';
 import { callNative, ShituError } from './errors';
 import { GalleryEntry, parseGalleryFile } from './gallery';
-import { expandInputs, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from './image-input';
+import { expandInputs, FetchOptions, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from './image-input';
+import { DecodeLimits, resolveDecodeLimits } from './decode-limits';
+import { DET_THRESHOLD, TOPK } from './limits';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from './index-data';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from './models';
 import { native } from './native';
@@ -28,6 +30,14 @@ export interface CreatePipelineOptions {
   concurrency?: number;
   /** Run one dummy inference per model at start-up so the first real call is not slow. */
   warmup?: boolean;
+  /**
+   * Images whose header declares more pixels (width x height) are refused with
+   * ERR_IMAGE_TOO_LARGE before decoding (default 50 megapixels; false: no limit
+   * of this package, OpenCV's own 2^30 remains). As sharp's limitInputPixels.
+   */
+  limitInputPixels?: number | false;
+  /** Formats decoded, by content (default jpeg, png, webp, tiff, bmp; opt-in: jp2, pnm, pfm, hdr, sunras, exr). Others: ERR_IMAGE_FORMAT. */
+  imageFormats?: readonly string[];
 }
 
 export interface BuildIndexOptions {
@@ -39,6 +49,9 @@ export interface BuildIndexOptions {
   indexType?: IndexType;
   /** Crop each gallery image to its main body before embedding (off, as in the reference). */
   cropByDetection?: boolean;
+  /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
+  limitInputPixels?: number | false;
+  imageFormats?: readonly string[];
   onProgress?: (p: { done: number; total: number }) => void;
 }
 
@@ -67,9 +80,14 @@ export interface PredictOptions {
   nprobe?: number;
   /** HNSW32: candidate list size per search (FAISS default 16; higher = better recall). */
   efSearch?: number;
+  /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
+  limitInputPixels?: number | false;
+  imageFormats?: readonly string[];
+  /** Bounds and the SSRF guard for http(s) inputs (default: no guard, the caller's URLs are fetched). */
+  fetch?: FetchOptions;
 }
 
-function checkThreshold(name: string, v: number | undefined, min = 0, max = 1) {
+function checkThreshold(name: string, v: number | undefined, min: number = DET_THRESHOLD.min, max: number = DET_THRESHOLD.max) {
   if (v === undefined) return;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new RangeError(`${name} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
 }
@@ -79,13 +97,16 @@ export class Pipeline extends EventEmitter {
   private readonly detector: LoadedDetector;
   private readonly extractor: LoadedExtractor;
   private readonly concurrency: number;
+  /** The pipeline's decode limits (createPipeline's limitInputPixels / imageFormats). */
+  readonly decodeLimits: DecodeLimits;
   private defaultIndex?: Promise<IndexData>;
   private closed = false;
   private inFlight = new Set<Promise<unknown>>();
 
   /** @internal use createPipeline */
-  constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, concurrency: number) {
+  constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, concurrency: number, decodeLimits?: DecodeLimits) {
     super();
+    this.decodeLimits = decodeLimits ?? resolveDecodeLimits({});
     this.config = config;
     this.detector = detector;
     this.extractor = extractor;
@@ -143,7 +164,8 @@ export class Pipeline extends EventEmitter {
 
   /** Embeds gallery images in batches; every image that fails is reported together. */
   private async embedGallery(entries: Array<{ image: ImageInput; label: string }>, cropByDetection: boolean,
-                             onProgress?: (p: { done: number; total: number }) => void): Promise<Float32Array> {
+                             onProgress: ((p: { done: number; total: number }) => void) | undefined,
+                             limits: DecodeLimits): Promise<Float32Array> {
     const dim = this.featureDim;
     const all = new Float32Array(entries.length * dim);
     const failures: Array<{ image: string; code: string; message: string }> = [];
@@ -164,14 +186,14 @@ export class Pipeline extends EventEmitter {
       if (cropByDetection) {
         boxes = await Promise.all(part.map(async (src) => {
           try {
-            const r = await this.detector.native.detect(src, { threshold: this.config.det_threshold });
+            const r = await this.detector.native.detect(src, { threshold: this.config.det_threshold, ...limits });
             return r.boxes.length ? r.boxes[0].coordinate : null;
           } catch {
             return null; // reported by embed below
           }
         }));
       }
-      const r = await callNative(() => this.extractor.native.embed(part, { collectErrors: true, boxes }));
+      const r = await callNative(() => this.extractor.native.embed(part, { collectErrors: true, boxes, ...limits }));
       all.set(r.features, start * dim);
       for (const e of r.errors) {
         const src = part[e.index];
@@ -200,7 +222,7 @@ export class Pipeline extends EventEmitter {
     if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
     if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
     const entries = this.galleryEntries(o);
-    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress));
+    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits)));
     const index = IndexData.create(this.featureDim, indexType, metricType);
     await index.add(vectors, entries.map((e) => e.label));
     return index;
@@ -211,7 +233,7 @@ export class Pipeline extends EventEmitter {
     const index = (await this.resolveIndex(o.index, true))!;
     const entries = this.galleryEntries(o);
     // Only the new images are embedded (the reference re-extracts everything).
-    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress));
+    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits)));
     await index.add(vectors, entries.map((e) => e.label));
     return index;
   }
@@ -232,7 +254,7 @@ export class Pipeline extends EventEmitter {
   }
 
   /** Recognises one prepared image. */
-  private async recognizeOne(img: PreparedImage, index: IndexData | null, o: PredictOptions): Promise<RecognitionResult> {
+  private async recognizeOne(img: PreparedImage, index: IndexData | null, o: PredictOptions, limits: DecodeLimits): Promise<RecognitionResult> {
     const topk = o.recTopk ?? this.config.rec_topk;
     const recThreshold = o.recThreshold ?? this.config.rec_threshold;
     const t0 = performance.now();
@@ -243,6 +265,7 @@ export class Pipeline extends EventEmitter {
         keepImage: o.keepImage === true,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
+        ...limits,
       }),
     );
     const wall = performance.now() - t0;
@@ -272,6 +295,7 @@ export class Pipeline extends EventEmitter {
       stem: img.stem,
       source: img.source,
       picture: r.image,
+      decodeLimits: limits,
     });
   }
 
@@ -284,19 +308,20 @@ export class Pipeline extends EventEmitter {
     checkThreshold('detThreshold', o.detThreshold);
     if (o.recThreshold !== undefined && (typeof o.recThreshold !== 'number' || !Number.isFinite(o.recThreshold)))
       throw new RangeError(`recThreshold must be a number, got ${JSON.stringify(o.recThreshold)}`);
-    if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < 1 || o.recTopk > 1000))
-      throw new RangeError(`recTopk must be an integer in [1, 1000], got ${JSON.stringify(o.recTopk)}`);
+    if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < TOPK.min || o.recTopk > TOPK.max))
+      throw new RangeError(`recTopk must be an integer in [${TOPK.min}, ${TOPK.max}], got ${JSON.stringify(o.recTopk)}`);
+    const limits = resolveDecodeLimits(o, this.decodeLimits);
     for (const k of ['nprobe', 'efSearch'] as const)
       if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
     const index = await this.resolveIndex(o.index, false);
     const pending: Array<Promise<RecognitionResult>> = [];
-    const gen = expandInputs(input);
+    const gen = expandInputs(input, o.fetch);
     let exhausted = false;
     const fill = () => {
       while (!exhausted && pending.length < this.concurrency) {
         const next = gen.next();
         if (next.done) { exhausted = true; break; }
-        const p = this.track(next.value().then((img) => this.recognizeOne(img, index, o)));
+        const p = this.track(next.value().then((img) => this.recognizeOne(img, index, o, limits)));
         p.catch(() => undefined); // surfaced in order below
         pending.push(p);
       }
@@ -333,6 +358,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     }
     config = validateConfig(merged);
   }
+  const limits = resolveDecodeLimits(o);
   const device = o.device ?? 'cpu';
   if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
   for (const k of ['threads', 'concurrency'] as const)
@@ -353,7 +379,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, concurrency);
+  const p = new Pipeline(config, detector, extractor, concurrency, limits);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }

@@ -61,15 +61,18 @@ export class RecognitionResult {
   /** @internal file stem for saved outputs */
   readonly stem: string;
   private readonly source: unknown;
+  /** The decode limits the recognition ran with (drawing decodes the source again with the same ones). */
+  private readonly decodeLimits?: { maxPixels: number; formats: string[] };
   private readonly picture?: RawImage;
 
   /** @internal */
-  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: unknown; picture?: RawImage }) {
+  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: unknown; picture?: RawImage; decodeLimits?: { maxPixels: number; formats: string[] } }) {
     this.inputPath = args.inputPath;
     this.boxes = args.boxes;
     this.timings = args.timings;
     this.stem = args.stem;
     this.source = args.source;
+    this.decodeLimits = args.decodeLimits;
     this.picture = args.picture;
   }
 
@@ -98,7 +101,7 @@ export class RecognitionResult {
       text: b.labels[0] != null ? `${b.labels[0]} ${(b.rec_scores[0] as number).toFixed(2)}` : '',
       colorIndex: colorIndexOf(b.labels[0] ?? ''),
     }));
-    return callNative(() => native.drawResults(this.picture ?? this.source, items, { format }));
+    return callNative(() => native.drawResults(this.picture ?? this.source, items, { format, ...this.decodeLimits }));
   }
 
   /** Like the reference's `img` attribute: the visualisation as encoded JPEG bytes. */

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { IndexData } from './index-data';
-import { envelope, errorBody, idMap } from './server-schemas';
+import { Type } from '@sinclair/typebox';
+import { envelope, ErrorBody, IdMap } from './server-schemas';
 import { INDEX_KEY_RE, IndexStore } from './server-store';
 
 export interface IndexListEntry {
@@ -56,48 +57,41 @@ async function readIndex(store: IndexStore, key: string): Promise<IndexView> {
 const listSchema = {
   summary: 'Extension: the index keys, newest first',
   response: {
-    200: envelope({
-      type: 'object',
-      required: ['indexes'],
-      properties: {
-        indexes: {
-          type: 'array',
-          items: { type: 'object', required: ['indexKey', 'modified'], properties: { indexKey: { type: 'string' }, modified: { type: 'string' } } },
-        },
-      },
-    }),
-    500: errorBody,
+    200: envelope(Type.Object({
+      indexes: Type.Array(Type.Object({ indexKey: Type.String(), modified: Type.String() })),
+    })),
+    401: ErrorBody,
+    403: ErrorBody,
+    500: ErrorBody,
   },
 };
 
 const readSchema = {
   summary: 'Extension: one index, its type, metric, size and id map',
-  params: { type: 'object', required: ['indexKey'], properties: { indexKey: { type: 'string' } } },
+  params: Type.Object({ indexKey: Type.String() }),
   response: {
-    200: envelope({
-      type: 'object',
-      required: ['indexKey', 'indexType', 'metricType', 'dim', 'count', 'idMap'],
-      properties: {
-        indexKey: { type: 'string' },
-        indexType: { type: 'string' },
-        metricType: { type: 'string' },
-        dim: { type: 'integer' },
-        count: { type: 'integer' },
-        idMap,
-      },
-    }),
-    404: errorBody,
-    422: errorBody,
-    500: errorBody,
+    200: envelope(Type.Object({
+      indexKey: Type.String(),
+      indexType: Type.String(),
+      metricType: Type.String(),
+      dim: Type.Integer(),
+      count: Type.Integer(),
+      idMap: IdMap,
+    })),
+    401: ErrorBody,
+    403: ErrorBody,
+    404: ErrorBody,
+    422: ErrorBody,
+    500: ErrorBody,
   },
 };
 
 /** Registers GET /indexes and GET /indexes/:indexKey (errors go through the server's error handler). */
 export function registerIndexReadRoutes(r: FastifyInstance, store: IndexStore): void {
-  r.get('/indexes', { schema: listSchema }, async (request) => ({
+  r.get('/indexes', { schema: listSchema, config: { scope: 'read' } as Record<string, unknown> }, async (request) => ({
     logId: request.id, errorCode: 0, errorMsg: 'Success', result: { indexes: await listIndexes(store) },
   }));
-  r.get<{ Params: { indexKey: string } }>('/indexes/:indexKey', { schema: readSchema }, async (request) => ({
+  r.get<{ Params: { indexKey: string } }>('/indexes/:indexKey', { schema: readSchema, config: { scope: 'read' } as Record<string, unknown> }, async (request) => ({
     logId: request.id, errorCode: 0, errorMsg: 'Success', result: await readIndex(store, request.params.indexKey),
   }));
 }

@@ -60,6 +60,17 @@ export class Limiter {
     };
   }
 
+  /** True when a job submitted now would be refused (every slot busy and the queue full). */
+  get full(): boolean {
+    return this.active >= this.maxConcurrent && this.queue.length >= this.maxQueue;
+  }
+
+  /** Counts a refusal decided by the caller before submitting (e.g. from the request headers). */
+  refuse(): BusyError {
+    this.rejected++;
+    return new BusyError(this.retryAfterSeconds());
+  }
+
   /** Seconds a refused client should wait: the time the work ahead of it needs, at least 1. */
   retryAfterSeconds(): number {
     const ahead = this.active + this.queue.length;

@@ -1,142 +1,109 @@
-// JSON schemas of the service's bodies (validated by Fastify's Ajv, and the
-// source of the OpenAPI description served at /openapi.json).
+// The service's bodies, one TypeBox definition each: Fastify's Ajv validates
+// requests with them, @fastify/swagger serves them as /openapi.json, and the
+// handlers' types are Static<> of the same definitions. Limits come from
+// lib/limits.ts (per-server values where the server takes an option).
+// Optional fields accept null as PaddleX's serving schema does (pydantic
+// Optional[...] = None), written as OpenAPI 3.0's `nullable`.
+import { Static, TSchema, Type } from '@sinclair/typebox';
+import { INDEX_TYPES, METRIC_TYPES } from './index-data';
+import { DET_THRESHOLD, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from './limits';
 
-export const envelope = (result: Record<string, unknown>) => ({
-  type: 'object',
-  required: ['logId', 'errorCode', 'errorMsg', 'result'],
-  properties: {
-    logId: { type: 'string', description: 'The UUID of the request.' },
-    errorCode: { type: 'integer', description: 'Fixed at 0.' },
-    errorMsg: { type: 'string', description: 'Fixed at "Success".' },
-    result,
-  },
+/** T or null (OpenAPI 3.0 `nullable`, which Fastify's Ajv understands). */
+const Nullable = <T extends TSchema>(t: T) => Type.Unsafe<Static<T> | null>({ ...t, nullable: true });
+
+/** A string enum as JSON Schema `enum` (clear "must be one of" errors, OpenAPI enums). */
+const Enum = <T extends string>(values: readonly T[], o: Record<string, unknown> = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...o });
+
+export const envelope = <T extends TSchema>(result: T) => Type.Object({
+  logId: Type.String({ description: 'The UUID of the request.' }),
+  errorCode: Type.Integer({ description: 'Fixed at 0.' }),
+  errorMsg: Type.String({ description: 'Fixed at "Success".' }),
+  result,
 });
 
-export const errorBody = {
-  type: 'object',
-  required: ['logId', 'errorCode', 'errorMsg'],
-  properties: {
-    logId: { type: 'string', description: 'The UUID of the request.' },
-    errorCode: { type: 'integer', description: 'Same as the HTTP status.' },
-    errorMsg: { type: 'string', description: 'What went wrong; validation errors name the field.' },
-  },
-};
+export const ErrorBody = Type.Object({
+  logId: Type.String({ description: 'The UUID of the request.' }),
+  errorCode: Type.Integer({ description: 'Same as the HTTP status.' }),
+  errorMsg: Type.String({ description: 'What went wrong; validation errors name the field.' }),
+});
 
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), errorBody]));
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), ErrorBody]));
 
-const image = {
-  type: 'string',
+const ImageField = Type.String({
   minLength: 1,
-  description: 'An http(s) URL of an image the server can fetch, or the Base64-encoded content of the image file.',
-};
-const indexKey = {
-  type: 'string',
-  description: 'The key of the index, as returned by /shitu-index-build. Optional when the server has a default index.',
-};
-export const idMap = {
-  type: 'object',
-  additionalProperties: { type: 'string' },
-  description: 'Mapping from vector ids (as strings) to labels.',
-};
-const imageLabelPairs = {
-  type: 'array',
-  minItems: 1,
-  items: {
-    type: 'object',
-    required: ['image', 'label'],
-    properties: { image, label: { type: 'string', minLength: 1, description: 'The label.' } },
-  },
-  description: 'Image-label pairs.',
-};
+  description: 'An http(s) URL of an image the server can fetch (public addresses only unless the operator allows more), or the Base64-encoded content of the image file.',
+});
+const IndexKeyField = Nullable(Type.String({
+  description: 'The key of the index, as returned by /shitu-index-build. Optional (absent or null) when the server has a default index.',
+}));
+export const IdMap = Type.Record(Type.String(), Type.String(), { description: 'Mapping from vector ids (as strings) to labels.' });
+const Label = Type.String({ minLength: 1, maxLength: MAX_LABEL_LENGTH, description: `The label (1 to ${MAX_LABEL_LENGTH} characters, not blank).` });
 
-export const buildSchema = {
-  summary: 'buildIndex: build a feature-vector index',
-  body: {
-    type: 'object',
-    required: ['imageLabelPairs'],
-    properties: {
-      imageLabelPairs,
-      indexType: { type: 'string', enum: ['Flat', 'HNSW32', 'IVF'], default: 'Flat', description: 'Extension: FAISS index type (the reference always builds Flat).' },
-      metricType: { type: 'string', enum: ['IP', 'L2'], default: 'IP', description: 'Extension: metric (the reference always uses IP).' },
+export interface SchemaLimits {
+  maxPairs: number;
+  maxRemoveIds: number;
+}
+
+const pairsOf = (maxPairs: number) => Type.Array(Type.Object({ image: ImageField, label: Label }), {
+  minItems: 1, maxItems: maxPairs, description: `Image-label pairs (1 to ${maxPairs}).`,
+});
+
+export const BuildBody = (l: SchemaLimits) => Type.Object({
+  imageLabelPairs: pairsOf(l.maxPairs),
+  indexType: Type.Optional(Enum(INDEX_TYPES, { default: 'Flat', description: 'Extension: FAISS index type (the reference always builds Flat).' })),
+  metricType: Type.Optional(Enum(METRIC_TYPES, { default: 'IP', description: 'Extension: metric (the reference always uses IP).' })),
+});
+export const AddBody = (l: SchemaLimits) => Type.Object({ imageLabelPairs: pairsOf(l.maxPairs), indexKey: Type.Optional(IndexKeyField) });
+export const RemoveBody = (l: SchemaLimits) => Type.Object({
+  ids: Type.Array(Type.Integer(), { maxItems: l.maxRemoveIds, description: `Ids of the vectors to remove (at most ${l.maxRemoveIds}). Unknown ids: 404, nothing removed.` }),
+  indexKey: Type.Optional(IndexKeyField),
+});
+export const InferBody = Type.Object({
+  image: ImageField,
+  indexKey: Type.Optional(IndexKeyField),
+  detThreshold: Type.Optional(Nullable(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max, description: 'Detection threshold (default: the pipeline config, 0.5).' }))),
+  recThreshold: Type.Optional(Nullable(Type.Number({ description: 'Recognition threshold (default: the pipeline config, 0.5).' }))),
+  topk: Type.Optional(Nullable(Type.Integer({ minimum: TOPK.min, maximum: TOPK.max, description: `Results per object, ${TOPK.min} to ${TOPK.max} (default: the pipeline config, ${TOPK.default}).` }))),
+  returnImage: Type.Optional(Type.Boolean({ default: true, description: 'Extension: false leaves out the visualisation (image: null).' })),
+});
+
+export type BuildRequest = Static<ReturnType<typeof BuildBody>>;
+export type AddRequest = Static<ReturnType<typeof AddBody>>;
+export type RemoveRequest = Static<ReturnType<typeof RemoveBody>>;
+export type InferRequest = Static<typeof InferBody>;
+
+const InferResult = Type.Object({
+  detectedObjects: Type.Array(Type.Object({
+    bbox: Type.Array(Type.Number(), { minItems: 4, maxItems: 4, description: '[x1, y1, x2, y2]' }),
+    recResults: Type.Array(Type.Object({ label: Type.String(), score: Type.Number() }), { description: 'Best first; empty when the object matched nothing above recThreshold.' }),
+    score: Type.Number({ description: 'Detection score.' }),
+  })),
+  image: Nullable(Type.String({ description: 'The visualisation, Base64 JPEG (null when returnImage is false).' })),
+});
+
+/** Fastify route schemas, with this server's limits. */
+export function routeSchemas(l: SchemaLimits = SERVICE_LIMITS) {
+  const auth: Array<Record<string, string[]>> = [{ bearer: [] }, { apiKey: [] }];
+  return {
+    build: {
+      summary: 'buildIndex: build a feature-vector index', security: auth,
+      body: BuildBody(l),
+      response: { 200: envelope(Type.Object({ indexKey: Type.String(), idMap: IdMap })), ...errors(400, 401, 403, 413, 422, 500, 503) },
     },
-  },
-  response: {
-    200: envelope({
-      type: 'object',
-      required: ['indexKey', 'idMap'],
-      properties: { indexKey: { type: 'string' }, idMap },
-    }),
-    ...errors(400, 413, 422, 500, 503),
-  },
-};
-
-export const addSchema = {
-  summary: 'addImagesToIndex: add images to an index',
-  body: {
-    type: 'object',
-    required: ['imageLabelPairs'],
-    properties: { imageLabelPairs, indexKey },
-  },
-  response: {
-    200: envelope({ type: 'object', required: ['idMap'], properties: { idMap } }),
-    ...errors(400, 404, 413, 422, 500, 503),
-  },
-};
-
-export const removeSchema = {
-  summary: 'removeImagesFromIndex: remove vectors from an index',
-  body: {
-    type: 'object',
-    required: ['ids'],
-    properties: {
-      ids: { type: 'array', items: { type: 'integer' }, description: 'Ids of the vectors to remove. Unknown ids: 404, nothing removed.' },
-      indexKey,
+    add: {
+      summary: 'addImagesToIndex: add images to an index', security: auth,
+      body: AddBody(l),
+      response: { 200: envelope(Type.Object({ idMap: IdMap })), ...errors(400, 401, 403, 404, 413, 422, 500, 503) },
     },
-  },
-  response: {
-    200: envelope({ type: 'object', required: ['idMap'], properties: { idMap } }),
-    ...errors(400, 404, 413, 422, 500, 503),
-  },
-};
-
-export const inferSchema = {
-  summary: 'infer: recognise the objects in an image',
-  body: {
-    type: 'object',
-    required: ['image'],
-    properties: {
-      image,
-      indexKey,
-      detThreshold: { type: 'number', minimum: 0, maximum: 1, description: 'Detection threshold (default: the pipeline config, 0.5).' },
-      recThreshold: { type: 'number', description: 'Recognition threshold (default: the pipeline config, 0.5).' },
-      topk: { type: 'integer', minimum: 1, maximum: 1000, description: 'Results per object (default: the pipeline config, 5).' },
-      returnImage: { type: 'boolean', default: true, description: 'Extension: false leaves out the visualisation (image: null).' },
+    remove: {
+      summary: 'removeImagesFromIndex: remove vectors from an index', security: auth,
+      body: RemoveBody(l),
+      response: { 200: envelope(Type.Object({ idMap: IdMap })), ...errors(400, 401, 403, 404, 413, 422, 500, 503) },
     },
-  },
-  response: {
-    200: envelope({
-      type: 'object',
-      required: ['detectedObjects', 'image'],
-      properties: {
-        detectedObjects: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['bbox', 'recResults', 'score'],
-            properties: {
-              bbox: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x1, y1, x2, y2]' },
-              recResults: {
-                type: 'array',
-                items: { type: 'object', required: ['label', 'score'], properties: { label: { type: 'string' }, score: { type: 'number' } } },
-                description: 'Best first; empty when the object matched nothing above recThreshold.',
-              },
-              score: { type: 'number', description: 'Detection score.' },
-            },
-          },
-        },
-        image: { type: 'string', nullable: true, description: 'The visualisation, Base64 JPEG (null when returnImage is false).' },
-      },
-    }),
-    ...errors(400, 404, 413, 422, 500, 503),
-  },
-};
+    infer: {
+      summary: 'infer: recognise the objects in an image', security: auth,
+      body: InferBody,
+      response: { 200: envelope(InferResult), ...errors(400, 401, 403, 404, 413, 415, 422, 500, 503) },
+    },
+  };
+}

@@ -3,6 +3,7 @@
 // with the reference's envelopes ({logId, errorCode, errorMsg, result}), plus
 // GET /health (liveness), GET /ready (readiness) and GET /openapi.json.
 import * as crypto from 'node:crypto';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -10,10 +11,14 @@ import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } 
 import swagger from '@fastify/swagger';
 import { ShituError } from './errors';
 import { fetchImage, FetchOptions } from './image-input';
-import { IndexData, IndexType, MetricType } from './index-data';
+import { IndexData } from './index-data';
+import { SERVICE_LIMITS } from './limits';
 import type { Pipeline } from './pipeline';
+import { resolveDecodeLimits } from './decode-limits';
+import { ApiKeySpec, AuthError, Authenticator, loadApiKeys, checkIndexQuota, checkVectorQuota, IndexOwnership, Principal, Scope } from './server-auth';
 import { BusyError, CancelledError, Limiter, LimiterStats } from './server-limiter';
-import { addSchema, buildSchema, inferSchema, removeSchema } from './server-schemas';
+import { FileOwnership } from './server-ownership';
+import { AddRequest, BuildRequest, InferRequest, RemoveRequest, routeSchemas } from './server-schemas';
 import { IndexKeyError, IndexStore } from './server-store';
 import { registerIndexReadRoutes } from './server-index-read';
 import { serverTiming } from './server-timing';
@@ -30,8 +35,30 @@ export interface ServerOptions {
   maxQueue?: number;
   /** Largest request body in bytes (default 64 MiB); beyond it: 413. */
   bodyLimit?: number;
-  /** Bounds on fetching http(s) image URLs. */
+  /**
+   * Bounds on fetching http(s) image URLs. The SSRF guard is on unless
+   * `fetch.guard` is false; `fetch.guard: {allow, deny}` lets operators reach
+   * internal sources.
+   */
   fetch?: FetchOptions;
+  /** API keys (see server-auth.ts); none or empty: no authentication. */
+  apiKeys?: ApiKeySpec[];
+  /** Who owns which index, for the per-key index quota (default: files beside indexDir). */
+  ownership?: IndexOwnership;
+  /** Pixel limit and formats of the images the service decodes (default: the pipeline's). */
+  limitInputPixels?: number | false;
+  imageFormats?: readonly string[];
+  /** imageLabelPairs per request (default 1000) and ids per remove (default 10000). */
+  maxPairs?: number;
+  maxRemoveIds?: number;
+  /** Largest response body in bytes (default 32 MiB); a larger answer becomes 500 naming the limit. */
+  maxResponseBytes?: number;
+  /** Open connections at once (default 512). */
+  maxConnections?: number;
+  /** Headers must arrive within headersTimeoutMs (10 s), the whole request within requestTimeoutMs (60 s); idle keep-alive connections close after keepAliveTimeoutMs (5 s). */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
   /** Fastify's logger option (default off). */
@@ -116,7 +143,9 @@ function mapGalleryError(e: unknown, prefix: string): unknown {
       const where = m ? `${prefix}[${m[1]}].image` : d.image;
       return `${where}: ${d.message.replace(/^cannot decode image #\d+: /, 'cannot decode image: ')}`;
     });
-    return new HttpError(400, parts.join('; '));
+    const codes = (e.details as Array<{ code?: string }>).map((d) => d.code);
+    const status = codes.includes('ERR_IMAGE_TOO_LARGE') ? 413 : codes.includes('ERR_IMAGE_FORMAT') ? 415 : codes.includes('ERR_OUT_OF_MEMORY') ? 503 : 400;
+    return new HttpError(status, parts.join('; '), status === 503 ? { 'retry-after': '5' } : undefined);
   }
   return e;
 }
@@ -124,6 +153,8 @@ function mapGalleryError(e: unknown, prefix: string): unknown {
 function statusOf(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string> } {
   if (e instanceof HttpError) return { status: e.status, message: e.message, headers: e.headers };
   if (e instanceof IndexKeyError) return { status: e.status, message: e.message };
+  if (e instanceof AuthError)
+    return { status: e.status, message: e.message, headers: e.status === 401 ? { 'www-authenticate': 'Bearer realm="shitu"' } : undefined };
   if (e instanceof BusyError) return { status: 503, message: e.message, headers: { 'retry-after': String(e.retryAfterS) } };
   if (e instanceof CancelledError) return { status: 499, message: e.message };
   if (e instanceof ShituError) {
@@ -133,6 +164,12 @@ function statusOf(e: unknown, bodyLimit: number): { status: number; message: str
       case 'ERR_FETCH':
       case 'ERR_INPUT':
         return { status: 400, message: e.message };
+      case 'ERR_IMAGE_TOO_LARGE':
+        return { status: 413, message: e.message };
+      case 'ERR_IMAGE_FORMAT':
+        return { status: 415, message: e.message };
+      case 'ERR_OUT_OF_MEMORY':
+        return { status: 503, message: e.message, headers: { 'retry-after': '5' } };
       case 'ERR_INDEX_ID':
         return { status: 404, message: e.message };
       case 'ERR_INDEX_UNSUPPORTED':
@@ -164,6 +201,18 @@ function clientGone(reply: FastifyReply): AbortSignal {
   return ac.signal;
 }
 
+/** Route-level settings read by the hooks: the scope a route needs and whether it takes a recognition slot. */
+interface RouteConfig {
+  scope?: Scope;
+  admission?: boolean;
+}
+
+const positiveInt = (name: string, v: number | undefined, def: number): number => {
+  if (v === undefined) return def;
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`createServer: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+};
+
 /**
  * The service over a pipeline (or a pipeline still loading: until it resolves,
  * /ready and the operations answer 503). Returns a Fastify instance, not yet
@@ -172,22 +221,73 @@ function clientGone(reply: FastifyReply): AbortSignal {
  */
 export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o: ServerOptions): ShituServer {
   if (!o || typeof o.indexDir !== 'string' || !o.indexDir) throw new TypeError('createServer: options.indexDir is required');
-  const bodyLimit = o.bodyLimit ?? 64 * 1024 * 1024;
-  const limiter = new Limiter(o.maxConcurrent ?? 2, o.maxQueue ?? 32);
+  const bodyLimit = positiveInt('bodyLimit', o.bodyLimit, SERVICE_LIMITS.bodyLimit);
+  const maxResponseBytes = positiveInt('maxResponseBytes', o.maxResponseBytes, SERVICE_LIMITS.maxResponseBytes);
+  const schemaLimits = {
+    maxPairs: positiveInt('maxPairs', o.maxPairs, SERVICE_LIMITS.maxPairs),
+    maxRemoveIds: positiveInt('maxRemoveIds', o.maxRemoveIds, SERVICE_LIMITS.maxRemoveIds),
+  };
+  const schemas = routeSchemas(schemaLimits);
+  const limiter = new Limiter(o.maxConcurrent ?? SERVICE_LIMITS.maxConcurrent, o.maxQueue ?? SERVICE_LIMITS.maxQueue);
   const store = new IndexStore(o.indexDir, o.maxCachedIndexes ?? 32);
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
-  const fetchOpts: FetchOptions = { timeoutMs: 15000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5, ...o.fetch };
+  const fetchOpts: FetchOptions = { guard: true, ...o.fetch };
+  const auth = o.apiKeys && o.apiKeys.length ? new Authenticator(o.apiKeys) : undefined;
+  const ownership = o.ownership ?? new FileOwnership(o.indexDir);
+  // Validated now (a bad value fails createServer), applied per request over the pipeline's own.
+  const decodeOverride = { limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats };
+  resolveDecodeLimits(decodeOverride);
+  const timeouts = {
+    headersTimeout: positiveInt('headersTimeoutMs', o.headersTimeoutMs, SERVICE_LIMITS.headersTimeoutMs),
+    requestTimeout: positiveInt('requestTimeoutMs', o.requestTimeoutMs, SERVICE_LIMITS.requestTimeoutMs),
+    keepAliveTimeout: positiveInt('keepAliveTimeoutMs', o.keepAliveTimeoutMs, SERVICE_LIMITS.keepAliveTimeoutMs),
+  };
+  const maxConnections = positiveInt('maxConnections', o.maxConnections, SERVICE_LIMITS.maxConnections);
+  // Node requires the header deadline not to exceed the whole-request deadline.
+  timeouts.headersTimeout = Math.min(timeouts.headersTimeout, timeouts.requestTimeout);
 
   let pipeline: Pipeline | undefined;
   let loadError: Error | undefined;
   let closing = false;
   Promise.resolve(pipelineOrPromise).then((p) => { pipeline = p; }, (e) => { loadError = e; });
 
+  // /health and /ready are answered here, before Fastify's routing, hooks and
+  // body parsing, so they never wait behind request bodies being read or parsed.
+  const healthAnswer = (url: string | undefined): { status: number; body: Record<string, unknown>; headers?: Record<string, string> } | null => {
+    const p = (url ?? '').split('?')[0];
+    const logId = crypto.randomUUID();
+    if (p === '/health') return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ok' } } };
+    if (p !== '/ready') return null;
+    if (!state.ready) {
+      const why = loadError ? `the pipeline failed to load: ${loadError.message}` : closing ? 'the server is closing' : 'the pipeline is still loading';
+      return { status: 503, body: { logId, errorCode: 503, errorMsg: why }, headers: { 'retry-after': '2' } };
+    }
+    return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ready', ...limiter.stats } } };
+  };
+
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit,
     genReqId: () => crypto.randomUUID(),
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    keepAliveTimeout: timeouts.keepAliveTimeout,
+    requestTimeout: timeouts.requestTimeout,
+    serverFactory: (handler) => {
+      const server = http.createServer({
+        headersTimeout: timeouts.headersTimeout,
+        requestTimeout: timeouts.requestTimeout,
+        keepAliveTimeout: timeouts.keepAliveTimeout,
+        // How often Node checks the two timeouts above (its default is 30 s).
+        connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout),
+      }, (req, res) => {
+        const h = req.method === 'GET' ? healthAnswer(req.url) : null;
+        if (!h) return handler(req, res);
+        res.writeHead(h.status, { 'content-type': 'application/json; charset=utf-8', ...h.headers, ...(closing ? { connection: 'close' } : {}) });
+        res.end(JSON.stringify(h.body));
+      });
+      server.maxConnections = maxConnections;
+      return server;
+    },
   }) as unknown as ShituServer;
 
   // Requests in flight per connection, to end idle keep-alive connections on close.
@@ -211,17 +311,32 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     stats: () => limiter.stats,
   };
   app.decorate('shitu', state);
+  app.decorateRequest('principal', undefined);
+  const principalOf = (request: FastifyRequest) => (request as unknown as { principal?: Principal }).principal;
 
   const needPipeline = (): Pipeline => {
     if (loadError) throw new HttpError(500, `the pipeline failed to load: ${loadError.message}`);
     if (!pipeline) throw new HttpError(503, 'the pipeline is still loading', { 'retry-after': '2' });
     return pipeline;
   };
-  const keyOf = (k: string | undefined): string => {
-    if (k !== undefined) return store.checkKey(k);
+  // null is "not given", as in PaddleX's schema.
+  const keyOf = (k: string | null | undefined): string => {
+    if (k !== undefined && k !== null) return store.checkKey(k);
     if (defaultKey) return defaultKey;
     throw new HttpError(400, 'indexKey: is required (this server has no default index and the pipeline config names none)');
   };
+  const decodeLimitsOf = (p: Pipeline) => resolveDecodeLimits(decodeOverride, p.decodeLimits);
+
+  // Decided from the request line and headers, before the body is read:
+  // authentication (401/403) and admission (503 when every slot and the queue are taken).
+  app.addHook('onRequest', async (request, reply) => {
+    const cfg = (request.routeOptions.config ?? {}) as RouteConfig;
+    if (cfg.scope && auth) (request as unknown as { principal?: Principal }).principal = auth.authorize(request.headers, cfg.scope);
+    if (cfg.admission && limiter.full) {
+      reply.header('connection', 'close'); // the unread body is not worth reading
+      throw limiter.refuse();
+    }
+  });
 
   app.setErrorHandler((err, request, reply) => {
     const { status, message, headers } = statusOf(err, bodyLimit);
@@ -233,6 +348,15 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     reply.code(404).send({ logId: request.id, errorCode: 404, errorMsg: `no route ${request.method} ${request.url}` });
   });
 
+  // A response over the limit is replaced by an error that names it.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0;
+    if (size <= maxResponseBytes) return payload;
+    reply.code(500).type('application/json');
+    return JSON.stringify({ logId: request.id, errorCode: 500, errorMsg: `the response (${size} bytes) is over the server's limit of ${maxResponseBytes} bytes; ask for less (topk, returnImage: false) or split the request` });
+  });
+
   app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -241,120 +365,141 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         description: 'General image recognition (main-body detection, feature extraction, vector retrieval), compatible with the PaddleX PP-ShiTuV2 serving API.',
         version: '0.1.0',
       },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API key (when the server has keys).' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API key (when the server has keys).' },
+        },
+      },
     },
   });
 
   app.register(registerWebApp);
+  const images = (pairs: Array<{ image: string }>) =>
+    Promise.all(pairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, fetchOpts)));
 
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     registerIndexReadRoutes(r, store);
 
-    r.get('/health', { schema: { summary: 'Liveness' } }, async (request) => success(request, { status: 'ok' }));
-
+    // Reached through inject() (tests); a listening server answers these before Fastify.
+    r.get('/health', { schema: { summary: 'Liveness (never waits behind recognitions)' } }, async (request) => success(request, { status: 'ok' }));
     r.get('/ready', { schema: { summary: 'Readiness: 200 once the pipeline is loaded' } }, async (request, reply) => {
-      if (!state.ready) {
-        const why = loadError ? `the pipeline failed to load: ${loadError.message}` : closing ? 'the server is closing' : 'the pipeline is still loading';
-        reply.code(503).header('retry-after', '2');
-        return { logId: request.id, errorCode: 503, errorMsg: why };
-      }
-      return success(request, { status: 'ready', ...limiter.stats });
+      const h = healthAnswer('/ready')!;
+      if (h.headers) reply.headers(h.headers);
+      reply.code(h.status);
+      return { ...h.body, logId: request.id };
     });
 
-    r.post<{ Body: { imageLabelPairs: Array<{ image: string; label: string }>; indexType: IndexType; metricType: MetricType } }>(
-      '/shitu-index-build', { schema: buildSchema }, async (request, reply) => {
-        const p = needPipeline();
-        const signal = clientGone(reply);
-        const { imageLabelPairs, indexType, metricType } = request.body;
-        const labels = checkLabels(imageLabelPairs);
-        const images = await Promise.all(imageLabelPairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, fetchOpts)));
-        const index = await limiter.run(
-          () => p.buildIndex({ galleryImgs: images, galleryLabel: labels, indexType, metricType })
+    r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: schemas.build, config: { scope: 'write', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
+      const p = needPipeline();
+      const signal = clientGone(reply);
+      const { imageLabelPairs, indexType, metricType } = request.body;
+      const principal = principalOf(request);
+      await checkIndexQuota(principal, ownership);
+      checkVectorQuota(principal, imageLabelPairs.length);
+      const labels = checkLabels(imageLabelPairs);
+      const imgs = await images(imageLabelPairs);
+      const index = await limiter.run(
+        () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', ...decodeOverrideFor(p) })
+          .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
+        signal);
+      const indexKey = await store.create(index);
+      if (principal) await ownership.recordOwner(indexKey, principal.name);
+      return success(request, { indexKey, idMap: idMapOf(index) });
+    });
+
+    r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: schemas.add, config: { scope: 'write', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
+      const p = needPipeline();
+      const signal = clientGone(reply);
+      const { imageLabelPairs } = request.body;
+      const labels = checkLabels(imageLabelPairs);
+      const key = keyOf(request.body.indexKey);
+      const current = await store.get(key); // 404 before any download
+      const principal = principalOf(request);
+      checkVectorQuota(principal, current.count + imageLabelPairs.length);
+      const imgs = await images(imageLabelPairs);
+      const index = await store.write(key, (index) => {
+        checkVectorQuota(principal, index.count + imageLabelPairs.length);
+        return limiter.run(
+          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, ...decodeOverrideFor(p) })
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal);
-        const indexKey = await store.create(index);
-        return success(request, { indexKey, idMap: idMapOf(index) });
       });
+      return success(request, { idMap: idMapOf(index) });
+    });
 
-    r.post<{ Body: { imageLabelPairs: Array<{ image: string; label: string }>; indexKey?: string } }>(
-      '/shitu-index-add', { schema: addSchema }, async (request, reply) => {
-        const p = needPipeline();
-        const signal = clientGone(reply);
-        const { imageLabelPairs } = request.body;
-        const labels = checkLabels(imageLabelPairs);
-        const key = keyOf(request.body.indexKey);
-        await store.get(key); // 404 before any download
-        const images = await Promise.all(imageLabelPairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, fetchOpts)));
-        const index = await store.write(key, (index) => limiter.run(
-          () => p.appendIndex({ index, galleryImgs: images, galleryLabel: labels })
-            .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
-          signal));
-        return success(request, { idMap: idMapOf(index) });
-      });
-
-    r.post<{ Body: { ids: number[]; indexKey?: string } }>(
-      '/shitu-index-remove', { schema: removeSchema }, async (request) => {
-        const p = needPipeline();
-        const key = keyOf(request.body.indexKey);
-        const { ids } = request.body;
-        const index = await store.write(key, async (index) => {
-          try {
-            return await p.removeIndex({ index, removeIds: ids });
-          } catch (e) {
-            if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
-              const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
-              const err = new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.join(', ') || e.message}`);
-              (err as unknown as { keepCache: boolean }).keepCache = true;
-              throw err;
-            }
-            throw e;
+    r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: schemas.remove, config: { scope: 'write' } as RouteConfig as Record<string, unknown> }, async (request) => {
+      const p = needPipeline();
+      const key = keyOf(request.body.indexKey);
+      const { ids } = request.body;
+      const index = await store.write(key, async (index) => {
+        try {
+          return await p.removeIndex({ index, removeIds: ids });
+        } catch (e) {
+          if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
+            const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
+            const shown = unknown.slice(0, SERVICE_LIMITS.maxIdsInError).join(', ');
+            const more = unknown.length > SERVICE_LIMITS.maxIdsInError ? ` and ${unknown.length - SERVICE_LIMITS.maxIdsInError} more` : '';
+            const err = new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`);
+            (err as unknown as { keepCache: boolean }).keepCache = true;
+            throw err;
           }
-        });
-        return success(request, { idMap: idMapOf(index) });
+          throw e;
+        }
       });
+      return success(request, { idMap: idMapOf(index) });
+    });
 
-    r.post<{ Body: { image: string; indexKey?: string; detThreshold?: number; recThreshold?: number; topk?: number; returnImage: boolean } }>(
-      '/shitu-infer', { schema: inferSchema }, async (request, reply) => {
-        const p = needPipeline();
-        const signal = clientGone(reply);
-        const b = request.body;
-        // No key, no default key: the pipeline config's own index, when it names one.
-        const index = b.indexKey === undefined && !defaultKey && p.config.index ? undefined : await store.get(keyOf(b.indexKey));
-        const img = await imageBytes(b.image, 'image', fetchOpts);
-        const out = await limiter.run(async () => {
-          let res;
-          try {
-            res = await p.recognize(img, {
-              index, detThreshold: b.detThreshold, recThreshold: b.recThreshold, recTopk: b.topk, keepImage: b.returnImage,
-            });
-          } catch (e) {
-            if (e instanceof ShituError && e.code === 'ERR_IMAGE_DECODE') throw new HttpError(400, `image: cannot decode the image (not a supported format, or corrupt)`);
-            throw e;
-          }
-          const picture = b.returnImage ? (await res.image('.jpg')).toString('base64') : null;
-          return { boxes: res.boxes, picture, timings: res.timings };
-        }, signal);
-        reply.header('server-timing', serverTiming(out.timings));
-        return success(request, {
-          detectedObjects: out.boxes.map((box) => ({
-            bbox: box.coordinate,
-            recResults: box.labels[0] == null ? [] : box.labels.map((label, j) => ({ label: label as string, score: box.rec_scores[j] as number })),
-            score: box.det_score,
-          })),
-          image: out.picture,
-        });
+    r.post<{ Body: InferRequest }>('/shitu-infer', { schema: schemas.infer, config: { scope: 'read', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
+      const p = needPipeline();
+      const signal = clientGone(reply);
+      const b = request.body;
+      const returnImage = b.returnImage ?? true;
+      const givenKey = b.indexKey ?? undefined;
+      // No key, no default key: the pipeline config's own index, when it names one.
+      const index = givenKey === undefined && !defaultKey && p.config.index ? undefined : await store.get(keyOf(givenKey));
+      const img = await imageBytes(b.image, 'image', fetchOpts);
+      const out = await limiter.run(async () => {
+        let res;
+        try {
+          res = await p.recognize(img, {
+            index, detThreshold: b.detThreshold ?? undefined, recThreshold: b.recThreshold ?? undefined, recTopk: b.topk ?? undefined,
+            keepImage: returnImage, ...decodeOverrideFor(p),
+          });
+        } catch (e) {
+          if (e instanceof ShituError && e.code === 'ERR_IMAGE_DECODE') throw new HttpError(400, `image: cannot decode the image (not a supported format, or corrupt)`);
+          if (e instanceof ShituError && (e.code === 'ERR_IMAGE_TOO_LARGE' || e.code === 'ERR_IMAGE_FORMAT'))
+            throw new ShituError(e.code, `image: ${e.message.replace(/^(cannot decode )?image argument \d+:? ?/, '')}`);
+          throw e;
+        }
+        const picture = returnImage ? (await res.image('.jpg')).toString('base64') : null;
+        return { boxes: res.boxes, picture, timings: res.timings };
+      }, signal);
+      reply.header('server-timing', serverTiming(out.timings));
+      return success(request, {
+        detectedObjects: out.boxes.map((box) => ({
+          bbox: box.coordinate,
+          recResults: box.labels[0] == null ? [] : box.labels.map((label, j) => ({ label: label as string, score: box.rec_scores[j] as number })),
+          score: box.det_score,
+        })),
+        image: out.picture,
       });
+    });
   });
+
+  /** The server's decode options over the pipeline's (only the keys the server sets). */
+  function decodeOverrideFor(p: Pipeline): { limitInputPixels?: number | false; imageFormats?: readonly string[] } {
+    const l = decodeLimitsOf(p);
+    return { limitInputPixels: l.maxPixels === 0 ? false : l.maxPixels, imageFormats: l.formats };
+  }
 
   // Graceful shutdown: Fastify stops accepting new requests (503 while closing);
   // wait for the running and queued work and the pending index writes.
   // preClose runs before the listening socket and idle connections are closed;
   // responses sent from now on carry "Connection: close" so that their
   // keep-alive connections do not hold the close back.
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
-  });
   app.addHook('preClose', async () => {
     closing = true;
     await limiter.idle();
@@ -384,6 +529,12 @@ export interface ServeOptions {
   maxConcurrent?: number;
   maxQueue?: number;
   bodyLimit?: number;
+  /** API key file (see server-auth.ts); SHITU_API_KEYS adds keys from the environment. */
+  apiKeys?: string;
+  limitInputPixels?: number;
+  imageFormats?: string[];
+  /** CIDRs image URLs may reach although not public. */
+  allowFetch?: string[];
   log?: boolean;
 }
 
@@ -393,12 +544,15 @@ export async function serve(o: ServeOptions): Promise<void> {
   const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads });
   pipelineP.catch((e) => process.stderr.write(`error ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(e as Error).message}\n`));
   const indexDir = path.resolve(o.indexDir ?? 'indexes');
+  const apiKeys = loadApiKeys({ file: o.apiKeys });
   const app = createServer(pipelineP, {
     indexDir, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
+    apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
+    fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
     logger: o.log ? { level: 'info' } : false,
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
-  process.stderr.write(`shitu serve: listening on ${address} (indexes in ${indexDir})\n`);
+  process.stderr.write(`shitu serve: listening on ${address} (indexes in ${indexDir}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})\n`);
   pipelineP.then(() => process.stderr.write('shitu serve: pipeline loaded, ready\n'), () => undefined);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

@@ -19,6 +19,9 @@ class ShituError : public std::runtime_error {
 // Stable codes (mirrored in lib/errors.ts).
 inline constexpr const char* kErrImageDecode = "ERR_IMAGE_DECODE";
 inline constexpr const char* kErrImageMissing = "ERR_IMAGE_MISSING";
+inline constexpr const char* kErrImageFormat = "ERR_IMAGE_FORMAT";
+inline constexpr const char* kErrImageTooLarge = "ERR_IMAGE_TOO_LARGE";
+inline constexpr const char* kErrOutOfMemory = "ERR_OUT_OF_MEMORY";
 inline constexpr const char* kErrModelLoad = "ERR_MODEL_LOAD";
 inline constexpr const char* kErrModelContract = "ERR_MODEL_CONTRACT";
 inline constexpr const char* kErrInference = "ERR_INFERENCE";

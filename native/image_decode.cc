@@ -27,14 +27,46 @@ static std::vector<uint8_t> ReadWholeFile(const std::string& path) {
   return buf;
 }
 
-static cv::Mat DecodeBytes(const uint8_t* data, size_t len, const std::string& label) {
+static std::string AllowedList(uint32_t formats) {
+  std::string out;
+  for (uint32_t bit = 1; bit <= static_cast<uint32_t>(ImageFormat::Exr); bit <<= 1)
+    if (formats & bit) out += (out.empty() ? "" : ", ") + std::string(FormatName(static_cast<ImageFormat>(bit)));
+  return out.empty() ? "none" : out;
+}
+
+static void CheckPixels(uint64_t w, uint64_t h, const DecodeLimits& limits, const std::string& label) {
+  if (limits.maxPixels > 0 && w * h > limits.maxPixels)
+    throw ShituError(kErrImageTooLarge, "image " + label + " is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
+                                            std::to_string(w * h) + " pixels), over the limit of " +
+                                            std::to_string(limits.maxPixels) + " pixels");
+}
+
+// Header first: the format must be allowed and the picture within the limit.
+static void CheckHeader(const uint8_t* data, size_t len, const DecodeLimits& limits, const std::string& label) {
+  const ImageFormat f = SniffFormat(data, len);
+  // Unknown content is an undecodable image (as before the allowlist); a known
+  // format that is not enabled is ERR_IMAGE_FORMAT.
+  if (f == ImageFormat::Unknown)
+    throw ShituError(kErrImageDecode, "cannot decode image " + label + ": not a supported image format (allowed: " +
+                                          AllowedList(limits.formats) + ")");
+  if (!(limits.formats & static_cast<uint32_t>(f)))
+    throw ShituError(kErrImageFormat, "cannot decode image " + label + ": " + FormatName(f) +
+                                          " images are not enabled (allowed: " + AllowedList(limits.formats) + ")");
+  const ImageHeader h = ProbeImage(data, len, label);
+  CheckPixels(h.width, h.height, limits, label);
+}
+
+static cv::Mat DecodeBytes(const uint8_t* data, size_t len, const DecodeLimits& limits, const std::string& label) {
   if (len == 0) throw ShituError(kErrImageDecode, "image " + label + " is empty (0 bytes)");
+  if (len > static_cast<size_t>(INT32_MAX)) throw ShituError(kErrImageTooLarge, "image " + label + " is over 2 GiB");
+  CheckHeader(data, len, limits, label);
   cv::Mat encoded(1, static_cast<int>(len), CV_8UC1, const_cast<uint8_t*>(data));
   cv::Mat img;
   try {
     // IMREAD_COLOR: grayscale and RGBA become BGR; EXIF orientation is applied.
     img = cv::imdecode(encoded, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
+    if (e.code == cv::Error::StsNoMem) throw ShituError(kErrOutOfMemory, "out of memory decoding image " + label);
     throw ShituError(kErrImageDecode, "cannot decode image " + label + ": " + e.what());
   }
   if (img.empty())
@@ -49,6 +81,7 @@ static cv::Mat FromRaw(const ImageSource& src) {
     throw ShituError(kErrImageDecode, "raw image " + src.label + " has an invalid shape " +
                                           std::to_string(src.width) + "x" + std::to_string(src.height) +
                                           "x" + std::to_string(c));
+  CheckPixels(static_cast<uint64_t>(src.width), static_cast<uint64_t>(src.height), src.limits, src.label);
   size_t need = static_cast<size_t>(src.width) * src.height * c;
   if (src.length < need)
     throw ShituError(kErrImageDecode, "raw image " + src.label + " needs " + std::to_string(need) +
@@ -70,10 +103,10 @@ cv::Mat DecodeImage(const ImageSource& src) {
   switch (src.kind) {
     case ImageSource::Kind::Path: {
       std::vector<uint8_t> bytes = ReadWholeFile(src.path);
-      return DecodeBytes(bytes.data(), bytes.size(), "'" + src.path + "'");
+      return DecodeBytes(bytes.data(), bytes.size(), src.limits, "'" + src.path + "'");
     }
     case ImageSource::Kind::Bytes:
-      return DecodeBytes(src.data, src.length, src.label);
+      return DecodeBytes(src.data, src.length, src.limits, src.label);
     case ImageSource::Kind::Raw:
       return FromRaw(src);
   }

@@ -1,12 +1,30 @@
 // Turning user input (a file, encoded bytes, raw pixels) into a BGR 8-bit image.
 // Decoding is by content, never by file extension; EXIF orientation is applied.
+// Before anything is decoded the container header is read (image_probe.h):
+// formats outside the allowlist and pictures over the pixel limit are refused
+// there, so the memory one accepted image takes is bounded by the limit
+// (see DecodeLimits).
 #pragma once
 #include <opencv2/core.hpp>
 
 #include <cstdint>
 #include <string>
 
+#include "image_probe.h"
+
 namespace shitu {
+
+// What an image may be. The JS layer always passes both (lib/limits.ts holds
+// the defaults); these defaults only serve direct native callers.
+// Memory per accepted image, OpenCV 4.6 with IMREAD_COLOR: the BGR
+// result (3 bytes/pixel) plus the codec's working buffers (up to ~6 bytes/pixel
+// for progressive JPEG coefficients or 16-bit TIFF strips; measured 3.2 for 49 MP
+// baseline JPEG, PNG and TIFF), so at most about
+// 9 bytes x maxPixels (450 MB at the 50-megapixel default), typically 3-4.
+struct DecodeLimits {
+  uint64_t maxPixels = 0;                   // width x height of the largest page; 0: no limit of ours
+  uint32_t formats = kDefaultImageFormats;  // ImageFormat bits that may be decoded
+};
 
 struct ImageSource {
   enum class Kind { Path, Bytes, Raw } kind = Kind::Path;
@@ -16,10 +34,13 @@ struct ImageSource {
   int width = 0, height = 0, channels = 0;  // Kind::Raw
   bool rawIsBgr = false;                    // Kind::Raw: channel order of the pixels (default RGB[A])
   std::string label;                        // how errors name this image
+  DecodeLimits limits;
 };
 
 // Always returns a continuous CV_8UC3 BGR image, or throws ShituError
-// (ERR_IMAGE_MISSING for an absent file, ERR_IMAGE_DECODE otherwise).
+// (ERR_IMAGE_MISSING for an absent file, ERR_IMAGE_FORMAT for a format not
+// allowed, ERR_IMAGE_TOO_LARGE over the pixel limit, ERR_OUT_OF_MEMORY when an
+// allocation fails, ERR_IMAGE_DECODE otherwise).
 cv::Mat DecodeImage(const ImageSource& src);
 
 }  // namespace shitu

@@ -88,7 +88,7 @@ void PromiseWorker::Execute() {
     message_ = e.what();
     SetError(message_);
   } catch (const std::bad_alloc&) {
-    code_ = "ERR_OUT_OF_MEMORY";
+    code_ = kErrOutOfMemory;
     message_ = "out of memory";
     SetError(message_);
   } catch (const std::exception& e) {

@@ -98,6 +98,7 @@ static Napi::Value DrawResultsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::Value> keep;
   ImageSource src = ParseImageSource(info[0], keep, "argument 0");
+  if (info[2].IsObject() && !info[2].IsArray()) src.limits = ParseDecodeLimits(info[2].As<Napi::Object>());
   std::vector<DrawItem> items = ParseItems(info[1]);
   DrawRequest req = ParseOptions(info[2]);
   auto out = std::make_shared<DrawResult>();

@@ -45,10 +45,30 @@ ImageSource ParseImageSource(const Napi::Value& v, std::vector<Napi::Value>& kee
   throw Napi::TypeError::New(env, "image " + label + " must be a path, a Buffer or raw pixels {data, width, height, channels}");
 }
 
+DecodeLimits ParseDecodeLimits(const Napi::Object& o) {
+  DecodeLimits l;
+  Napi::Env env = o.Env();
+  double maxPixels = GetNumber(o, "maxPixels", 0);
+  if (!(maxPixels >= 0) || maxPixels > 9007199254740991.0) throw Napi::RangeError::New(env, "maxPixels must be a non-negative number");
+  l.maxPixels = static_cast<uint64_t>(maxPixels);
+  Napi::Value f = o.Get("formats");
+  if (!f.IsUndefined() && !f.IsNull()) {
+    l.formats = 0;
+    for (const std::string& name : GetStringArray(o, "formats")) {
+      ImageFormat fmt = FormatFromName(name);
+      if (fmt == ImageFormat::Unknown) throw Napi::RangeError::New(env, "unknown image format '" + name + "'");
+      l.formats |= static_cast<uint32_t>(fmt);
+    }
+  }
+  return l;
+}
+
 Napi::Object ImageToJs(Napi::Env env, const cv::Mat& bgr) {
   Napi::Object o = Napi::Object::New(env);
-  cv::Mat c = bgr.isContinuous() ? bgr : bgr.clone();
-  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, c.data, c.total() * c.elemSize()));
+  auto* keep = new cv::Mat(bgr.isContinuous() ? bgr : bgr.clone());  // shares the pixels, freed by the finalizer
+  const size_t bytes = keep->total() * keep->elemSize();
+  o.Set("data", Napi::Buffer<uint8_t>::NewOrCopy(env, keep->data, bytes, [](Napi::Env, uint8_t*, cv::Mat* m) { delete m; }, keep));
+  const cv::Mat& c = *keep;
   o.Set("width", c.cols);
   o.Set("height", c.rows);
   o.Set("channels", c.channels());
@@ -56,20 +76,22 @@ Napi::Object ImageToJs(Napi::Env env, const cv::Mat& bgr) {
   return o;
 }
 
-// decodeImage(src): Promise<{data, width, height, channels: 3, channelOrder: 'bgr'}>
+// decodeImage(src, {maxPixels?, formats?}): Promise<{data, width, height, channels: 3, channelOrder: 'bgr'}>
 static Napi::Value DecodeImageJs(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep;
   ImageSource src = ParseImageSource(info[0], keep, "argument 0");
+  if (info[1].IsObject()) src.limits = ParseDecodeLimits(info[1].As<Napi::Object>());
   auto out = std::make_shared<cv::Mat>();
   return PromiseWorker::Queue(
       info.Env(), [src, out] { *out = DecodeImage(src); },
       [out](Napi::Env env) -> Napi::Value { return ImageToJs(env, *out); }, keep);
 }
 
-// encodeImage(raw, ext ".jpg" | ".png" | ..., quality?): Promise<Buffer>
+// encodeImage(raw, ext ".jpg" | ".png" | ..., quality?, {maxPixels?, formats?}): Promise<Buffer>
 static Napi::Value EncodeImageJs(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep;
   ImageSource src = ParseImageSource(info[0], keep, "argument 0");
+  if (info[3].IsObject()) src.limits = ParseDecodeLimits(info[3].As<Napi::Object>());
   std::string ext = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : ".jpg";
   int quality = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 95;
   auto out = std::make_shared<std::vector<uint8_t>>();

@@ -81,6 +81,7 @@ class DetectorWrap : public Napi::ObjectWrap<DetectorWrap> {
     std::vector<Napi::Value> keep;
     ImageSource src = ParseImageSource(info[0], keep, "argument 0");
     Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    src.limits = ParseDecodeLimits(o);
     float threshold = static_cast<float>(GetNumber(o, "threshold", -1));
     struct Out { std::vector<Detection> dets; int w = 0, h = 0; StageTimes t; };
     auto out = std::make_shared<Out>();
@@ -158,8 +159,10 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
     std::vector<Napi::Value> keep;
     std::vector<ImageSource> srcs;
     std::vector<std::vector<float>> boxes;
+    const DecodeLimits limits = ParseDecodeLimits(o);
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       srcs.push_back(ParseImageSource(arr.Get(i), keep, "#" + std::to_string(i)));
+      srcs.back().limits = limits;
       std::vector<float> b;
       if (boxesV.IsArray()) {
         Napi::Value bv = boxesV.As<Napi::Array>().Get(i);
@@ -277,6 +280,7 @@ static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep;
   ImageSource src = ParseImageSource(info[3], keep, "argument 3");
   Napi::Object o = info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
+  src.limits = ParseDecodeLimits(o);
   RecognizeOptions ro;
   ro.detThreshold = static_cast<float>(GetNumber(o, "detThreshold", -1));
   ro.topk = GetInt(o, "topk", 5);

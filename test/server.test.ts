@@ -210,7 +210,8 @@ t.test('image URLs are fetched', async (t) => {
   await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => files.close(() => r())));
   const fport = (files.address() as AddressInfo).port;
-  const { app, base } = await start();
+  // Loopback is refused by the SSRF guard unless the operator allows it.
+  const { app, base } = await start({ fetch: { guard: { allow: ['127.0.0.1'] } } });
   t.teardown(() => app.close());
   const ok = await post(base, '/shitu-infer', { image: `http://127.0.0.1:${fport}/anmuxi.jpg`, indexKey: key, returnImage: false });
   t.equal(ok.status, 200);
