@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libfaiss-dev libopenblas0-pthread
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libfreetype-dev fonts-noto-cjk
+  python3-yaml python3-numpy  # tests: PaddleX's own YAML (PyYAML) and pickles (numpy)
 )
 
 missing=()
