@@ -6,22 +6,10 @@ import * as path from 'node:path';
 import t from 'tap';
 import { formatIdMapYaml, parseIdMapYaml, yaml11Int } from '../lib/id-map-yaml';
 import { havePyYaml, paddlexLoadIndexInfo, paddlexSaveIndexInfo } from './helpers/pyyaml';
+import { TRICKY_LABELS } from './helpers/labels';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-idmap-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-// Labels that PyYAML or YAML 1.2 would read as something else when written plain.
-export const TRICKY_LABELS = [
-  'plain', '1e3', '09', '0o17', '017', '0x1F', '0b101', '1_000', '1:20', '-1:20.5', '1.5', '.5', '+.inf', '-.Inf', '.NaN',
-  'yes', 'no', 'on', 'off', 'y', 'n', 'Y', 'N', 'true', 'False', 'NO', 'null', 'Null', '~', '', '=', '<<',
-  '2001-12-14', '2001-12-14t21:59:43.10-05:00', '2002-12-14 21:59:43.10 -5',
-  'tab\there', '\t', 'new\nline', '\n', 'two\n\nbreaks', 'trailing\n', ' lead', 'trail ', '  both  ', 'a  b',
-  "it's", '"quoted"', 'back\\slash', '# hash', 'a #b', 'a: b', 'a:b', ': x', '- item', '? q', '@at', '`tick', '%pc', '!tag', '&anc', '*ali',
-  '{}', '[a, b]', '|', '>', ',', 'a,b', '\r', 'cr\rlf\r\n', '\x00nul', '\x07bell', '\x1b', '\x7f', '\x85nel', '\u2028ls', '\u2029ps', '\ufeffbom',
-  '\u00a0nbsp', '\ufffe', 'emoji 🍺🥤', '可口可乐', '日本語のラベル', 'Ünïcödé', 'x'.repeat(300),
-  'word '.repeat(40).trim(), "long with ' quote " + 'w '.repeat(60), 'long\twith tab ' + 'w '.repeat(60),
-  'line one ' + 'w '.repeat(50) + '\n' + 'line two ' + 'v '.repeat(50),
-];
 
 const idMapOf = (labels: string[]) => new Map(labels.map((l, i) => [i * 7 + (i % 3), l] as [number, string]));
 
