@@ -210,7 +210,15 @@ async function loadOnce(d: string): Promise<IndexData | 'mixed'> {
   if (!bytes) throw new ShituError('ERR_INDEX_IO', `no index at ${d}: vector.index is missing`);
   let trusted = false;
   if (meta.vectorSha256 !== undefined) {
-    if ((await sha256Bytes(bytes)) !== meta.vectorSha256) return 'mixed';
+    if ((await sha256Bytes(bytes)) !== meta.vectorSha256) {
+      // A save may have swapped the directory between the two reads: then the
+      // files read now differ from those read before. If not, the file is bad.
+      const [metaNow, vecNow] = await Promise.all([readIfExists(path.join(d, meta.file)), readIfExists(vecFile)]);
+      if (metaNow && vecNow && metaNow.equals(meta.raw) && vecNow.equals(bytes)) {
+        throw new ShituError('ERR_INDEX_CORRUPT', `index ${d}: ${VECTOR_FILE} does not match the vector_sha256 of its ${META_FILE}`);
+      }
+      return 'mixed';
+    }
     trusted = true;
   }
   const nat = await callNative(() => native.VectorIndex.fromBuffer(bytes, { verify: !trusted })).catch((e: ShituError) => {
@@ -235,16 +243,16 @@ async function loadOnce(d: string): Promise<IndexData | 'mixed'> {
   return index;
 }
 
-async function readIdMap(d: string): Promise<{ idMap: Map<number, string>; nextId?: number; vectorSha256?: string; file: string }> {
+async function readIdMap(d: string): Promise<{ idMap: Map<number, string>; nextId?: number; vectorSha256?: string; file: string; raw: Buffer }> {
   for (const f of [META_FILE, 'index_info.yaml']) {
     const p = path.join(d, f);
     const buf = await readIfExists(p);
     if (!buf) continue;
     const parsed = await parseIdMapYaml(buf.toString('utf8'), p);
-    return { ...parsed, file: f };
+    return { ...parsed, file: f, raw: buf };
   }
   const pkl = path.join(d, 'id_map.pkl');
   const buf = await readIfExists(pkl);
-  if (buf) return { idMap: readPaddleClasIdMap(buf, pkl), file: 'id_map.pkl' };
+  if (buf) return { idMap: readPaddleClasIdMap(buf, pkl), file: 'id_map.pkl', raw: buf };
   throw new ShituError('ERR_INDEX_LABELS', `index ${d} has no id_map.yaml, index_info.yaml or id_map.pkl`);
 }
