@@ -116,10 +116,14 @@ t.test(`index-file fuzz: ${CASES} mutated index directories`, { timeout: 1_800_0
   const totals = { inputs: 0, loaded: 0, crashes: 0, hangs: 0, uncoded: 0, peakMb: 0, coded: {} as Record<string, number> };
   const failures: string[] = [];
   const keep = (kind: string, caseNo: number) => {
-    const c = makeCase(seeds.map((dir) => ({ dir })), caseNo, RUN_SEED);
-    const dir = path.join(SAVED, `${kind}-${RUN_SEED}-${caseNo}`);
-    writeCase(dir, c);
-    failures.push(`${kind} at case ${caseNo} (${c.what}), saved in ${dir}`);
+    try {
+      const c = makeCase(seeds.map((dir) => ({ dir })), caseNo, RUN_SEED);
+      const dir = path.join(SAVED, `${kind}-${RUN_SEED}-${caseNo}`);
+      writeCase(dir, c);
+      failures.push(`${kind} at case ${caseNo} (${c.what}), saved in ${dir}`);
+    } catch (e) {
+      failures.push(`${kind} at case ${caseNo} (not saved: ${(e as Error).message})`);
+    }
   };
   const started = Date.now();
   for (let first = 0; first < CASES;) {
