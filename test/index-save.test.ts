@@ -120,7 +120,7 @@ t.test('a vector.index that does not match its checksum is ERR_INDEX_CORRUPT', a
   await save(4, dir);
   const file = path.join(dir, 'vector.index');
   const b = fs.readFileSync(file);
-  b[100] ^= 0x40; // inside the vectors (IxM2 + IxFI headers are 86 bytes): structurally still fine
+  b[100] ^= 0x40; // inside the vectors (the vectors start at byte 82): structurally still fine
   fs.writeFileSync(file, b);
   await t.rejects(IndexData.load(dir), { code: 'ERR_INDEX_CORRUPT', message: /vector_sha256/ });
   // Without the checksum (as PaddleX rewrites id_map.yaml) the structural check decides: it loads.
