@@ -172,6 +172,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const bodyLimit = o.bodyLimit ?? 64 * 1024 * 1024;
   const limiter = new Limiter(o.maxConcurrent ?? 2, o.maxQueue ?? 32);
   const store = new IndexStore(o.indexDir, o.maxCachedIndexes ?? 32);
+  // What saves that crashed in an earlier run left in the index directory (lib/index-dir.ts).
+  void IndexData.removeSaveLeftovers(o.indexDir).catch(() => undefined);
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { timeoutMs: 15000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5, ...o.fetch };
 

@@ -106,6 +106,19 @@ t.test('leftovers of crashed saves are removed: on save, on load, and for a whol
   t.same(removed.map((p) => path.basename(p)), [`.b.tmp-${dead}-0a1b2e`], 'the whole-directory sweep (server start) takes the rest');
 });
 
+t.test('the service removes leftovers in its index directory at start', async (t) => {
+  const indexDir = path.join(tmp, 'served');
+  fs.mkdirSync(indexDir);
+  const dead = await new Promise<number>((r) => { const c = spawn(process.execPath, ['-e', '']); c.on('exit', () => r(c.pid!)); });
+  const junk = path.join(indexDir, `.${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}.tmp-${dead}-abcdef`);
+  fs.mkdirSync(junk);
+  const { createServer } = await import('../lib/index');
+  const app = createServer(new Promise<never>(() => undefined), { indexDir });
+  for (let i = 0; i < 200 && fs.existsSync(junk); i++) await new Promise((r) => setTimeout(r, 10));
+  await app.close();
+  t.notOk(fs.existsSync(junk), 'removed at createServer');
+});
+
 t.test('a save that died between the fallback renames: the next load puts the old index back', async (t) => {
   const parent = path.join(tmp, 'fallback');
   await save(3, path.join(parent, 'x'));
