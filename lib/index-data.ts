@@ -125,7 +125,8 @@ export class IndexData {
    * one. Files and directories follow the process umask.
    */
   async save(dir: string): Promise<void> {
-    const target = path.resolve(dir);
+    // A symlinked index directory is replaced where it really is; the link stays.
+    const target = await fs.promises.realpath(path.resolve(dir)).catch(() => path.resolve(dir));
     await this.lock.write(async () => {
       if (this.native.tombstones() > 0) await callNative(() => this.native.compact());
       let tmp: string | undefined;
@@ -204,10 +205,10 @@ async function readIfExists(file: string): Promise<Buffer | undefined> {
 
 // One attempt: 'mixed' when the labels and the vectors come from different saves.
 async function loadOnce(d: string): Promise<IndexData | 'mixed'> {
-  const meta = await readIdMap(d);
   const vecFile = path.join(d, VECTOR_FILE);
   const bytes = await readIfExists(vecFile);
   if (!bytes) throw new ShituError('ERR_INDEX_IO', `no index at ${d}: vector.index is missing`);
+  const meta = await readIdMap(d);
   let trusted = false;
   if (meta.vectorSha256 !== undefined) {
     if ((await sha256Bytes(bytes)) !== meta.vectorSha256) {

@@ -71,6 +71,17 @@ t.test('kill -9 at random moments during saves leaves one complete version, then
   }
 });
 
+t.test('a symlinked index directory is replaced where it is; the link stays', async (t) => {
+  const real = path.join(tmp, 'real-index');
+  await save(5, real);
+  const link = path.join(tmp, 'link-index');
+  fs.symlinkSync(real, link);
+  await save(6, link);
+  t.ok(fs.lstatSync(link).isSymbolicLink());
+  t.equal(versionOf(await IndexData.load(link)), 6);
+  t.equal(versionOf(await IndexData.load(real)), 6);
+});
+
 t.test('files and directories follow the umask', async (t) => {
   for (const mask of [0o022, 0o027]) {
     const old = process.umask(mask);
