@@ -11,8 +11,9 @@
 //
 // Errors: ShituError with kErrIndexDim (wrong vector length), kErrIndexId (unknown,
 // duplicate or negative id), kErrIndexUnsupported (an operation the index type
-// cannot do, an unknown factory string or metric), kErrIndexIo (read/write). FAISS
-// exceptions never escape. std::invalid_argument marks a broken caller contract
+// cannot do, an unknown factory string or metric), kErrIndexIo (read/write),
+// kErrIndexCorrupt (a file that fails the structural check or whose ids do not
+// match its vectors). FAISS exceptions never escape. std::invalid_argument marks a broken caller contract
 // (non-finite numbers, k < 1): the JS binding checks those before calling.
 #pragma once
 #include <faiss/IndexIDMap.h>
