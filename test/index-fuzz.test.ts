@@ -19,6 +19,8 @@ const CASES = Number(process.env.SHITU_FUZZ_CASES ?? 3000);
 const BATCH = 500;
 const HANG_MS = 30_000;
 const RUN_SEED = Number(process.env.SHITU_FUZZ_SEED ?? 20261201);
+// A larger campaign outlives tap's default 300 s per file.
+t.setTimeout(Math.max(300_000, CASES * 100 + 120_000));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-fuzz-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const SAVED = path.resolve(__dirname, 'fixtures', 'generated', 'fuzz');
@@ -109,7 +111,7 @@ function runBatch(seedsJson: string, first: number, count: number): Promise<{ re
   }));
 }
 
-t.test(`index-file fuzz: ${CASES} mutated index directories`, { timeout: 1_800_000 }, async (t) => {
+t.test(`index-file fuzz: ${CASES} mutated index directories`, { timeout: CASES * 100 + 60_000 }, async (t) => {
   const seeds = await makeSeeds();
   const seedsJson = path.join(tmp, 'seeds.json');
   fs.writeFileSync(seedsJson, JSON.stringify({ seeds: seeds.map((dir) => ({ dir })), runSeed: RUN_SEED }));
