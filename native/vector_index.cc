@@ -658,6 +658,11 @@ VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t
     for (int64_t j = 0; j < kSearch && out < k; ++j) {
       const FaissIdx label = labels[q * kSearch + j];
       if (label < 0) break;  // FAISS pads at the end
+      // Never past the id map, whatever the inner index answers (loads check this already).
+      if (label >= static_cast<FaissIdx>(index_->id_map.size())) {
+        throw ShituError(kErrIndexCorrupt, "the " + type_ + " index answered internal id " + std::to_string(label) +
+                                               " beyond its id map of " + std::to_string(index_->id_map.size()));
+      }
       const Id id = index_->id_map[label];
       if (!tombstones_.empty() && tombstones_.count(id)) continue;
       result.ids[q * k + out] = id;
