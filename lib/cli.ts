@@ -170,6 +170,21 @@ export function buildCli(): Command {
       await serve(o);
     });
 
+  program
+    .command('import-paddlex-serving')
+    .description("one-time import of PaddleX serving's stored indexes (its index_storage directory) for shitu serve")
+    .requiredOption('--from <dir>', "PaddleX serving's index storage directory (default there: .index)")
+    .requiredOption('--index-dir <dir>', 'the --index-dir of shitu serve')
+    .option('--overwrite', 'replace indexes already imported')
+    .action(async (o) => {
+      const { importPaddleXServing } = await import('./paddlex-serving-import');
+      const r = await importPaddleXServing(o.from, o.indexDir, { overwrite: !!o.overwrite });
+      for (const k of r.imported) process.stderr.write(`imported ${k}\n`);
+      for (const s of r.skipped) process.stderr.write(`skipped ${s.key}: ${s.reason}\n`);
+      for (const f of r.failed) process.stderr.write(`failed ${f.key}: ${f.code} ${f.message}\n`);
+      if (r.failed.length) throw new ShituError(r.failed[0].code as never, `${r.failed.length} of ${r.failed.length + r.imported.length} indexes could not be imported`);
+    });
+
   const models = program.command('models').description('model management');
   models
     .command('fetch')

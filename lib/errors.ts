@@ -16,6 +16,7 @@ export type ShituErrorCode =
   | 'ERR_INDEX_IO'
   | 'ERR_INDEX_ID'
   | 'ERR_INDEX_LABELS'
+  | 'ERR_INDEX_CORRUPT'
   | 'ERR_INDEX_REQUIRED'
   | 'ERR_GALLERY'
   | 'ERR_CONFIG'

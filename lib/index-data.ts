@@ -1,11 +1,13 @@
 // A gallery index: FAISS vectors (native VectorIndex) plus the id -> label map,
-// saved as a directory (vector.index + id_map.yaml), atomically.
+// saved as a directory (vector.index + id_map.yaml) in PaddleX's layout, with
+// no gap (lib/index-dir.ts), and loaded only when ids, vectors and labels agree.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import YAML from 'yaml';
 import { callNative, callNativeSync, ShituError } from './errors';
+import { formatIdMapYaml, parseIdMapYaml } from './id-map-yaml';
+import { dropTempDir, makeTempDir, recoverInterruptedSave, removeSaveLeftovers, saveInProgress, sha256Bytes, sha256File, swapIntoPlace } from './index-dir';
 import { native } from './native';
-import { readPickle } from './pickle';
+import { readPaddleClasIdMap } from './pickle';
 import { RwLock } from './rw-lock';
 
 export type IndexType = 'HNSW32' | 'IVF' | 'Flat';
@@ -20,6 +22,9 @@ export interface SearchHit {
 }
 
 const META_FILE = 'id_map.yaml';
+const VECTOR_FILE = 'vector.index';
+/** How often a load re-reads a directory whose two files belong to different saves (a save swapped them meanwhile). */
+const LOAD_RETRIES = 20;
 
 export class IndexData {
   /** @internal */ readonly native: any;
@@ -28,6 +33,8 @@ export class IndexData {
   /** @internal */ readonly lock = new RwLock();
   readonly indexType: IndexType | string;
   readonly metricType: MetricType;
+  /** What load noticed and accepted, e.g. PaddleX's listless IVF (its vectors were never stored). */
+  readonly warnings: string[] = [];
 
   /** @internal */
   constructor(nativeIndex: any, idMap: Map<number, string>, nextId?: number) {
@@ -112,37 +119,43 @@ export class IndexData {
 
   /**
    * Saves as a directory: vector.index (FAISS) + id_map.yaml (id_map, index_type,
-   * metric_type, next_id). Written to a temporary sibling directory first, then
-   * renamed into place: a crash or a full disk leaves the old index intact.
+   * metric_type as PaddleX writes them, plus next_id and vector_sha256). Written
+   * to a temporary sibling, then swapped into place in one step: a concurrent
+   * load sees the old or the new index, a crash or a full disk leaves the old
+   * one. Files and directories follow the process umask.
    */
   async save(dir: string): Promise<void> {
-    const target = path.resolve(dir);
+    // A symlinked index directory is replaced where it really is; the link stays.
+    const target = await fs.promises.realpath(path.resolve(dir)).catch(() => path.resolve(dir));
     await this.lock.write(async () => {
       if (this.native.tombstones() > 0) await callNative(() => this.native.compact());
-      const parent = path.dirname(target);
       let tmp: string | undefined;
       try {
-        await fs.promises.mkdir(parent, { recursive: true });
-        const dir = (tmp = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.tmp-`)));
-        await callNative(() => this.native.writeFile(path.join(dir, 'vector.index')));
-        const meta = {
-          index_type: this.indexType,
-          metric_type: this.metricType,
-          next_id: this.nextIdValue,
-          id_map: Object.fromEntries(this.idMapEntries),
-        };
-        const fh = await fs.promises.open(path.join(dir, META_FILE), 'w');
+        await fs.promises.mkdir(path.dirname(target), { recursive: true });
+        await removeSaveLeftovers(path.dirname(target), path.basename(target));
+        tmp = await makeTempDir(target);
+        const vec = path.join(tmp, VECTOR_FILE);
+        await callNative(() => this.native.writeFile(vec));
+        const text = formatIdMapYaml({
+          idMap: this.idMap,
+          indexType: String(this.indexType),
+          metricType: this.metricType,
+          nextId: this.nextIdValue,
+          vectorSha256: await sha256File(vec),
+        });
+        const fh = await fs.promises.open(path.join(tmp, META_FILE), 'w');
         try {
-          await fh.writeFile(YAML.stringify(meta));
+          await fh.writeFile(text);
           await fh.sync();
         } finally {
           await fh.close();
         }
-        await swapDirectory(dir, target);
+        await swapIntoPlace(tmp, target);
       } catch (e) {
-        if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true });
         if (e instanceof ShituError) throw e;
         throw new ShituError('ERR_INDEX_IO', `cannot save index to ${target}: ${(e as Error).message}`, { cause: e });
+      } finally {
+        if (tmp) await dropTempDir(tmp).catch(() => undefined);
       }
     });
   }
@@ -150,73 +163,97 @@ export class IndexData {
   /**
    * Loads a saved index: this package's / PaddleX's layout (vector.index +
    * id_map.yaml or index_info.yaml) or PaddleClas's (vector.index + id_map.pkl).
+   * A vector.index with a matching vector_sha256 loads directly; any other
+   * (PaddleX, PaddleClas, hand-edited) first passes a structural check. Ids that
+   * do not match the labels are ERR_INDEX_CORRUPT, naming what is wrong.
    */
   static async load(dir: string): Promise<IndexData> {
     const d = path.resolve(dir);
-    const vec = path.join(d, 'vector.index');
-    if (!fs.existsSync(vec)) throw new ShituError('ERR_INDEX_IO', `no index at ${d}: vector.index is missing`);
-    const { idMap, nextId } = readIdMap(d);
-    const nat = await callNative(() => native.VectorIndex.readFile(vec));
-    const index = new IndexData(nat, idMap, nextId);
-    const count = nat.count();
-    if (count !== idMap.size)
-      throw new ShituError('ERR_INDEX_LABELS', `index ${d} holds ${count} vectors but its id map has ${idMap.size} labels`);
-    const ids: BigInt64Array = nat.ids();
-    const missing = Array.from(ids, Number).filter((id) => !idMap.has(id));
-    if (missing.length)
-      throw new ShituError('ERR_INDEX_LABELS', `index ${d}: ${missing.length} vector id(s) have no label (first: ${missing.slice(0, 5).join(', ')})`);
-    return index;
+    for (let attempt = 0; ; attempt++) {
+      if (!fs.existsSync(d)) {
+        // A save of this index may be between its two fallback renames (or died there).
+        if (attempt < LOAD_RETRIES && saveInProgress(d)) { await sleep(5 * (attempt + 1)); continue; }
+        if (await recoverInterruptedSave(d)) continue;
+        throw new ShituError('ERR_INDEX_IO', `no index at ${d}: vector.index is missing`);
+      }
+      await removeSaveLeftovers(path.dirname(d), path.basename(d));
+      const r = await loadOnce(d);
+      if (r !== 'mixed') return r;
+      if (attempt >= LOAD_RETRIES) {
+        throw new ShituError('ERR_INDEX_CORRUPT', `index ${d}: ${VECTOR_FILE} does not match the vector_sha256 of its ${META_FILE}`);
+      }
+      await sleep(5 * (attempt + 1));
+    }
+  }
+
+  /** Removes what crashed saves left under `parent` (every index there); for a server's index directory at start. */
+  static removeSaveLeftovers(parent: string): Promise<string[]> {
+    return removeSaveLeftovers(path.resolve(parent));
   }
 }
 
-function readIdMap(d: string): { idMap: Map<number, string>; nextId?: number } {
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function readIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.promises.readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ShituError('ERR_INDEX_IO', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+// One attempt: 'mixed' when the labels and the vectors come from different saves.
+async function loadOnce(d: string): Promise<IndexData | 'mixed'> {
+  const vecFile = path.join(d, VECTOR_FILE);
+  const bytes = await readIfExists(vecFile);
+  if (!bytes) throw new ShituError('ERR_INDEX_IO', `no index at ${d}: vector.index is missing`);
+  const meta = await readIdMap(d);
+  let trusted = false;
+  if (meta.vectorSha256 !== undefined) {
+    if ((await sha256Bytes(bytes)) !== meta.vectorSha256) {
+      // A save may have swapped the directory between the two reads: then the
+      // files read now differ from those read before. If not, the file is bad.
+      const [metaNow, vecNow] = await Promise.all([readIfExists(path.join(d, meta.file)), readIfExists(vecFile)]);
+      if (metaNow && vecNow && metaNow.equals(meta.raw) && vecNow.equals(bytes)) {
+        throw new ShituError('ERR_INDEX_CORRUPT', `index ${d}: ${VECTOR_FILE} does not match the vector_sha256 of its ${META_FILE}`);
+      }
+      return 'mixed';
+    }
+    trusted = true;
+  }
+  const nat = await callNative(() => native.VectorIndex.fromBuffer(bytes, { verify: !trusted })).catch((e: ShituError) => {
+    throw new ShituError(e.code, `${vecFile}: ${e.message}`, { cause: e });
+  });
+  const index = new IndexData(nat, meta.idMap, meta.nextId);
+  const count: number = nat.count();
+  const ids = Array.from(nat.ids() as BigInt64Array, Number);
+  const unlabelled = ids.filter((id) => !meta.idMap.has(id));
+  if (count !== meta.idMap.size || unlabelled.length) {
+    const inIndex = new Set(ids);
+    const vectorless = [...meta.idMap.keys()].filter((id) => !inIndex.has(id));
+    const parts = [`index ${d} holds ${count} vectors but its ${meta.file} has ${meta.idMap.size} labels`];
+    if (unlabelled.length) parts.push(`${unlabelled.length} vector id(s) have no label (first: ${unlabelled.slice(0, 5).join(', ')})`);
+    if (vectorless.length) parts.push(`${vectorless.length} label id(s) have no vector (first: ${vectorless.slice(0, 5).join(', ')})`);
+    throw new ShituError('ERR_INDEX_CORRUPT', parts.join('; '));
+  }
+  const dropped: number = nat.droppedVectors();
+  if (dropped > 0) {
+    index.warnings.push(`PaddleX built this IVF with no lists (fewer than 8 images): FAISS stored none of its ${dropped} vectors, so searches find nothing; rebuild it`);
+  }
+  return index;
+}
+
+async function readIdMap(d: string): Promise<{ idMap: Map<number, string>; nextId?: number; vectorSha256?: string; file: string; raw: Buffer }> {
   for (const f of [META_FILE, 'index_info.yaml']) {
     const p = path.join(d, f);
-    if (!fs.existsSync(p)) continue;
-    let doc: any;
-    try {
-      doc = YAML.parse(fs.readFileSync(p, 'utf8'));
-    } catch (e) {
-      throw new ShituError('ERR_INDEX_IO', `${p} is not valid YAML: ${(e as Error).message}`);
-    }
-    const raw = doc?.id_map;
-    if (!raw || typeof raw !== 'object') throw new ShituError('ERR_INDEX_LABELS', `${p} has no id_map`);
-    const idMap = new Map<number, string>();
-    for (const [k, v] of Object.entries(raw)) {
-      const id = Number(k);
-      if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_LABELS', `${p}: id ${JSON.stringify(k)} is not an integer`);
-      idMap.set(id, String(v));
-    }
-    return { idMap, nextId: typeof doc.next_id === 'number' ? doc.next_id : undefined };
+    const buf = await readIfExists(p);
+    if (!buf) continue;
+    const parsed = await parseIdMapYaml(buf.toString('utf8'), p);
+    return { ...parsed, file: f, raw: buf };
   }
   const pkl = path.join(d, 'id_map.pkl');
-  if (fs.existsSync(pkl)) {
-    const m = readPickle(fs.readFileSync(pkl), pkl);
-    if (!(m instanceof Map)) throw new ShituError('ERR_INDEX_LABELS', `${pkl} is not a dict`);
-    const idMap = new Map<number, string>();
-    for (const [k, v] of m) {
-      // PaddleClas stores "relative/path.jpg\tlabel".
-      const s = String(v);
-      const tab = s.lastIndexOf('\t');
-      idMap.set(Number(k), tab >= 0 ? s.slice(tab + 1) : s);
-    }
-    return { idMap };
-  }
+  const buf = await readIfExists(pkl);
+  if (buf) return { idMap: readPaddleClasIdMap(buf, pkl), file: 'id_map.pkl', raw: buf };
   throw new ShituError('ERR_INDEX_LABELS', `index ${d} has no id_map.yaml, index_info.yaml or id_map.pkl`);
-}
-
-/** Puts `tmp` at `target`, replacing an existing directory without a moment where neither exists on disk. */
-async function swapDirectory(tmp: string, target: string): Promise<void> {
-  let old: string | undefined;
-  if (fs.existsSync(target)) {
-    old = `${target}.old-${process.pid}-${Date.now()}`;
-    await fs.promises.rename(target, old);
-  }
-  try {
-    await fs.promises.rename(tmp, target);
-  } catch (e) {
-    if (old) await fs.promises.rename(old, target);
-    throw e;
-  }
-  if (old) await fs.promises.rm(old, { recursive: true, force: true });
 }

@@ -230,6 +230,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const schemas = routeSchemas(schemaLimits);
   const limiter = new Limiter(o.maxConcurrent ?? SERVICE_LIMITS.maxConcurrent, o.maxQueue ?? SERVICE_LIMITS.maxQueue);
   const store = new IndexStore(o.indexDir, o.maxCachedIndexes ?? 32);
+  // What saves that crashed in an earlier run left in the index directory (lib/index-dir.ts).
+  void IndexData.removeSaveLeftovers(o.indexDir).catch(() => undefined);
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { guard: true, ...o.fetch };
   const auth = o.apiKeys && o.apiKeys.length ? new Authenticator(o.apiKeys) : undefined;

@@ -16,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRecognizeBindings(env, exports);
   InitMemoryBindings(env, exports);
   InitDrawBindings(env, exports);
+  InitPathExchangeBindings(env, exports);
   return exports;
 }
 

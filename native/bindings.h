@@ -9,4 +9,5 @@ void InitVectorIndexBindings(Napi::Env env, Napi::Object exports);  // js_vector
 void InitRecognizeBindings(Napi::Env env, Napi::Object exports);    // js_recognize.cc
 void InitDrawBindings(Napi::Env env, Napi::Object exports);         // js_draw.cc
 void InitMemoryBindings(Napi::Env env, Napi::Object exports);       // js_memory.cc
+void InitPathExchangeBindings(Napi::Env env, Napi::Object exports); // js_path_exchange.cc
 }  // namespace shitu

@@ -29,6 +29,7 @@ inline constexpr const char* kErrIndexDim = "ERR_INDEX_DIM";
 inline constexpr const char* kErrIndexUnsupported = "ERR_INDEX_UNSUPPORTED";
 inline constexpr const char* kErrIndexIo = "ERR_INDEX_IO";
 inline constexpr const char* kErrIndexId = "ERR_INDEX_ID";
+inline constexpr const char* kErrIndexCorrupt = "ERR_INDEX_CORRUPT";
 inline constexpr const char* kErrDevice = "ERR_DEVICE";
 inline constexpr const char* kErrDraw = "ERR_DRAW";
 inline constexpr const char* kErrInternal = "ERR_INTERNAL";

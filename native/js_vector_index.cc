@@ -1,8 +1,11 @@
 // JS class `VectorIndex` over shitu::VectorIndex (vector_index.h).
 //
 //   new VectorIndex(dim: number, type: string, metric: 'IP' | 'L2')
-//   VectorIndex.readFile(path: string): Promise<VectorIndex>
-//   VectorIndex.fromBuffer(bytes: Uint8Array): Promise<VectorIndex>   (bytes must not change until it settles)
+//   VectorIndex.readFile(path: string, options?: {verify?: boolean}): Promise<VectorIndex>
+//   VectorIndex.fromBuffer(bytes: Uint8Array, options?: {verify?: boolean}): Promise<VectorIndex>
+//       (bytes must not change until it settles; verify (default true) runs the
+//       structural check of faiss_file_check.h before FAISS reads the bytes)
+//   VectorIndex.checkFile(path: string): Promise<{outer, inner, dim, ntotal, nlist, storedVectors}>
 //   add(vectors: Float32Array, ids: BigInt64Array): Promise<void>      (arrays are copied: reusable at once)
 //   search(queries: Float32Array, k: number, params?: {nprobe?: number, efSearch?: number})
 //       : Promise<{ids: BigInt64Array, scores: Float32Array}>           (row-major nq x k, id -1 = no hit)
@@ -12,7 +15,7 @@
 //   toBuffer(): Promise<Buffer>
 //   reconstruct(id: number | bigint): Float32Array                    (sync)
 //   ids(): BigInt64Array                                                (sync)
-//   count(), dim(), tombstones(): number; type(), metric(): string    (sync, never wait)
+//   count(), dim(), tombstones(), droppedVectors(): number; type(), metric(): string    (sync, never wait)
 //
 // Argument mistakes throw TypeError/RangeError synchronously (non-finite numbers
 // included). Index failures reject (or, for the sync calls, throw) an Error with
@@ -27,6 +30,7 @@
 #include <unordered_map>
 
 #include "bindings.h"
+#include "faiss_file_check.h"
 #include "js_common.h"
 
 namespace shitu {
@@ -124,6 +128,7 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
                        {
                            StaticMethod("readFile", &JsVectorIndex::ReadFile),
                            StaticMethod("fromBuffer", &JsVectorIndex::FromBuffer),
+                           StaticMethod("checkFile", &JsVectorIndex::CheckFile),
                            InstanceMethod("add", &JsVectorIndex::Add),
                            InstanceMethod("search", &JsVectorIndex::Search),
                            InstanceMethod("remove", &JsVectorIndex::Remove),
@@ -137,6 +142,7 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
                            InstanceMethod("metric", &JsVectorIndex::Metric),
                            InstanceMethod("ids", &JsVectorIndex::Ids),
                            InstanceMethod("tombstones", &JsVectorIndex::Tombstones),
+                           InstanceMethod("droppedVectors", &JsVectorIndex::DroppedVectors),
                        });
   }
 
@@ -181,13 +187,24 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
   const std::shared_ptr<VectorIndex>& index() const { return index_; }
 
  private:
+  // options.verify: absent = true.
+  static bool VerifyOption(const Napi::CallbackInfo& info, size_t i) {
+    if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return true;
+    if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "options must be an object");
+    Napi::Value v = info[i].As<Napi::Object>().Get("verify");
+    if (v.IsUndefined()) return true;
+    if (!v.IsBoolean()) throw Napi::TypeError::New(info.Env(), "options.verify must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+
   static Napi::Value ReadFile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
+    const bool verify = VerifyOption(info, 1);
     auto loaded = std::make_shared<std::shared_ptr<VectorIndex>>();
     return PromiseWorker::Queue(
-        env, [loaded, path] { *loaded = VectorIndex::ReadFile(path); },
+        env, [loaded, path, verify] { *loaded = VectorIndex::ReadFile(path, verify); },
         [loaded](Napi::Env env) -> Napi::Value { return NewInstance(env, *loaded); });
   }
 
@@ -199,11 +216,31 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
     auto bytes = info[0].As<Napi::Uint8Array>();
     const uint8_t* data = bytes.Data();
     const size_t size = bytes.ByteLength();
+    const bool verify = VerifyOption(info, 1);
     auto loaded = std::make_shared<std::shared_ptr<VectorIndex>>();
     // Read in place: `keep` holds the buffer alive until the promise settles.
     return PromiseWorker::Queue(
-        env, [loaded, data, size] { *loaded = VectorIndex::FromBuffer(data, size); },
+        env, [loaded, data, size, verify] { *loaded = VectorIndex::FromBuffer(data, size, verify); },
         [loaded](Napi::Env env) -> Napi::Value { return NewInstance(env, *loaded); }, {info[0]});
+  }
+
+  static Napi::Value CheckFile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    auto summary = std::make_shared<FaissFileSummary>();
+    return PromiseWorker::Queue(
+        env, [summary, path] { *summary = CheckFaissFile(path); },
+        [summary](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("outer", summary->outer);
+          o.Set("inner", summary->inner);
+          o.Set("dim", summary->dim);
+          o.Set("ntotal", static_cast<double>(summary->ntotal));
+          o.Set("nlist", static_cast<double>(summary->nlist));
+          o.Set("storedVectors", static_cast<double>(summary->storedVectors));
+          return o;
+        });
   }
 
   Napi::Value Add(const Napi::CallbackInfo& info) {
@@ -299,6 +336,9 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
   Napi::Value Dim(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), index_->Dim()); }
   Napi::Value Type(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), index_->Type()); }
   Napi::Value Metric(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), index_->Metric()); }
+  Napi::Value DroppedVectors(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(index_->DroppedVectors()));
+  }
   Napi::Value Tombstones(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(index_->Tombstones()));
   }

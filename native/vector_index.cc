@@ -27,6 +27,7 @@
 #include <typeinfo>
 
 #include "errors.h"
+#include "faiss_file_check.h"
 
 namespace shitu {
 
@@ -175,30 +176,111 @@ VectorIndex::VectorIndex(int dim, const std::string& type, const std::string& me
 
 VectorIndex::~VectorIndex() = default;
 
-std::unique_ptr<VectorIndex> VectorIndex::ReadFile(const std::string& path) {
+std::unique_ptr<VectorIndex> VectorIndex::ReadFile(const std::string& path, bool verify) {
+  if (verify) CheckFaissFile(path);  // throws kErrIndexCorrupt / kErrIndexUnsupported / kErrIndexIo
   faiss::Index* raw = nullptr;
   try {
     raw = faiss::read_index(path.c_str());
   } catch (const std::exception& e) {  // FaissException, or bad_alloc/length_error on garbage sizes
-    throw ShituError(kErrIndexIo, "cannot read index '" + path + "': " + FaissMessage(e));
+    const bool missing = !verify && std::string(e.what()).find("could not open") != std::string::npos;
+    throw ShituError(missing ? kErrIndexIo : kErrIndexCorrupt, "cannot read index '" + path + "': " + FaissMessage(e));
   }
   std::unique_ptr<VectorIndex> out(new VectorIndex());
   out->AdoptLoaded(raw, "'" + path + "'");
   return out;
 }
 
-std::unique_ptr<VectorIndex> VectorIndex::FromBuffer(const uint8_t* data, size_t size) {
+std::unique_ptr<VectorIndex> VectorIndex::FromBuffer(const uint8_t* data, size_t size, bool verify) {
+  if (verify) {
+    try {
+      CheckFaissBuffer(data, size);
+    } catch (const ShituError& e) {
+      throw ShituError(e.code(), "index in a " + std::to_string(size) + "-byte buffer: " + e.what());
+    }
+  }
   faiss::Index* raw = nullptr;
   try {
     SpanReader reader(data, size);
     raw = faiss::read_index(&reader);
   } catch (const std::exception& e) {
-    throw ShituError(kErrIndexIo, "cannot read index from a " + std::to_string(size) + "-byte buffer: " + FaissMessage(e));
+    throw ShituError(kErrIndexCorrupt, "cannot read index from a " + std::to_string(size) + "-byte buffer: " + FaissMessage(e));
   }
   std::unique_ptr<VectorIndex> out(new VectorIndex());
   out->AdoptLoaded(raw, "in buffer");
   return out;
 }
+
+namespace {
+
+// A bare IVF (as this package writes it, and as PaddleX leaves it after its own
+// append/remove) stores the external ids in its lists. In memory the index is
+// an IndexIDMap2 over an IVF numbered 0..n-1, so that FAISS's IDMap code and an
+// Array direct map (reconstruct) work: renumber the lists, ordered by external
+// id (ids are handed out in insertion order, so that order is kept).
+std::unique_ptr<faiss::IndexIDMap2> WrapBareIvf(std::unique_ptr<faiss::Index> loaded, const std::string& source) {
+  auto* ivf = static_cast<faiss::IndexIVF*>(loaded.get());
+  auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf->invlists);
+  if (!lists) throw ShituError(kErrIndexUnsupported, "index " + source + ": IVF lists that are not in-memory arrays");
+  std::vector<std::pair<FaissIdx, std::pair<size_t, size_t>>> where;  // external id -> (list, offset)
+  for (size_t l = 0; l < lists->nlist; ++l) {
+    for (size_t o = 0; o < lists->ids[l].size(); ++o) where.push_back({lists->ids[l][o], {l, o}});
+  }
+  std::sort(where.begin(), where.end());
+  for (size_t i = 0; i < where.size(); ++i) {
+    if (where[i].first < 0) {
+      throw ShituError(kErrIndexCorrupt, "index " + source + ": the IVF holds a negative id (" + std::to_string(where[i].first) + ")");
+    }
+    if (i && where[i].first == where[i - 1].first) {
+      throw ShituError(kErrIndexCorrupt, "index " + source + ": id " + std::to_string(where[i].first) + " appears twice in the IVF lists");
+    }
+  }
+  auto map = std::make_unique<faiss::IndexIDMap2>();
+  map->id_map.resize(where.size());
+  for (size_t i = 0; i < where.size(); ++i) {
+    map->id_map[i] = where[i].first;
+    lists->ids[where[i].second.first][where[i].second.second] = static_cast<FaissIdx>(i);
+  }
+  ivf->direct_map.clear();
+  ivf->direct_map.type = faiss::DirectMap::NoMap;
+  map->index = loaded.release();
+  map->own_fields = true;
+  return map;
+}
+
+// An IndexIDMap(2) over an IVF: the IVF's ids must be exactly 0..n-1, one per
+// id-map entry, or searches answer with the wrong id / read past the id map.
+void CheckWrappedIvf(const faiss::IndexIDMap2& map, const std::string& source) {
+  auto* ivf = dynamic_cast<const faiss::IndexIVF*>(map.index);
+  if (!ivf) return;
+  auto* lists = dynamic_cast<const faiss::ArrayInvertedLists*>(ivf->invlists);
+  if (!lists) throw ShituError(kErrIndexUnsupported, "index " + source + ": IVF lists that are not in-memory arrays");
+  const int64_t n = static_cast<int64_t>(map.id_map.size());
+  std::vector<uint8_t> seen(static_cast<size_t>(n), 0);
+  int64_t outside = 0, twice = 0, stored = 0;
+  FaissIdx example = -1;
+  for (size_t l = 0; l < lists->nlist; ++l) {
+    for (FaissIdx x : lists->ids[l]) {
+      ++stored;
+      if (x < 0 || x >= n) {
+        if (!outside++) example = x;
+      } else if (seen[x]++) {
+        ++twice;
+      }
+    }
+  }
+  if (ivf->nlist == 0) return;  // PaddleX's tiny IVF: no lists, see AdoptLoaded
+  if (outside || twice || stored != n) {
+    std::string what = "index " + source + ": its IVF lists do not match its id map (" + std::to_string(stored) +
+                       " vectors for " + std::to_string(n) + " ids";
+    if (outside) what += "; " + std::to_string(outside) + " internal ids outside 0.." + std::to_string(n - 1) + ", e.g. " + std::to_string(example);
+    if (twice) what += "; " + std::to_string(twice) + " internal ids appear twice";
+    what += "). This is what removing from an IVF through FAISS's IndexIDMap2 leaves (PaddleX's remove_index on an IVF): "
+            "its searches answer with the wrong ids. Rebuild the index from its gallery";
+    throw ShituError(kErrIndexCorrupt, what);
+  }
+}
+
+}  // namespace
 
 void VectorIndex::AdoptLoaded(faiss::Index* raw, const std::string& source) {
   std::unique_ptr<faiss::Index> loaded(raw);
@@ -206,6 +288,8 @@ void VectorIndex::AdoptLoaded(faiss::Index* raw, const std::string& source) {
   if (auto* m2 = dynamic_cast<faiss::IndexIDMap2*>(loaded.get())) {
     loaded.release();
     map.reset(m2);
+  } else if (dynamic_cast<faiss::IndexIVF*>(loaded.get())) {
+    map = WrapBareIvf(std::move(loaded), source);
   } else {
     // IndexIDMap2's constructor insists on an empty index, so fill a default one.
     map = std::make_unique<faiss::IndexIDMap2>();
@@ -219,26 +303,35 @@ void VectorIndex::AdoptLoaded(faiss::Index* raw, const std::string& source) {
       map->id_map.resize(map->index->ntotal);
       std::iota(map->id_map.begin(), map->id_map.end(), FaissIdx{0});
     }
-    map->own_fields = true;
+  }
+  map->own_fields = true;
+  {
     const faiss::Index* inner = map->index;
     map->d = inner->d;
     map->metric_type = inner->metric_type;
     map->metric_arg = inner->metric_arg;
     map->is_trained = inner->is_trained;
-    map->ntotal = inner->ntotal;
+    map->ntotal = static_cast<FaissIdx>(map->id_map.size());
     map->construct_rev_map();
   }
 
   faiss::Index* inner = map->index;
-  if (!inner || static_cast<FaissIdx>(map->id_map.size()) != map->ntotal || inner->ntotal != map->ntotal) {
-    throw ShituError(kErrIndexIo, "corrupt index " + source + ": id map and vectors disagree");
+  auto* ivfAny = dynamic_cast<faiss::IndexIVF*>(inner);
+  // PaddleX builds "IVF0,Flat" for fewer than 8 images: FAISS then drops every
+  // vector at add (no list to put it in) but still counts it.
+  const bool listless = ivfAny && ivfAny->nlist == 0;
+  if (!inner || (inner->ntotal != map->ntotal && !listless)) {
+    throw ShituError(kErrIndexCorrupt, "index " + source + ": its id map has " + std::to_string(map->id_map.size()) +
+                                           " ids for " + std::to_string(inner ? inner->ntotal : 0) + " vectors");
   }
   if (map->rev_map.size() != map->id_map.size()) {
-    throw ShituError(kErrIndexIo, "corrupt index " + source + ": the same id appears twice");
+    throw ShituError(kErrIndexCorrupt, "index " + source + ": " + std::to_string(map->id_map.size() - map->rev_map.size()) +
+                                           " id(s) appear twice in its id map");
   }
   for (FaissIdx id : map->id_map) {
-    if (id < 0) throw ShituError(kErrIndexIo, "index " + source + " holds a negative id (" + std::to_string(id) + ")");
+    if (id < 0) throw ShituError(kErrIndexCorrupt, "index " + source + " holds a negative id (" + std::to_string(id) + ")");
   }
+  CheckWrappedIvf(*map, source);
   const char* metric = MetricName(inner->metric_type);
   if (!metric) {
     throw ShituError(kErrIndexUnsupported, "index " + source + " uses metric type " +
@@ -248,16 +341,26 @@ void VectorIndex::AdoptLoaded(faiss::Index* raw, const std::string& source) {
   metric_ = metric;
   metricType_ = inner->metric_type;
   type_ = DetectType(inner);
+  listless_ = listless;
+  if (listless) droppedVectors_ = map->ntotal;
 
   auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(inner);
-  if (ivf && type_ == "IVF" && !ivf->is_trained && ivf->ntotal == 0 && ivf->nlist == 1) {
-    // What WriteLocked stores for an IVF that never saw a vector: keep nlist open.
+  if (ivf && ivf->nprobe == 0) ivf->nprobe = 1;
+  if (ivf && type_ == "IVF" && ivf->ntotal == 0 && ivf->nlist == 1) {
+    // What WriteLocked stores for an IVF that never saw a vector (trained on one
+    // zero centroid so that PaddleX can append to it; earlier versions stored it
+    // untrained): keep nlist open.
     index_.reset();
   } else {
-    try {
-      EnableReconstruct(inner);
-    } catch (const faiss::FaissException&) {
-      // Non-sequential inner ids: searches work, Reconstruct will report it.
+    if (ivfAny && !listless) {
+      // Whatever direct map the file had, rebuild it from the lists just checked.
+      ivfAny->direct_map.clear();
+      ivfAny->direct_map.type = faiss::DirectMap::NoMap;
+      try {
+        EnableReconstruct(inner);
+      } catch (const faiss::FaissException&) {
+        // Cannot happen after CheckWrappedIvf; searches work without it anyway.
+      }
     }
     index_ = std::move(map);
   }
@@ -268,6 +371,11 @@ void VectorIndex::PublishCounts() {
   const int64_t total = index_ ? index_->ntotal : 0;
   tombstones_count_ = static_cast<int64_t>(tombstones_.size());
   count_ = total - static_cast<int64_t>(tombstones_.size());
+}
+
+std::string VectorIndex::ListlessMessage() const {
+  return "this IVF index has no lists (PaddleX builds 'IVF0,Flat' for fewer than 8 images, and FAISS then stores none of its " +
+         std::to_string(droppedVectors_) + " vectors): it cannot be changed; rebuild it from its gallery";
 }
 
 // ---- add ----
@@ -287,6 +395,7 @@ void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids) {
   if (n == 0) return;
   CheckFinite(vectors, n * dim_, dim_, "vectors");
   auto lock = WriteLock();
+  if (listless_) throw ShituError(kErrIndexUnsupported, ListlessMessage());
 
   std::unordered_set<Id> batch;
   batch.reserve(static_cast<size_t>(n));
@@ -352,6 +461,7 @@ size_t VectorIndex::Remove(const std::vector<Id>& idsIn, bool tombstone) {
   if (ids.empty()) return 0;
 
   auto lock = WriteLock();
+  if (listless_) throw ShituError(kErrIndexUnsupported, ListlessMessage());
   const bool real = CanRemove();
   if (!real && !tombstone) {
     throw ShituError(kErrIndexUnsupported,
@@ -505,7 +615,7 @@ VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t
   if (nq == 0) return result;
 
   auto lock = ReadLock();
-  if (!index_ || index_->ntotal == 0) return result;
+  if (!index_ || index_->ntotal == 0 || listless_) return result;  // listless: no vector was stored
   const faiss::Index* inner = index_->index;
 
   // Tombstoned hits are dropped below, so ask for that many more.
@@ -548,6 +658,11 @@ VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t
     for (int64_t j = 0; j < kSearch && out < k; ++j) {
       const FaissIdx label = labels[q * kSearch + j];
       if (label < 0) break;  // FAISS pads at the end
+      // Never past the id map, whatever the inner index answers (loads check this already).
+      if (label >= static_cast<FaissIdx>(index_->id_map.size())) {
+        throw ShituError(kErrIndexCorrupt, "the " + type_ + " index answered internal id " + std::to_string(label) +
+                                               " beyond its id map of " + std::to_string(index_->id_map.size()));
+      }
       const Id id = index_->id_map[label];
       if (!tombstones_.empty() && tombstones_.count(id)) continue;
       result.ids[q * k + out] = id;
@@ -587,12 +702,46 @@ std::vector<VectorIndex::Id> VectorIndex::Ids() const {
 
 void VectorIndex::WriteLocked(faiss::IOWriter* writer) {
   if (index_) {
-    faiss::write_index(index_.get(), writer);
+    auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_->index);
+    auto* lists = ivf ? dynamic_cast<faiss::ArrayInvertedLists*>(ivf->invlists) : nullptr;
+    if (!ivf || !lists || listless_) {
+      faiss::write_index(index_.get(), writer);
+      return;
+    }
+    // IVF goes out bare, its lists holding the external ids and no direct map:
+    // that is the one layout in which FAISS itself (PaddleX's remove_ids and
+    // add_with_ids on the loaded index) keeps every id right. The in-memory
+    // numbering is restored afterwards, whatever happens.
+    struct Restore {
+      faiss::IndexIDMap2* map;
+      faiss::IndexIVF* ivf;
+      faiss::ArrayInvertedLists* lists;
+      ~Restore() {
+        for (auto& list : lists->ids) {
+          for (auto& x : list) x = map->rev_map.at(x);
+        }
+        try {
+          EnableReconstruct(ivf);
+        } catch (...) {
+        }
+      }
+    } restore{index_.get(), ivf, lists};
+    ivf->direct_map.clear();
+    ivf->direct_map.type = faiss::DirectMap::NoMap;
+    for (auto& list : lists->ids) {
+      for (auto& x : list) x = index_->id_map[x];
+    }
+    faiss::write_index(ivf, writer);
     return;
   }
-  // An IVF before its first add: store an empty, untrained IVF1 that
-  // AdoptLoaded recognises and turns back into "nlist not chosen yet".
-  auto placeholder = Wrap(Factory(dim_, "IVF1,Flat", static_cast<faiss::MetricType>(metricType_)));
+  // An IVF before its first add: an empty IVF1 trained on one zero centroid.
+  // AdoptLoaded recognises it and turns it back into "nlist not chosen yet";
+  // PaddleX can append to it (one list: exact search).
+  auto placeholder = Factory(dim_, "IVF1,Flat", static_cast<faiss::MetricType>(metricType_));
+  auto* ivf = static_cast<faiss::IndexIVF*>(placeholder.get());
+  std::vector<float> zero(static_cast<size_t>(dim_), 0.0f);
+  ivf->quantizer->add(1, zero.data());
+  ivf->is_trained = true;
   faiss::write_index(placeholder.get(), writer);
 }
 

@@ -11,8 +11,9 @@
 //
 // Errors: ShituError with kErrIndexDim (wrong vector length), kErrIndexId (unknown,
 // duplicate or negative id), kErrIndexUnsupported (an operation the index type
-// cannot do, an unknown factory string or metric), kErrIndexIo (read/write). FAISS
-// exceptions never escape. std::invalid_argument marks a broken caller contract
+// cannot do, an unknown factory string or metric), kErrIndexIo (read/write),
+// kErrIndexCorrupt (a file that fails the structural check or whose ids do not
+// match its vectors). FAISS exceptions never escape. std::invalid_argument marks a broken caller contract
 // (non-finite numbers, k < 1): the JS binding checks those before calling.
 #pragma once
 #include <faiss/IndexIDMap.h>
@@ -64,8 +65,14 @@ class VectorIndex {
 
   // Loads a faiss::write_index file/buffer. An IndexIDMap2 is used as is, an
   // IndexIDMap is upgraded, a bare index gets ids 0..n-1.
-  static std::unique_ptr<VectorIndex> ReadFile(const std::string& path);
-  static std::unique_ptr<VectorIndex> FromBuffer(const uint8_t* data, size_t size);
+  // `verify` runs the structural check of faiss_file_check.h first (skip it only
+  // for bytes whose checksum proves this package wrote them). A bare IVF (how
+  // IVF is saved, see WriteFile) has the external ids in its lists. Any
+  // inconsistency between ids and vectors is kErrIndexCorrupt, naming it.
+  // PaddleX's IVF of fewer than 8 images ("IVF0,Flat", which stores no vector)
+  // loads as a listless index: searches find nothing, changes are refused.
+  static std::unique_ptr<VectorIndex> ReadFile(const std::string& path, bool verify = true);
+  static std::unique_ptr<VectorIndex> FromBuffer(const uint8_t* data, size_t size, bool verify = true);
 
   // Adds n vectors (n * Dim() floats) with their ids. Ids must be >= 0 and new.
   void Add(const float* vectors, int64_t n, const Id* ids);
@@ -102,8 +109,14 @@ class VectorIndex {
   int64_t Tombstones() const { return tombstones_count_.load(); }
   std::vector<Id> Ids() const;  // live ids, in index order
 
+  // Vectors counted by the file but never stored (PaddleX's listless IVF), else 0.
+  int64_t DroppedVectors() const { return droppedVectors_; }
+
   // Serialises with faiss::write_index (compacting first if there are
-  // tombstones, so removed vectors never come back). WriteFile writes `path`
+  // tombstones, so removed vectors never come back). Flat and HNSW go out in an
+  // IndexIDMap2; IVF goes out bare with the external ids in its lists (and an
+  // IVF that never saw a vector as an empty IVF1 on one zero centroid), so that
+  // PaddleX's own remove/append on the file keep every id right. WriteFile writes `path`
   // directly (no temp file + rename: the caller owns atomicity) and reports any
   // failure, including a full disk at flush/fsync time, as kErrIndexIo.
   void WriteFile(const std::string& path);
@@ -118,6 +131,7 @@ class VectorIndex {
   void RemoveFromIvfLocked(const std::vector<Id>& ids);
   std::unique_ptr<faiss::IndexIDMap2> EmptyLike(const std::vector<float>& trainingSet) const;
   void WriteLocked(faiss::IOWriter* writer);
+  std::string ListlessMessage() const;
 
   // Writer-preferring locking: glibc's rwlock (behind std::shared_mutex) prefers
   // readers, so a steady stream of searches could starve an Add forever. A writer
@@ -132,6 +146,8 @@ class VectorIndex {
   // null only for an "IVF" index before its first Add (nlist not chosen yet).
   std::unique_ptr<faiss::IndexIDMap2> index_;
   std::unordered_set<Id> tombstones_;
+  bool listless_ = false;
+  int64_t droppedVectors_ = 0;
   std::atomic<int64_t> count_{0};
   std::atomic<int64_t> tombstones_count_{0};
   mutable std::shared_mutex mu_;

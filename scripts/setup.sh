@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libfreetype-dev fonts-noto-cjk
   chromium  # the browser test of the web app (test/web.test.ts)
+  python3-yaml python3-numpy  # tests: PaddleX's own YAML (PyYAML) and pickles (numpy)
 )
 
 missing=()

@@ -241,7 +241,7 @@ t.test('bad inputs give clear errors and lose nothing', async (t) => {
   const meta = YAML.parse(fs.readFileSync(metaFile, 'utf8'));
   delete meta.id_map[0];
   fs.writeFileSync(metaFile, YAML.stringify(meta));
-  await t.rejects(IndexData.load(dir), { code: 'ERR_INDEX_LABELS' });
+  await t.rejects(IndexData.load(dir), { code: 'ERR_INDEX_CORRUPT' });
   // A save that cannot complete leaves the previous index intact.
   const good = path.join(tmp, 'good');
   await index.save(good);

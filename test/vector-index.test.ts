@@ -341,21 +341,22 @@ t.test('saving an HNSW index with tombstones compacts it first', async (t) => {
   t.notOk(Array.from(loaded.ids()).includes(ids[1]), 'removed vectors do not come back');
 });
 
-t.test('I/O failures: ERR_INDEX_IO', async (t) => {
+t.test('I/O failures: ERR_INDEX_IO; bytes that are no index: ERR_INDEX_CORRUPT', async (t) => {
   await t.rejects(VectorIndex.readFile(path.join(tmp, 'missing.index')), {
     code: 'ERR_INDEX_IO',
     message: /missing\.index.*No such file/,
   });
   const junk = path.join(tmp, 'junk.index');
   fs.writeFileSync(junk, Buffer.from(randomVectors(64, 4, 71).buffer));
-  await t.rejects(VectorIndex.readFile(junk), { code: 'ERR_INDEX_IO', message: /junk\.index/ });
-  await t.rejects(VectorIndex.fromBuffer(fs.readFileSync(junk)), { code: 'ERR_INDEX_IO' });
-  await t.rejects(VectorIndex.fromBuffer(Buffer.alloc(0)), { code: 'ERR_INDEX_IO' });
+  // Bytes that are not an index are ERR_INDEX_CORRUPT (structural check, faiss_file_check.cc).
+  await t.rejects(VectorIndex.readFile(junk), { code: 'ERR_INDEX_CORRUPT', message: /junk\.index/ });
+  await t.rejects(VectorIndex.fromBuffer(fs.readFileSync(junk)), { code: 'ERR_INDEX_CORRUPT' });
+  await t.rejects(VectorIndex.fromBuffer(Buffer.alloc(0)), { code: 'ERR_INDEX_CORRUPT' });
 
   const index = new VectorIndex(DIM, 'Flat', 'L2');
   await index.add(randomVectors(20, DIM, 72), makeIds(20));
   const good = await index.toBuffer();
-  await t.rejects(VectorIndex.fromBuffer(good.subarray(0, good.length - 100)), { code: 'ERR_INDEX_IO' }, 'truncated');
+  await t.rejects(VectorIndex.fromBuffer(good.subarray(0, good.length - 100)), { code: 'ERR_INDEX_CORRUPT' }, 'truncated');
   await t.rejects(index.writeFile(path.join(tmp, 'no/such/dir/x.index')), {
     code: 'ERR_INDEX_IO',
     message: /no\/such\/dir/,
