@@ -14,11 +14,17 @@ import { IndexData, IndexType, MetricType } from './index-data';
 import type { Pipeline } from './pipeline';
 import { BusyError, CancelledError, Limiter, LimiterStats } from './server-limiter';
 import { addSchema, buildSchema, inferSchema, removeSchema } from './server-schemas';
-import { IndexKeyError, IndexStore } from './server-store';
+import { IdMapEntries, IndexKeyError, IndexStore } from './server-store';
+import { openIndexStore } from './store/open';
 
 export interface ServerOptions {
-  /** Where indexes live: one directory per indexKey. */
-  indexDir: string;
+  /** Where indexes live: one directory per indexKey (the file store). */
+  indexDir?: string;
+  /**
+   * Or an index store: a postgresql:// URL (shared by any number of replicas,
+   * see "Scaling out" in README.md) or a store instance. Takes precedence over indexDir.
+   */
+  indexStore?: string | IndexStore;
   /** Index used when a request has no indexKey (else such requests get 400). */
   defaultIndexKey?: string;
   /** Recognitions / embeddings running at once (default 2). */
@@ -137,6 +143,8 @@ function statusOf(e: unknown, bodyLimit: number): { status: number; message: str
         return { status: 422, message: e.message };
       case 'ERR_CLOSED':
         return { status: 503, message: e.message, headers: { 'retry-after': '5' } };
+      case 'ERR_STORE_UNAVAILABLE':
+        return { status: 503, message: e.message, headers: { 'retry-after': '1' } };
       default:
         return { status: 500, message: `${e.code}: ${e.message}` };
     }
@@ -168,10 +176,12 @@ function clientGone(reply: FastifyReply): AbortSignal {
  * running and queued ones.
  */
 export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o: ServerOptions): ShituServer {
-  if (!o || typeof o.indexDir !== 'string' || !o.indexDir) throw new TypeError('createServer: options.indexDir is required');
+  if (!o || ((typeof o.indexDir !== 'string' || !o.indexDir) && !o.indexStore)) throw new TypeError('createServer: options.indexDir or options.indexStore is required');
   const bodyLimit = o.bodyLimit ?? 64 * 1024 * 1024;
   const limiter = new Limiter(o.maxConcurrent ?? 2, o.maxQueue ?? 32);
-  const store = new IndexStore(o.indexDir, o.maxCachedIndexes ?? 32);
+  const ownStore = typeof o.indexStore !== 'object';
+  const store: IndexStore = typeof o.indexStore === 'object' ? o.indexStore
+    : openIndexStore(o.indexStore ?? o.indexDir!, { maxCached: o.maxCachedIndexes ?? 32 });
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { timeoutMs: 15000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5, ...o.fetch };
 
@@ -267,7 +277,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal);
         const indexKey = await store.create(index);
-        return success(request, { indexKey, idMap: idMapOf(index) });
+        return success(request, { indexKey, idMap: idMapOf(index.idMapEntries) });
       });
 
     r.post<{ Body: { imageLabelPairs: Array<{ image: string; label: string }>; indexKey?: string } }>(
@@ -277,34 +287,28 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         const { imageLabelPairs } = request.body;
         const labels = checkLabels(imageLabelPairs);
         const key = keyOf(request.body.indexKey);
-        await store.get(key); // 404 before any download
+        await store.check(key); // 404 before any download
         const images = await Promise.all(imageLabelPairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, fetchOpts)));
-        const index = await store.write(key, (index) => limiter.run(
+        const idMap = await store.append(key, (index) => limiter.run(
           () => p.appendIndex({ index, galleryImgs: images, galleryLabel: labels })
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal));
-        return success(request, { idMap: idMapOf(index) });
+        return success(request, { idMap: idMapOf(idMap) });
       });
 
     r.post<{ Body: { ids: number[]; indexKey?: string } }>(
       '/shitu-index-remove', { schema: removeSchema }, async (request) => {
-        const p = needPipeline();
+        needPipeline();
         const key = keyOf(request.body.indexKey);
         const { ids } = request.body;
-        const index = await store.write(key, async (index) => {
-          try {
-            return await p.removeIndex({ index, removeIds: ids });
-          } catch (e) {
-            if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
-              const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
-              const err = new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.join(', ') || e.message}`);
-              (err as unknown as { keepCache: boolean }).keepCache = true;
-              throw err;
-            }
-            throw e;
+        const idMap = await store.remove(key, ids).catch((e) => {
+          if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
+            const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
+            throw new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.join(', ') || e.message}`);
           }
+          throw e;
         });
-        return success(request, { idMap: idMapOf(index) });
+        return success(request, { idMap: idMapOf(idMap) });
       });
 
     r.post<{ Body: { image: string; indexKey?: string; detThreshold?: number; recThreshold?: number; topk?: number; returnImage: boolean } }>(
@@ -356,12 +360,14 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     // hold close() for the keep-alive timeout: end the idle ones here.
     for (const [socket, busy] of inFlight) if (busy === 0) socket.destroy();
   });
+  // A store this server opened (from a URL or directory) is this server's to close.
+  if (ownStore) app.addHook('onClose', async () => { await store.close(); });
   return app;
 }
 
-function idMapOf(index: IndexData): Record<string, string> {
+function idMapOf(entries: IdMapEntries): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [id, label] of index.idMapEntries) out[String(id)] = label;
+  for (const [id, label] of entries) out[String(id)] = label;
   return out;
 }
 
@@ -372,6 +378,8 @@ export interface ServeOptions {
   device?: string;
   threads?: number;
   indexDir?: string;
+  /** A postgresql:// URL: replicas share their indexes (else indexDir). */
+  indexStore?: string;
   defaultIndexKey?: string;
   maxConcurrent?: number;
   maxQueue?: number;
@@ -386,11 +394,11 @@ export async function serve(o: ServeOptions): Promise<void> {
   pipelineP.catch((e) => process.stderr.write(`error ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(e as Error).message}\n`));
   const indexDir = path.resolve(o.indexDir ?? 'indexes');
   const app = createServer(pipelineP, {
-    indexDir, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
+    indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
     logger: o.log ? { level: 'info' } : false,
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
-  process.stderr.write(`shitu serve: listening on ${address} (indexes in ${indexDir})\n`);
+  process.stderr.write(`shitu serve: listening on ${address} (indexes in ${app.shitu.store.location})\n`);
   pipelineP.then(() => process.stderr.write('shitu serve: pipeline loaded, ready\n'), () => undefined);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

@@ -23,6 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# PostgreSQL 15 + pgvector 0.8.0 for the PostgreSQL index store's tests (when missing).
+bash scripts/install-postgres.sh
+
 # npm ci only when package-lock.json changed since the last install.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -d node_modules ] || [ "$(cat node_modules/.shitu-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
