@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from './errors';
 import { IndexData } from './index-data';
+import type { IndexSearcher } from './index-searcher';
 
 /** Any RFC 4122-shaped UUID (what crypto.randomUUID() gives), any case. */
 export const INDEX_KEY_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -43,6 +44,8 @@ export interface IndexStore {
   checkKey(key: string): string;
   /** The index to search, kept in process. */
   get(key: string): Promise<IndexData>;
+  /** What /shitu-infer searches: the in-process index, or a searcher where the index searches elsewhere (pgvector). */
+  searchable(key: string): Promise<IndexData | IndexSearcher>;
   /** Resolves when the index exists (else 404), without loading more than needed. */
   check(key: string): Promise<void>;
   /** Stores a new index under a fresh key (or `key`) and returns the key. */
@@ -110,6 +113,10 @@ export class FileIndexStore implements IndexStore {
 
   async check(key: string): Promise<void> {
     await this.get(key);
+  }
+
+  searchable(key: string): Promise<IndexData> {
+    return this.get(key);
   }
 
   /** Saves a new index under a fresh key and caches it. */

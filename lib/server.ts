@@ -317,7 +317,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         const signal = clientGone(reply);
         const b = request.body;
         // No key, no default key: the pipeline config's own index, when it names one.
-        const index = b.indexKey === undefined && !defaultKey && p.config.index ? undefined : await store.get(keyOf(b.indexKey));
+        const index = b.indexKey === undefined && !defaultKey && p.config.index ? undefined : await store.searchable(keyOf(b.indexKey));
         const img = await imageBytes(b.image, 'image', fetchOpts);
         const out = await limiter.run(async () => {
           let res;

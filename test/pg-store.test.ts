@@ -79,7 +79,7 @@ t.test('concurrent writers through several stores get unique ids, never reused',
   const key = await stores[0].create(await indexOf(10, 16, 'Flat', 'L2'));
   const per = 6;
   const results = await Promise.all(Array.from({ length: 8 }, (_, client) => (async () => {
-    const mine: string[] = [];
+    const mine: any[] = [];
     for (let j = 0; j < per; j++) {
       const label = `c${client}-${j}`;
       await stores[(client + j) % stores.length].append(key, (ix) => ix.add(unitVectors(1, 16, client * 100 + j), [label]));
@@ -195,4 +195,44 @@ t.test('bad input and an unreachable database are coded errors', async (t) => {
   const { index, store: s2 } = await openIndex(cluster.url, key);
   t.equal(index.count, 5, 'openIndex(url, key): one call for library users');
   await s2.close();
+});
+
+t.test('the HTTP service answers /shitu-infer on a search: pgvector index like on an in-process one', async (t) => {
+  const { createPipeline } = await import('../lib/pipeline');
+  const { createServer } = await import('../lib/server');
+  const { img, STANDIN_CONFIG } = await import('./helpers/shared');
+  const pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1 });
+  t.teardown(() => pipeline.close());
+  const b64 = (p: string) => fs.readFileSync(img(p)).toString('base64');
+  const pairs = [
+    ['product_demo/gallery/anmuxi/001.jpg', 'anmuxi'], ['drink_test_images/mosilian.jpeg', 'mosilian'],
+    ['drink_test_images/nongfu_spring.jpeg', 'nongfu_spring'], ['drink_test_images/youjia.jpeg', 'youjia'],
+  ].map(([p, label]) => ({ image: b64(p), label }));
+  const answers: any[][] = [];
+  for (const indexStore of [cluster.url, `${cluster.url}?search=pgvector`]) {
+    const app = createServer(pipeline, { indexStore });
+    t.teardown(() => app.close());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as import('node:net').AddressInfo).port}`;
+    const post = async (route: string, body: unknown) => (await fetch(base + route, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
+    const built = await post('/shitu-index-build', { imageLabelPairs: pairs, indexType: 'Flat', metricType: 'IP' });
+    t.equal(built.errorCode, 0, built.errorMsg);
+    const added = await post('/shitu-index-add', { indexKey: built.result.indexKey, imageLabelPairs: [{ image: b64('product_demo/gallery/anmuxi/002.jpg'), label: 'anmuxi' }] });
+    t.same(added.result.idMap, { 0: 'anmuxi', 1: 'mosilian', 2: 'nongfu_spring', 3: 'youjia', 4: 'anmuxi' });
+    const removed = await post('/shitu-index-remove', { indexKey: built.result.indexKey, ids: [1] });
+    t.equal(removed.errorCode, 0, removed.errorMsg);
+    const mine: any[] = [];
+    for (const q of ['product_demo/query/anmuxi.jpg', 'drink_test_images/100.jpeg', 'drink_test_images/mosilian.jpeg']) {
+      const r = await post('/shitu-infer', { image: b64(q), indexKey: built.result.indexKey, returnImage: false });
+      t.equal(r.errorCode, 0, r.errorMsg);
+      mine.push(r.result.detectedObjects);
+    }
+    answers.push(mine);
+  }
+  const shape = (a: any[]) => a.map((objs) => objs.map((o: any) => ({ bbox: o.bbox, labels: o.recResults.map((x: any) => x.label) })));
+  t.same(shape(answers[1]), shape(answers[0]), 'the same boxes and labels, in the same order, from pgvector as from FAISS');
+  const scores = (a: any[]) => a.flat().flatMap((o: any) => o.recResults.map((x: any) => x.score));
+  const diff = Math.max(...scores(answers[1]).map((x: number, i: number) => Math.abs(x - scores(answers[0])[i])));
+  t.ok(diff < 1e-4, `the same scores (max difference ${diff})`);
+  t.notMatch(JSON.stringify(answers[1]), /mosilian/, 'removed entries are not found');
 });

@@ -13,6 +13,7 @@ import * as crypto from 'node:crypto';
 import pg from 'pg';
 import { callNative, ShituError } from '../../errors';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../index-data';
+import type { IndexSearcher } from '../../index-searcher';
 import { native } from '../../native';
 import { checkIndexKey, IdMapEntries, IndexKeyError, IndexStore } from '../../server-store';
 import { storeFailure, unavailable } from './errors';
@@ -320,6 +321,19 @@ export class PgIndexStore implements IndexStore {
 
   async check(key: string): Promise<void> {
     await this.entry(key);
+  }
+
+  /** The in-process copy, or (search: pgvector) a searcher that asks the database. */
+  async searchable(key: string): Promise<IndexData | IndexSearcher> {
+    const k = this.checkKey(key);
+    const e = await this.entry(k);
+    if (e.index) return e.index;
+    const { dim, metricType } = e.meta;
+    return {
+      dim,
+      metricType,
+      search: (queries: Float32Array, n: number) => this.withClient((c) => searchInDatabase(c, k, dim, metricType, queries, n)),
+    };
   }
 
   /** Where one index searches. */
