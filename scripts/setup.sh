@@ -23,8 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# PostgreSQL 15 + pgvector 0.8.0 for the PostgreSQL index store's tests (when missing).
-bash scripts/install-postgres.sh
+# PostgreSQL 15 + pgvector 0.8.0 for the PostgreSQL index store's tests and
+# bench (when missing); `npm run demo` does not need them.
+if [ "${npm_lifecycle_event:-}" != demo ]; then bash scripts/install-postgres.sh; fi
 
 # npm ci only when package-lock.json changed since the last install.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)

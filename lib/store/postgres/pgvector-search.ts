@@ -22,6 +22,9 @@ export interface PgSearchOptions {
   nprobe?: number;
 }
 
+/** Bound on building a pgvector index (one hour). */
+const INDEX_BUILD_TIMEOUT_MS = 3600_000;
+
 const OPS: Record<MetricType, { op: string; opclass: string }> = {
   IP: { op: '<#>', opclass: 'vector_ip_ops' },
   L2: { op: '<->', opclass: 'vector_l2_ops' },
@@ -45,7 +48,10 @@ export async function createAnnIndex(c: ClientBase, key: string, dim: number, in
   const method = indexType === 'IVF'
     ? `ivfflat ((embedding::vector(${dim})) ${opclass}) WITH (lists = ${Math.max(1, Math.round(Math.sqrt(Math.max(1, rows))))})`
     : `hnsw ((embedding::vector(${dim})) ${opclass}) WITH (m = 16, ef_construction = 64)`;
-  await c.query(`CREATE INDEX IF NOT EXISTS ${ident(key)} ON shitu_vector USING ${method} WHERE index_key = '${key}'`);
+  // Building the graph of a large gallery takes minutes: not bound by the store's per-statement timeout.
+  // (node-postgres reads query_timeout per query; its type declarations do not list it.)
+  const build = { text: `CREATE INDEX IF NOT EXISTS ${ident(key)} ON shitu_vector USING ${method} WHERE index_key = '${key}'`, query_timeout: INDEX_BUILD_TIMEOUT_MS };
+  await c.query(build);
 }
 
 /** k nearest entries for each query, in one transaction (the search settings are local to it). */
