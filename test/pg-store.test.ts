@@ -236,3 +236,37 @@ t.test('the HTTP service answers /shitu-infer on a search: pgvector index like o
   t.ok(diff < 1e-4, `the same scores (max difference ${diff})`);
   t.notMatch(JSON.stringify(answers[1]), /mosilian/, 'removed entries are not found');
 });
+
+t.test('the database going away under load: coded errors only, then the store recovers by itself', async (t) => {
+  const store = new PgIndexStore(cluster.url, { reconnectWaitMs: 500 });
+  t.teardown(() => store.close());
+  const key = await store.create(await indexOf(300, 16, 'Flat', 'IP'), undefined, { search: 'pgvector' });
+  const codes = new Map<string, number>();
+  let stop = false;
+  const q = unitVectors(4, 16, 77);
+  const worker = async (w: number) => {
+    for (let i = 0; !stop; i++) {
+      // Multi-statement work (searches in a transaction, writes) leaves connections
+      // checked out between statements when the server goes away.
+      const op = w % 2 ? store.searchIndex(key, q, 5) : store.append(key, (ix) => ix.add(unitVectors(1, 16, w * 1000 + i), [`w${w}-${i}`]));
+      const code = await op.then(() => 'ok', (e) => (e as { code?: string }).code ?? `uncoded: ${(e as Error).message}`);
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+      if (code !== 'ok') await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const workers = [0, 1, 2, 3].map(worker);
+  await new Promise((r) => setTimeout(r, 500));
+  cluster.stop();
+  await new Promise((r) => setTimeout(r, 1500));
+  cluster.start();
+  const t0 = Date.now();
+  while (Date.now() - t0 < 20000 && (await store.searchIndex(key, q, 5).then(() => false, () => true))) await new Promise((r) => setTimeout(r, 100));
+  stop = true;
+  await Promise.all(workers);
+  t.same([...codes.keys()].filter((c) => c !== 'ok' && c !== 'ERR_STORE_UNAVAILABLE'), [], `only successes and ERR_STORE_UNAVAILABLE (${JSON.stringify([...codes])})`);
+  t.ok((codes.get('ERR_STORE_UNAVAILABLE') ?? 0) > 0, 'the outage was noticed');
+  const hits = await store.searchIndex(key, q, 5);
+  t.equal(hits.length, 4, 'searches work again after the restart');
+  const more = await store.append(key, (ix) => ix.add(unitVectors(1, 16, 5), ['after']));
+  t.equal(more[more.length - 1][1], 'after', 'and writes');
+});

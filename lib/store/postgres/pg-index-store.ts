@@ -467,12 +467,18 @@ export class PgIndexStore implements IndexStore {
       throw storeFailure(this.location, e);
     }
     let broken: unknown;
+    // A checked-out connection that the server drops between two statements
+    // emits 'error' on the client (the pool listens only to idle ones): without
+    // this listener that would crash the process. The next statement then fails.
+    const onError = (e: Error) => { broken ??= e; this.lastError = e; };
+    c.on('error', onError);
     try {
       return await f(c);
     } catch (e) {
-      broken = e;
+      broken ??= e;
       throw storeFailure(this.location, e);
     } finally {
+      c.off('error', onError);
       // A connection that failed mid-transaction is not handed to the next request.
       c.release(broken !== undefined && !(broken instanceof ShituError || broken instanceof IndexKeyError) ? (broken as Error) : undefined);
     }
