@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
+import pg from 'pg';
 import { IndexData, MetricType } from '../lib/index-data';
 import { PgIndexStore } from '../lib/store/postgres/pg-index-store';
 import { openIndex } from '../lib/store/open';
@@ -269,4 +270,27 @@ t.test('the database going away under load: coded errors only, then the store re
   t.equal(hits.length, 4, 'searches work again after the restart');
   const more = await store.append(key, (ix) => ix.add(unitVectors(1, 16, 5), ['after']));
   t.equal(more[more.length - 1][1], 'after', 'and writes');
+});
+
+t.test('a change feed that goes silent (its server process frozen) is noticed and replaced', async (t) => {
+  const a = new PgIndexStore(cluster.url);
+  const b = new PgIndexStore(cluster.url);
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const key = await a.create(await indexOf(20, 8, 'Flat', 'IP'));
+  await b.get(key);
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const port = (b as any).feed.connection.stream.localPort;
+  const { pid } = (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'shitu-change-feed' AND client_port = $1", [port])).rows[0];
+  process.kill(pid, 'SIGSTOP'); // the connection stays open, nothing comes through it
+  t.teardown(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } });
+  await a.append(key, (ix) => ix.add(unitVectors(1, 8, 3), ['while-frozen']));
+  const t0 = Date.now();
+  let seen = false;
+  while (!seen && Date.now() - t0 < 20000) {
+    seen = await b.get(key).then((ix) => ix.labelOf(20) === 'while-frozen', () => false);
+    if (!seen) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(seen, `b reconnected and caught up (${Date.now() - t0} ms)`);
 });

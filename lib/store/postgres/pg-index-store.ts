@@ -58,6 +58,11 @@ const INSERT_BATCH = 256;
 /** Where a lost connection's retries start and end. */
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 1000;
+/** The feed's liveness check: every second, failing after two. */
+const HEARTBEAT_MS = 1000;
+const HEARTBEAT_TIMEOUT_MS = 2000;
+/** (node-postgres reads query_timeout per query; its type declarations do not list it.) */
+const PING = { text: 'SELECT 1', query_timeout: HEARTBEAT_TIMEOUT_MS };
 
 type Client = pg.PoolClient;
 
@@ -145,11 +150,18 @@ export class PgIndexStore implements IndexStore {
     let delay = RECONNECT_MIN_MS;
     let schemaReady = false;
     while (!this.closed) {
-      const c = new pg.Client({ connectionString: this.connectionString, connectionTimeoutMillis: 2000, keepAlive: true });
+      const c = new pg.Client({ connectionString: this.connectionString, connectionTimeoutMillis: 2000, keepAlive: true, application_name: 'shitu-change-feed' });
+      let heartbeat: NodeJS.Timeout | undefined;
       const lost = new Promise<void>((resolve) => {
         c.on('error', (e) => { this.lastError = e; resolve(); });
         c.on('end', () => resolve());
         this.wakeFeed = resolve;
+        // A connection that dies silently (no reset reaches us) would leave this
+        // replica serving without the feed: a heartbeat notices within seconds.
+        heartbeat = setInterval(() => {
+          if (this.feed === c) c.query(PING).catch((e) => { this.lastError = e; resolve(); });
+        }, HEARTBEAT_MS);
+        heartbeat.unref();
       });
       try {
         await c.connect();
@@ -170,7 +182,9 @@ export class PgIndexStore implements IndexStore {
       }
       this.live = false;
       this.feed = undefined;
-      await c.end().catch(() => undefined);
+      clearInterval(heartbeat);
+      // Not awaited: ending a connection whose peer vanished can wait for TCP.
+      c.end().catch(() => undefined);
       if (this.closed) break;
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(RECONNECT_MAX_MS, delay * 2);
