@@ -294,3 +294,31 @@ t.test('a change feed that goes silent (its server process frozen) is noticed an
   }
   t.ok(seen, `b reconnected and caught up (${Date.now() - t0} ms)`);
 });
+
+t.test('a replica further behind than the kept changes reloads the index whole', async (t) => {
+  const a = new PgIndexStore(cluster.url, { keepChanges: 3 });
+  const b = new PgIndexStore(cluster.url);
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const key = await a.create(await indexOf(10, 8, 'Flat', 'IP'));
+  const before = await b.get(key);
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const port = (b as any).feed.connection.stream.localPort;
+  const { pid } = (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'shitu-change-feed' AND client_port = $1", [port])).rows[0];
+  process.kill(pid, 'SIGSTOP'); // b hears nothing while a writes
+  t.teardown(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } });
+  for (let i = 0; i < 6; i++) await a.append(key, (ix) => ix.add(unitVectors(1, 8, 100 + i), [`late-${i}`]));
+  await a.remove(key, [0]);
+  const kept = (await admin.query('SELECT version FROM shitu_change WHERE index_key = $1 ORDER BY version', [key])).rows.map((r) => Number(r.version));
+  t.same(kept, [6, 7, 8], 'only the last 3 changes are kept');
+  const t0 = Date.now();
+  let now = before;
+  while (Date.now() - t0 < 20000) {
+    now = await b.get(key).catch(() => before);
+    if (now.count === 15) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.not(now, before, 'reloaded whole (a new in-process copy)');
+  t.same(now.idMapEntries, (await a.get(key)).idMapEntries, 'and identical to the writer\'s');
+});

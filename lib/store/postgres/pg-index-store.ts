@@ -34,6 +34,11 @@ export interface PgIndexStoreOptions {
   reconnectWaitMs?: number;
   /** Bound on any one statement (default 30 s): a stuck database fails requests instead of hanging them. */
   queryTimeoutMs?: number;
+  /**
+   * Changes kept per index for replicas to replay (default 10000); a replica
+   * further behind than that reloads the index whole.
+   */
+  keepChanges?: number;
 }
 
 interface IndexMeta {
@@ -90,6 +95,7 @@ export class PgIndexStore implements IndexStore {
   private readonly connectionString: string;
   private readonly maxCached: number;
   private readonly reconnectWaitMs: number;
+  private readonly keepChanges: number;
   private readonly cache = new Map<string, Cached>();
   private readonly loading = new Map<string, Promise<Cached>>();
   private readonly writes = new Set<Promise<unknown>>();
@@ -110,6 +116,7 @@ export class PgIndexStore implements IndexStore {
     this.search = search;
     this.maxCached = Math.max(1, o.maxCached ?? 32);
     this.reconnectWaitMs = o.reconnectWaitMs ?? 1500;
+    this.keepChanges = Math.max(1, o.keepChanges ?? 10000);
     this.pool = new pg.Pool({
       connectionString: this.connectionString,
       max: o.poolSize ?? 8,
@@ -449,6 +456,7 @@ export class PgIndexStore implements IndexStore {
       const v = row.version + 1;
       await c.query('UPDATE shitu_index SET next_id = $2, version = $3 WHERE key = $1', [k, ch.nextId, v]);
       await c.query('INSERT INTO shitu_change (index_key, version, op, ids) VALUES ($1, $2, $3, $4::bigint[])', [k, v, ch.op, ch.ids]);
+      await c.query('DELETE FROM shitu_change WHERE index_key = $1 AND version <= $2', [k, v - this.keepChanges]);
       await c.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, `${k}:${v}`]);
       return v;
     });
