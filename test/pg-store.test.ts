@@ -322,3 +322,18 @@ t.test('a replica further behind than the kept changes reloads the index whole',
   t.not(now, before, 'reloaded whole (a new in-process copy)');
   t.same(now.idMapEntries, (await a.get(key)).idMapEntries, 'and identical to the writer\'s');
 });
+
+t.test('IVF copies loaded at different times keep the centroids the index was built with', async (t) => {
+  const a = new PgIndexStore(cluster.url);
+  t.teardown(() => a.close());
+  const built = IndexData.create(16, 'IVF', 'IP');
+  await built.add(unitVectors(400, 16, 21), Array.from({ length: 400 }, (_, i) => `i${i}`));
+  const key = await a.create(built);
+  await a.append(key, (ix) => ix.add(unitVectors(300, 16, 22), Array.from({ length: 300 }, (_, i) => `j${i}`)));
+  await a.remove(key, [5, 6, 7]);
+  const b = new PgIndexStore(cluster.url); // loads the index whole, after those writes
+  t.teardown(() => b.close());
+  const q = unitVectors(60, 16, 23);
+  const want = await (await a.get(key)).search(q, 5);
+  t.same(await (await b.get(key)).search(q, 5), want, 'the same lists: identical IVF answers (nprobe 1)');
+});

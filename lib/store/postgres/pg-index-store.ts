@@ -280,7 +280,7 @@ export class PgIndexStore implements IndexStore {
     return this.withClient(async (c) => {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
-        const r = await c.query('SELECT dim, index_type, metric_type, search, next_id, version FROM shitu_index WHERE key = $1', [k]);
+        const r = await c.query('SELECT dim, index_type, metric_type, search, next_id, version, quantizer FROM shitu_index WHERE key = $1', [k]);
         if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
         const row = r.rows[0];
         const meta: IndexMeta = { dim: row.dim, indexType: row.index_type, metricType: row.metric_type, search: row.search };
@@ -288,7 +288,7 @@ export class PgIndexStore implements IndexStore {
         let index: IndexData | undefined;
         if (meta.search === 'faiss') {
           const v = await c.query('SELECT id, label, embedding::text AS e FROM shitu_vector WHERE index_key = $1 ORDER BY id', [k]);
-          index = await buildIndexData(meta, Number(row.next_id), v.rows.map((x: { id: string; label: string; e: string }) => ({ id: Number(x.id), label: x.label, e: x.e })));
+          index = await buildIndexData(meta, Number(row.next_id), v.rows.map((x: { id: string; label: string; e: string }) => ({ id: Number(x.id), label: x.label, e: x.e })), row.quantizer);
         }
         await c.query('COMMIT');
         return { meta, index, version, sync: Promise.resolve() };
@@ -398,9 +398,10 @@ export class PgIndexStore implements IndexStore {
     await this.ready();
     const meta: IndexMeta = { dim: index.dim, indexType: index.indexType, metricType: index.metricType, search };
     const entries = index.idMapEntries;
+    const quantizer = search === 'faiss' && meta.indexType === 'IVF' ? await trainedEmptyCopy(index) : null;
     return this.track(this.transaction(async (c) => {
-      await c.query('INSERT INTO shitu_index (key, dim, index_type, metric_type, search, next_id, version) VALUES ($1, $2, $3, $4, $5, $6, 1)',
-        [k, meta.dim, meta.indexType, meta.metricType, search, index.nextId]).catch((e) => {
+      await c.query('INSERT INTO shitu_index (key, dim, index_type, metric_type, search, next_id, version, quantizer) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)',
+        [k, meta.dim, meta.indexType, meta.metricType, search, index.nextId, quantizer]).catch((e) => {
         if ((e as { code?: string }).code === '23505') throw new ShituError('ERR_INDEX_IO', `index ${k} already exists in ${this.location}`);
         throw e;
       });
@@ -543,11 +544,20 @@ export class PgIndexStore implements IndexStore {
   }
 }
 
+/** IVF: the index's trained structure without its entries (FAISS's own serialisation). */
+async function trainedEmptyCopy(index: IndexData): Promise<Buffer> {
+  const copy = await callNative(async () => native.VectorIndex.fromBuffer(await index.native.toBuffer()));
+  const ids: BigInt64Array = copy.ids();
+  if (ids.length) await callNative(() => copy.remove(ids, false));
+  return callNative(() => copy.toBuffer());
+}
+
 /** An in-process FAISS copy from stored entries (ids kept as they are, gaps included). */
-async function buildIndexData(meta: IndexMeta, nextId: number, rows: Array<{ id: number; label: string; e: string }>): Promise<IndexData> {
+async function buildIndexData(meta: IndexMeta, nextId: number, rows: Array<{ id: number; label: string; e: string }>, quantizer?: Buffer | null): Promise<IndexData> {
   if (!INDEX_TYPES.includes(meta.indexType as IndexType)) throw new ShituError('ERR_INDEX_UNSUPPORTED', `stored index type ${JSON.stringify(meta.indexType)} is not supported`);
   if (!METRIC_TYPES.includes(meta.metricType)) throw new ShituError('ERR_INDEX_UNSUPPORTED', `stored metric ${JSON.stringify(meta.metricType)} is not supported`);
-  const nat = new native.VectorIndex(meta.dim, meta.indexType, meta.metricType);
+  const nat = quantizer ? await callNative(() => native.VectorIndex.fromBuffer(quantizer)) : new native.VectorIndex(meta.dim, meta.indexType, meta.metricType);
+  if (nat.count() !== 0 || nat.dim() !== meta.dim) throw new ShituError('ERR_INDEX_IO', 'the stored IVF quantizer does not match its index');
   const idMap = new Map<number, string>();
   if (rows.length) {
     const vectors = new Float32Array(rows.length * meta.dim);

@@ -1,7 +1,7 @@
 // The PostgreSQL store's tables, created on first connect (idempotent, under an
 // advisory lock so that replicas starting together do not race on the DDL).
 //   shitu_index   one row per index: shape, metric, next_id, version (the
-//                 number of the last committed write), search mode
+//                 number of the last committed write), search mode, IVF centroids
 //   shitu_vector  one row per gallery entry: id, label, pgvector embedding
 //   shitu_change  one row per committed write (index_key, version): what the
 //                 replicas replay to update their in-process FAISS copies
@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS shitu_index (
   search text NOT NULL CHECK (search IN ('faiss', 'pgvector')),
   next_id bigint NOT NULL CHECK (next_id >= 0),
   version bigint NOT NULL,
+  -- IVF: the trained, empty FAISS index (its centroids), so that every replica's
+  -- copy has the same lists as the one built first, whenever it is loaded.
+  quantizer bytea,
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS shitu_vector (
