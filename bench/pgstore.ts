@@ -209,7 +209,7 @@ function report(r: { infer: Record<string, Stats>; propagation: Stats; search: A
     '|---|---|---|---|---|',
     ...Object.entries(r.infer).map(([k, s]) => `| ${k} | ${s.n} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${fmt(s.mean)} |`),
     '',
-    `**Propagation**: from the writing replica's answer to another replica (a separate process) holding the entry in its FAISS copy, ${r.propagation.n} single-entry adds: p50 ${fmt(r.propagation.p50)} ms, p99 ${fmt(r.propagation.p99)} ms, max ${fmt(r.propagation.max)} ms (the guarantee is 1 s).`,
+    `**Propagation**: from the writing replica's answer to another replica (a separate process) holding the entry in its FAISS copy (0 when it had it before the writer answered), ${r.propagation.n} single-entry adds: p50 ${fmt(r.propagation.p50)} ms, p99 ${fmt(r.propagation.p99)} ms, max ${fmt(r.propagation.max)} ms (the guarantee is 1 s).`,
     '',
     `**search: pgvector** against in-process FAISS HNSW32: ${r.search.vectors} synthetic gallery vectors of ${r.search.dim} dimensions (IP; ${Math.round(r.search.vectors / 20)} random "products", each entry a noisy view of one; queries are new noisy views), ${r.search.queries} queries, recall@5 against exact (Flat) search. Build: FAISS ${fmt(r.search.faissBuildS, 1)} s; PostgreSQL (insert + pgvector HNSW m 16, ef_construction 64) ${fmt(r.search.pgBuildS, 1)} s. The same gallery in the default mode (search in process): stored in ${fmt(r.search.faissStoreS, 1)} s, and a replica starting up loads it whole into its FAISS copy in ${fmt(r.search.loadWholeS, 1)} s.`,
     '',
