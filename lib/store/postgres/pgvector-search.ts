@@ -10,8 +10,10 @@ import { ShituError } from '../../errors';
 import type { IndexType, MetricType, SearchHit } from '../../index-data';
 import { PGVECTOR_MAX_INDEXED_DIM } from './schema';
 
-// pgvector's Node helpers (text form in and out). Its type declarations sit
-// behind package "exports", which this package's moduleResolution does not read.
+// pgvector's Node helpers (text form in and out). 0.2.1, the last CommonJS
+// release: 0.3.0 is ESM only, which require() loads only from Node 20.19 on
+// (this package supports Node >= 20). Its type declarations sit behind package
+// "exports", which this package's moduleResolution does not read.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { fromSql, toSql } = require('pgvector') as { fromSql(v: string): unknown; toSql(v: number[]): unknown };
 
