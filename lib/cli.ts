@@ -156,6 +156,7 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', (v) => parseInt(v, 10), 8080)
     .option('--index-dir <dir>', 'directory holding the indexes (one per indexKey)', 'indexes')
+    .option('--index-store <url>', 'postgresql://user@host:port/db: indexes in PostgreSQL, shared by replicas (instead of --index-dir)')
     .option('--default-index-key <key>', 'index used when a request has no indexKey')
     .option('--max-concurrent <n>', 'recognitions running at once', (v) => parseInt(v, 10), 2)
     .option('--max-queue <n>', 'requests waiting; beyond it 503 + Retry-After', (v) => parseInt(v, 10), 32)
@@ -183,6 +184,21 @@ export function buildCli(): Command {
       for (const s of r.skipped) process.stderr.write(`skipped ${s.key}: ${s.reason}\n`);
       for (const f of r.failed) process.stderr.write(`failed ${f.key}: ${f.code} ${f.message}\n`);
       if (r.failed.length) throw new ShituError(r.failed[0].code as never, `${r.failed.length} of ${r.failed.length + r.imported.length} indexes could not be imported`);
+    });
+
+  // migrate-index: file indexes into the PostgreSQL store (lib/store/postgres/migrate.ts).
+  program
+    .command('migrate-index')
+    .description('copy file indexes (an index directory, PaddleX/PaddleClas layouts, or a serve --index-dir) into a PostgreSQL index store')
+    .argument('<source...>', 'index directories, or directories of indexes named by indexKey')
+    .requiredOption('--to <url>', 'postgresql://user@host:port/db')
+    .addOption(new Option('--search <mode>', 'where the copied indexes search').choices(['faiss', 'pgvector']).default('faiss'))
+    .action(async (sources: string[], o: { to: string; search: 'faiss' | 'pgvector' }) => {
+      const { migrateIndexes } = await import('./store/postgres/migrate');
+      await migrateIndexes(sources, o.to, {
+        search: o.search,
+        onIndex: (m) => process.stdout.write(`${m.source} -> ${m.key} (${m.entries} entries${m.copied ? '' : ', already in the database: skipped'})\n`),
+      });
     });
 
   const models = program.command('models').description('model management');

@@ -24,6 +24,7 @@ export type ShituErrorCode =
   | 'ERR_DRAW'
   | 'ERR_INPUT'
   | 'ERR_FETCH'
+  | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_CLOSED'
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_NATIVE_MISSING'

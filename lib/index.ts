@@ -33,3 +33,8 @@ import { native as nativeAddon } from './native';
 export function trimMemory(): boolean {
   return nativeAddon.trimMemory();
 }
+
+// Index stores: the file store (default) and PostgreSQL + pgvector (shared by replicas; pg is loaded on first use).
+export { openIndexStore, openIndex } from './store/open';
+export type { IndexStore, IdMapEntries } from './server-store';
+export type { PgIndexStore, PgIndexStoreOptions, SearchMode } from './store/postgres/pg-index-store';

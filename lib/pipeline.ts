@@ -12,6 +12,7 @@ import { expandInputs, FetchOptions, ImageInput, PreparedImage, RawImage, isMat,
 import { DecodeLimits, resolveDecodeLimits } from './decode-limits';
 import { DET_THRESHOLD, TOPK } from './limits';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from './index-data';
+import { IndexSearcher, isIndexSearcher, passesThreshold } from './index-searcher';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from './models';
 import { native } from './native';
 import { BoxJson, RecognitionResult } from './result';
@@ -66,7 +67,8 @@ export interface RemoveIndexOptions {
 }
 
 export interface PredictOptions {
-  index?: IndexData | string | null;
+  /** An index, a saved index directory, or a searcher (an index searched elsewhere, e.g. pgvector). */
+  index?: IndexData | string | null | IndexSearcher;
   detThreshold?: number;
   recThreshold?: number;
   recTopk?: number;
@@ -129,8 +131,15 @@ export class Pipeline extends EventEmitter {
     return p;
   }
 
-  private async resolveIndex(index: IndexData | string | null | undefined, required: boolean): Promise<IndexData | null> {
+  private async resolveIndex(index: IndexData | string | null | undefined, required: boolean): Promise<IndexData | null>;
+  private async resolveIndex(index: IndexData | string | null | undefined | IndexSearcher, required: boolean): Promise<IndexData | IndexSearcher | null>;
+  private async resolveIndex(index: IndexData | string | null | undefined | IndexSearcher, required: boolean): Promise<IndexData | IndexSearcher | null> {
     if (index instanceof IndexData) {
+      if (index.dim !== this.featureDim)
+        throw new ShituError('ERR_INDEX_DIM', `the index holds ${index.dim}-d vectors but the feature model gives ${this.featureDim}-d`);
+      return index;
+    }
+    if (isIndexSearcher(index)) { // searched elsewhere (e.g. pgvector)
       if (index.dim !== this.featureDim)
         throw new ShituError('ERR_INDEX_DIM', `the index holds ${index.dim}-d vectors but the feature model gives ${this.featureDim}-d`);
       return index;
@@ -254,33 +263,49 @@ export class Pipeline extends EventEmitter {
   }
 
   /** Recognises one prepared image. */
-  private async recognizeOne(img: PreparedImage, index: IndexData | null, o: PredictOptions, limits: DecodeLimits): Promise<RecognitionResult> {
+  private async recognizeOne(img: PreparedImage, index: IndexData | IndexSearcher | null, o: PredictOptions, limits: DecodeLimits): Promise<RecognitionResult> {
     const topk = o.recTopk ?? this.config.rec_topk;
     const recThreshold = o.recThreshold ?? this.config.rec_threshold;
     const t0 = performance.now();
+    const searcher: IndexSearcher | null = index !== null && !(index instanceof IndexData) ? index : null;
     const r = await callNative(() =>
-      native.recognize(this.detector.native, this.extractor.native, index ? index.native : null, img.source, {
+      native.recognize(this.detector.native, this.extractor.native, index && !searcher ? (index as IndexData).native : null, img.source, {
         detThreshold: o.detThreshold ?? this.config.det_threshold,
         topk,
         keepImage: o.keepImage === true,
+        keepFeatures: searcher !== null,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
         ...limits,
       }),
     );
+    if (searcher && r.boxes.length) {
+      // Searched outside the native call: its hits become the boxes' ids and scores.
+      const ts = performance.now();
+      const hits = await searcher.search(r.features, topk);
+      r.boxes.forEach((b: any, i: number) => {
+        b.ids = hits[i].map((h) => h.id);
+        b.scores = hits[i].map((h) => h.score);
+        b.labels = hits[i].map((h) => h.label);
+      });
+      r.timings.search = performance.now() - ts;
+    }
     const wall = performance.now() - t0;
     const boxes: BoxJson[] = r.boxes.map((b: any) => {
       const labels: Array<string | null> = [];
       const scores: Array<number | null> = [];
-      if (index) {
+      if (searcher) {
+        labels.push(...(b.labels as string[]));
+        scores.push(...(b.scores as number[]));
+      } else if (index) {
         for (let j = 0; j < b.ids.length; j++) {
-          const label = index.labelOf(b.ids[j]);
+          const label = (index as IndexData).labelOf(b.ids[j]);
           if (label === undefined) continue; // removed while this search ran
           labels.push(label);
           scores.push(b.scores[j]);
         }
       }
-      const matched = labels.length > 0 && index !== null && index.passes(scores[0] as number, recThreshold);
+      const matched = labels.length > 0 && index !== null && passesThreshold(index.metricType, scores[0] as number, recThreshold);
       return {
         labels: matched ? labels : [null],
         rec_scores: matched ? scores : [null],

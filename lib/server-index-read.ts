@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { IndexData } from './index-data';
 import { Type } from '@sinclair/typebox';
 import { envelope, ErrorBody, IdMap } from './server-schemas';
-import { INDEX_KEY_RE, IndexStore } from './server-store';
+import { FileIndexStore, INDEX_KEY_RE, IndexStore } from './server-store';
 
 export interface IndexListEntry {
   indexKey: string;
@@ -26,10 +26,10 @@ export interface IndexView {
   idMap: Record<string, string>;
 }
 
-// The two places these routes touch the store. They read the directory store
-// of lib/server-store.ts today; when the store becomes an interface with its
-// own list() and id-map read, only these two functions change.
+// The two places these routes touch the store. A directory store is listed
+// with each index's save time (newest first); other stores list their keys.
 async function listIndexes(store: IndexStore): Promise<IndexListEntry[]> {
+  if (!(store instanceof FileIndexStore)) return (await store.list()).map((indexKey) => ({ indexKey, modified: '' }));
   let names: string[];
   try {
     names = await fs.promises.readdir(store.dir);

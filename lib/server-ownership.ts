@@ -37,3 +37,18 @@ export class FileOwnership implements IndexOwnership {
     await fs.promises.rename(tmp, path.join(this.dir, indexKey));
   }
 }
+
+/** Ownership kept in this process only (stores without a directory, e.g. PostgreSQL). */
+export class MemoryOwnership implements IndexOwnership {
+  private readonly owners = new Map<string, string>();
+
+  async countIndexes(owner: string): Promise<number> {
+    let n = 0;
+    for (const who of this.owners.values()) if (who === owner) n++;
+    return n;
+  }
+
+  async recordOwner(indexKey: string, owner: string): Promise<void> {
+    this.owners.set(indexKey, owner);
+  }
+}

@@ -1,11 +1,15 @@
-// The service's indexes on disk: indexDir/<indexKey>/ (vector.index +
-// id_map.yaml), loaded lazily by key and cached; writes to one index (add,
+// Where the service keeps its indexes: the IndexStore interface, and the
+// embedded default, the file store (indexDir/<indexKey>/ = vector.index +
+// id_map.yaml), loaded lazily by key and cached. Writes to one index (add,
 // remove, and the save after each) run one at a time on a per-key promise
-// chain, while searches go on against the in-memory index.
+// chain, while searches go on against the in-memory index. The PostgreSQL
+// store (shared by replicas) lives in lib/store/postgres/.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ShituError } from './errors';
 import { IndexData } from './index-data';
+import type { IndexSearcher } from './index-searcher';
 
 /** Any RFC 4122-shaped UUID (what crypto.randomUUID() gives), any case. */
 export const INDEX_KEY_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,7 +23,52 @@ export class IndexKeyError extends Error {
   }
 }
 
-export class IndexStore {
+/** Throws 422 for a malformed key. Keys are normalised to lower case. */
+export function checkIndexKey(key: string): string {
+  if (typeof key !== 'string' || !INDEX_KEY_RE.test(key))
+    throw new IndexKeyError(422, `indexKey: ${JSON.stringify(key)} is not an index key (a UUID returned by /shitu-index-build)`);
+  return key.toLowerCase();
+}
+
+/** id -> label, in id order. */
+export type IdMapEntries = Array<[number, string]>;
+
+/**
+ * What the service needs from an index store. Every method that takes a key
+ * throws IndexKeyError (422 malformed, 404 unknown); a store whose backend is
+ * unreachable throws ShituError ERR_STORE_UNAVAILABLE (the service answers 503).
+ */
+export interface IndexStore {
+  /** For logs: where the indexes are. */
+  readonly location: string;
+  checkKey(key: string): string;
+  /** The index to search, kept in process. */
+  get(key: string): Promise<IndexData>;
+  /** What /shitu-infer searches: the in-process index, or a searcher where the index searches elsewhere (pgvector). */
+  searchable(key: string): Promise<IndexData | IndexSearcher>;
+  /** Resolves when the index exists (else 404), without loading more than needed. */
+  check(key: string): Promise<void>;
+  /** Stores a new index under a fresh key (or `key`) and returns the key. */
+  create(index: IndexData, key?: string): Promise<string>;
+  /**
+   * Adds entries: `f` adds vectors and labels to the index it is given (ids
+   * from that index's nextId); the store gives them their final ids, commits,
+   * and resolves with the index's id map after the write.
+   */
+  append(key: string, f: (index: IndexData) => Promise<unknown>): Promise<IdMapEntries>;
+  /** Removes ids (ShituError ERR_INDEX_ID with the unknown ids as details: nothing removed). */
+  remove(key: string, ids: number[]): Promise<IdMapEntries>;
+  /** Every index key, sorted. */
+  list(): Promise<string[]>;
+  /** One index's id map, without loading its vectors where the store can. */
+  idMap(key: string): Promise<IdMapEntries>;
+  /** Resolves when every write in progress has finished. */
+  settled(): Promise<void>;
+  /** Releases connections and timers (after settled()). */
+  close(): Promise<void>;
+}
+
+export class FileIndexStore implements IndexStore {
   readonly dir: string;
   private readonly maxCached: number;
   /** Loaded (or loading) indexes, least recently used first. */
@@ -31,12 +80,9 @@ export class IndexStore {
     this.maxCached = Math.max(1, maxCached);
   }
 
-  /** Throws 422 for a malformed key. Keys are normalised to lower case. */
-  checkKey(key: string): string {
-    if (typeof key !== 'string' || !INDEX_KEY_RE.test(key))
-      throw new IndexKeyError(422, `indexKey: ${JSON.stringify(key)} is not an index key (a UUID returned by /shitu-index-build)`);
-    return key.toLowerCase();
-  }
+  get location(): string { return this.dir; }
+
+  checkKey(key: string): string { return checkIndexKey(key); }
 
   pathOf(key: string): string {
     return path.join(this.dir, this.checkKey(key));
@@ -65,18 +111,55 @@ export class IndexStore {
     return p;
   }
 
+  async check(key: string): Promise<void> {
+    await this.get(key);
+  }
+
+  searchable(key: string): Promise<IndexData> {
+    return this.get(key);
+  }
+
   /** Saves a new index under a fresh key and caches it. */
-  async create(index: IndexData): Promise<string> {
-    const k = this.newKey();
+  async create(index: IndexData, key?: string): Promise<string> {
+    const k = key === undefined ? this.newKey() : this.checkKey(key);
     await index.save(path.join(this.dir, k));
     this.remember(k, Promise.resolve(index));
     return k;
   }
 
+  async append(key: string, f: (index: IndexData) => Promise<unknown>): Promise<IdMapEntries> {
+    return this.write(key, async (index) => {
+      await f(index);
+      return index.idMapEntries;
+    });
+  }
+
+  async remove(key: string, ids: number[]): Promise<IdMapEntries> {
+    return this.write(key, async (index) => {
+      await index.remove(ids);
+      return index.idMapEntries;
+    });
+  }
+
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names.filter((n) => INDEX_KEY_RE.test(n) && fs.existsSync(path.join(this.dir, n, 'vector.index'))).map((n) => n.toLowerCase()).sort();
+  }
+
+  async idMap(key: string): Promise<IdMapEntries> {
+    return (await this.get(key)).idMapEntries;
+  }
+
   /**
    * Runs `f(index)` then saves the index, after every earlier write to the same
    * key. If the change or the save fails, the cached copy is dropped so the next
-   * request reloads the last saved state.
+   * request reloads the last saved state (unknown ids change nothing: kept).
    */
   write<T>(key: string, f: (index: IndexData) => Promise<T>): Promise<T> {
     const k = this.checkKey(key);
@@ -88,7 +171,8 @@ export class IndexStore {
         await index.save(path.join(this.dir, k));
         return r;
       } catch (e) {
-        if (!(e as { keepCache?: boolean }).keepCache) this.cache.delete(k);
+        const unchanged = (e as { keepCache?: boolean }).keepCache || (e instanceof ShituError && e.code === 'ERR_INDEX_ID');
+        if (!unchanged) this.cache.delete(k);
         throw e;
       }
     };
@@ -104,6 +188,10 @@ export class IndexStore {
   /** Resolves when every queued write has finished. */
   async settled(): Promise<void> {
     while (this.chains.size) await Promise.all([...this.chains.values()]);
+  }
+
+  async close(): Promise<void> {
+    await this.settled();
   }
 
   private remember(k: string, p: Promise<IndexData>) {

@@ -17,16 +17,22 @@ import type { Pipeline } from './pipeline';
 import { resolveDecodeLimits } from './decode-limits';
 import { ApiKeySpec, AuthError, Authenticator, loadApiKeys, checkIndexQuota, checkVectorQuota, IndexOwnership, Principal, Scope } from './server-auth';
 import { BusyError, CancelledError, Limiter, LimiterStats } from './server-limiter';
-import { FileOwnership } from './server-ownership';
+import { FileOwnership, MemoryOwnership } from './server-ownership';
 import { AddRequest, BuildRequest, InferRequest, RemoveRequest, routeSchemas } from './server-schemas';
-import { IndexKeyError, IndexStore } from './server-store';
+import { IdMapEntries, IndexKeyError, IndexStore } from './server-store';
+import { openIndexStore } from './store/open';
 import { registerIndexReadRoutes } from './server-index-read';
 import { serverTiming } from './server-timing';
 import { registerWebApp } from './server-web-app';
 
 export interface ServerOptions {
-  /** Where indexes live: one directory per indexKey. */
-  indexDir: string;
+  /** Where indexes live: one directory per indexKey (the file store). */
+  indexDir?: string;
+  /**
+   * Or an index store: a postgresql:// URL (shared by any number of replicas,
+   * see "Scaling out" in README.md) or a store instance. Takes precedence over indexDir.
+   */
+  indexStore?: string | IndexStore;
   /** Index used when a request has no indexKey (else such requests get 400). */
   defaultIndexKey?: string;
   /** Recognitions / embeddings running at once (default 2). */
@@ -177,6 +183,8 @@ function statusOf(e: unknown, bodyLimit: number): { status: number; message: str
         return { status: 422, message: e.message };
       case 'ERR_CLOSED':
         return { status: 503, message: e.message, headers: { 'retry-after': '5' } };
+      case 'ERR_STORE_UNAVAILABLE':
+        return { status: 503, message: e.message, headers: { 'retry-after': '1' } };
       default:
         return { status: 500, message: `${e.code}: ${e.message}` };
     }
@@ -220,7 +228,7 @@ const positiveInt = (name: string, v: number | undefined, def: number): number =
  * running and queued ones.
  */
 export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o: ServerOptions): ShituServer {
-  if (!o || typeof o.indexDir !== 'string' || !o.indexDir) throw new TypeError('createServer: options.indexDir is required');
+  if (!o || ((typeof o.indexDir !== 'string' || !o.indexDir) && !o.indexStore)) throw new TypeError('createServer: options.indexDir or options.indexStore is required');
   const bodyLimit = positiveInt('bodyLimit', o.bodyLimit, SERVICE_LIMITS.bodyLimit);
   const maxResponseBytes = positiveInt('maxResponseBytes', o.maxResponseBytes, SERVICE_LIMITS.maxResponseBytes);
   const schemaLimits = {
@@ -229,13 +237,17 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   };
   const schemas = routeSchemas(schemaLimits);
   const limiter = new Limiter(o.maxConcurrent ?? SERVICE_LIMITS.maxConcurrent, o.maxQueue ?? SERVICE_LIMITS.maxQueue);
-  const store = new IndexStore(o.indexDir, o.maxCachedIndexes ?? 32);
+  const ownStore = typeof o.indexStore !== 'object';
+  const store: IndexStore = typeof o.indexStore === 'object' ? o.indexStore
+    : openIndexStore(o.indexStore ?? o.indexDir!, { maxCached: o.maxCachedIndexes ?? 32 });
   // What saves that crashed in an earlier run left in the index directory (lib/index-dir.ts).
-  void IndexData.removeSaveLeftovers(o.indexDir).catch(() => undefined);
+  if (o.indexDir && !o.indexStore) void IndexData.removeSaveLeftovers(o.indexDir).catch(() => undefined);
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { guard: true, ...o.fetch };
   const auth = o.apiKeys && o.apiKeys.length ? new Authenticator(o.apiKeys) : undefined;
-  const ownership = o.ownership ?? new FileOwnership(o.indexDir);
+  // Index quotas count owners beside a directory store; another store without an
+  // ownership of its own counts the indexes built through this process only.
+  const ownership = o.ownership ?? (o.indexStore === undefined && o.indexDir ? new FileOwnership(o.indexDir) : new MemoryOwnership());
   // Validated now (a bad value fails createServer), applied per request over the pipeline's own.
   const decodeOverride = { limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats };
   resolveDecodeLimits(decodeOverride);
@@ -409,7 +421,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         signal);
       const indexKey = await store.create(index);
       if (principal) await ownership.recordOwner(indexKey, principal.name);
-      return success(request, { indexKey, idMap: idMapOf(index) });
+      return success(request, { indexKey, idMap: idMapOf(index.idMapEntries) });
     });
 
     r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: schemas.add, config: { scope: 'write', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
@@ -418,40 +430,33 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
       const { imageLabelPairs } = request.body;
       const labels = checkLabels(imageLabelPairs);
       const key = keyOf(request.body.indexKey);
-      const current = await store.get(key); // 404 before any download
+      await store.check(key); // 404 before any download
       const principal = principalOf(request);
-      checkVectorQuota(principal, current.count + imageLabelPairs.length);
       const imgs = await images(imageLabelPairs);
-      const index = await store.write(key, (index) => {
+      const idMap = await store.append(key, (index) => {
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return limiter.run(
           () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, ...decodeOverrideFor(p) })
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal);
       });
-      return success(request, { idMap: idMapOf(index) });
+      return success(request, { idMap: idMapOf(idMap) });
     });
 
     r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: schemas.remove, config: { scope: 'write' } as RouteConfig as Record<string, unknown> }, async (request) => {
-      const p = needPipeline();
+      needPipeline();
       const key = keyOf(request.body.indexKey);
       const { ids } = request.body;
-      const index = await store.write(key, async (index) => {
-        try {
-          return await p.removeIndex({ index, removeIds: ids });
-        } catch (e) {
-          if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
-            const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
-            const shown = unknown.slice(0, SERVICE_LIMITS.maxIdsInError).join(', ');
-            const more = unknown.length > SERVICE_LIMITS.maxIdsInError ? ` and ${unknown.length - SERVICE_LIMITS.maxIdsInError} more` : '';
-            const err = new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`);
-            (err as unknown as { keepCache: boolean }).keepCache = true;
-            throw err;
-          }
-          throw e;
+      const idMap = await store.remove(key, ids).catch((e) => {
+        if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
+          const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
+          const shown = unknown.slice(0, SERVICE_LIMITS.maxIdsInError).join(', ');
+          const more = unknown.length > SERVICE_LIMITS.maxIdsInError ? ` and ${unknown.length - SERVICE_LIMITS.maxIdsInError} more` : '';
+          throw new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`);
         }
+        throw e;
       });
-      return success(request, { idMap: idMapOf(index) });
+      return success(request, { idMap: idMapOf(idMap) });
     });
 
     r.post<{ Body: InferRequest }>('/shitu-infer', { schema: schemas.infer, config: { scope: 'read', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
@@ -461,7 +466,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
       const returnImage = b.returnImage ?? true;
       const givenKey = b.indexKey ?? undefined;
       // No key, no default key: the pipeline config's own index, when it names one.
-      const index = givenKey === undefined && !defaultKey && p.config.index ? undefined : await store.get(keyOf(givenKey));
+      const index = givenKey === undefined && !defaultKey && p.config.index ? undefined : await store.searchable(keyOf(givenKey));
       const img = await imageBytes(b.image, 'image', fetchOpts);
       const out = await limiter.run(async () => {
         let res;
@@ -511,12 +516,14 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     // hold close() for the keep-alive timeout: end the idle ones here.
     for (const [socket, busy] of inFlight) if (busy === 0) socket.destroy();
   });
+  // A store this server opened (from a URL or directory) is this server's to close.
+  if (ownStore) app.addHook('onClose', async () => { await store.close(); });
   return app;
 }
 
-function idMapOf(index: IndexData): Record<string, string> {
+function idMapOf(entries: IdMapEntries): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [id, label] of index.idMapEntries) out[String(id)] = label;
+  for (const [id, label] of entries) out[String(id)] = label;
   return out;
 }
 
@@ -527,6 +534,8 @@ export interface ServeOptions {
   device?: string;
   threads?: number;
   indexDir?: string;
+  /** A postgresql:// URL: replicas share their indexes (else indexDir). */
+  indexStore?: string;
   defaultIndexKey?: string;
   maxConcurrent?: number;
   maxQueue?: number;
@@ -548,13 +557,13 @@ export async function serve(o: ServeOptions): Promise<void> {
   const indexDir = path.resolve(o.indexDir ?? 'indexes');
   const apiKeys = loadApiKeys({ file: o.apiKeys });
   const app = createServer(pipelineP, {
-    indexDir, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
+    indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
     apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
     fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
     logger: o.log ? { level: 'info' } : false,
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
-  process.stderr.write(`shitu serve: listening on ${address} (indexes in ${indexDir}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})\n`);
+  process.stderr.write(`shitu serve: listening on ${address} (indexes in ${app.shitu.store.location}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})\n`);
   pipelineP.then(() => process.stderr.write('shitu serve: pipeline loaded, ready\n'), () => undefined);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

@@ -9,9 +9,14 @@ APT_PACKAGES=(
   libfaiss-dev libopenblas0-pthread
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libfreetype-dev fonts-noto-cjk
-  chromium  # the browser test of the web app (test/web.test.ts)
-  python3-yaml python3-numpy  # tests: PaddleX's own YAML (PyYAML) and pickles (numpy)
 )
+# Only the tests need these; `npm run demo` does not.
+if [ "${npm_lifecycle_event:-}" != demo ]; then
+  APT_PACKAGES+=(
+    chromium  # the browser test of the web app (test/web.test.ts)
+    python3-yaml python3-numpy  # tests: PaddleX's own YAML (PyYAML) and pickles (numpy)
+  )
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,8 +27,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 fi
+
+# PostgreSQL 15 + pgvector 0.8.0 for the PostgreSQL index store's tests and
+# bench (when missing); `npm run demo` does not need them.
+if [ "${npm_lifecycle_event:-}" != demo ]; then bash scripts/install-postgres.sh; fi
 
 # npm ci only when package-lock.json changed since the last install.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)

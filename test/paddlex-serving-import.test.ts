@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { IndexData } from '../lib/index';
 import { readPaddleXServingEntry } from '../lib/paddlex-serving-import';
-import { IndexStore } from '../lib/server-store';
+import { FileIndexStore } from '../lib/server-store';
 import { faissOp, haveNumpy, writeFloats, writePaddleXServingEntry } from './helpers/paddlex';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-pxserve-'));
@@ -42,7 +42,7 @@ t.test('import-paddlex-serving: entries become index directories the service rea
   t.equal(r.code, 1, 'exit 1: one entry failed');
   t.match(r.stderr, new RegExp(`failed ${broken}: ERR_INDEX_CORRUPT`));
   t.match(r.stderr, /skipped README/);
-  const store = new IndexStore(indexDir);
+  const store = new FileIndexStore(indexDir);
   for (const key of keys) {
     const index = await store.get(key);
     t.same(index.idMapEntries, labels.map((l, i) => [i, l]), `protocol ${key === keys[0] ? 4 : 5}: labels`);

@@ -1,0 +1,60 @@
+// The PostgreSQL store's tables, created on first connect (idempotent, under an
+// advisory lock so that replicas starting together do not race on the DDL).
+//   shitu_index   one row per index: shape, metric, next_id, version (the
+//                 number of the last committed write), search mode, IVF centroids
+//   shitu_vector  one row per gallery entry: id, label, pgvector embedding
+//   shitu_change  one row per committed write (index_key, version): what the
+//                 replicas replay to update their in-process FAISS copies
+import type { ClientBase } from 'pg';
+
+/** The NOTIFY channel; the payload is "<indexKey>:<version>". */
+export const CHANGE_CHANNEL = 'shitu_index_change';
+
+/** pgvector's limit for HNSW / IVFFlat indexes on `vector` columns. */
+export const PGVECTOR_MAX_INDEXED_DIM = 2000;
+
+const SCHEMA_LOCK = 0x5348_4954; // "SHIT": any constant shared by every replica
+
+const DDL = `
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE IF NOT EXISTS shitu_index (
+  key uuid PRIMARY KEY,
+  dim integer NOT NULL CHECK (dim > 0),
+  index_type text NOT NULL,
+  metric_type text NOT NULL CHECK (metric_type IN ('IP', 'L2')),
+  search text NOT NULL CHECK (search IN ('faiss', 'pgvector')),
+  next_id bigint NOT NULL CHECK (next_id >= 0),
+  version bigint NOT NULL,
+  -- IVF: the trained, empty FAISS index (its centroids), so that every replica's
+  -- copy has the same lists as the one built first, whenever it is loaded.
+  quantizer bytea,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS shitu_vector (
+  index_key uuid NOT NULL REFERENCES shitu_index (key) ON DELETE CASCADE,
+  id bigint NOT NULL,
+  label text NOT NULL,
+  embedding vector NOT NULL,
+  PRIMARY KEY (index_key, id)
+);
+CREATE TABLE IF NOT EXISTS shitu_change (
+  index_key uuid NOT NULL REFERENCES shitu_index (key) ON DELETE CASCADE,
+  version bigint NOT NULL,
+  op text NOT NULL CHECK (op IN ('add', 'remove')),
+  ids bigint[] NOT NULL,
+  committed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (index_key, version)
+);
+`;
+
+export async function ensureSchema(c: ClientBase): Promise<void> {
+  await c.query('BEGIN');
+  try {
+    await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+    await c.query(DDL);
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
