@@ -33,12 +33,18 @@ t.test('a reader in another process during 300 saves sees complete versions only
   const stop = path.join(tmp, 'stop');
   const reader = child(['read-loop', dir, stop]);
   let out = '';
-  reader.stdout.on('data', (c) => (out += c));
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (onReady = r));
+  reader.stdout.on('data', (c) => {
+    out += c;
+    if (out.startsWith('ready\n')) onReady();
+  });
   const done = new Promise<number>((r) => reader.on('exit', (code) => r(code ?? -1)));
+  await Promise.race([ready, done]);
   for (let v = 1; v <= 300; v++) await save(v, dir);
   fs.writeFileSync(stop, '');
   t.equal(await done, 0);
-  const r = JSON.parse(out);
+  const r = JSON.parse(out.trim().split('\n').pop()!);
   t.ok(r.loads > 20, `the reader loaded ${r.loads} times`);
   t.same(r.bad, [], 'never a missing, partial or mixed index');
   t.equal(versionOf(await IndexData.load(dir)), 300);

@@ -48,6 +48,8 @@ async function main() {
         bad.push(`${(e as { code?: string }).code}: ${(e as Error).message}`);
       }
       loads++;
+      // The test starts saving once the reader is running (a loaded machine can take seconds to start it).
+      if (loads === 1) process.stdout.write('ready\n');
     }
     process.stdout.write(JSON.stringify({ loads, bad: bad.slice(0, 20), badCount: bad.length }) + '\n');
   }
