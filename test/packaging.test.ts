@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { findSharedDir } from '../lib/shared-dir';
 
 const root = path.resolve(__dirname, '..');
 const run = promisify(execFile);
@@ -59,9 +60,13 @@ function packageWithoutAddon(t: Test): string {
     fs.cpSync(path.join(root, p), path.join(dir, p), { recursive: true });
   return dir;
 }
+// The stand-in card names ${SHITU_SHARED_DIR:-../../shared}: give the children the shared
+// directory this test found, wherever the clone is.
+const sharedDir = findSharedDir();
+const sharedEnv: NodeJS.ProcessEnv = sharedDir ? { SHITU_SHARED_DIR: sharedDir } : {};
 const runCode = (file: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [file, ...args], { env: { ...process.env, SHITU_ADDON_PATH: '', ...env }, timeout: 120_000 },
+    execFile(process.execPath, [file, ...args], { env: { ...process.env, ...sharedEnv, SHITU_ADDON_PATH: '', ...env }, timeout: 120_000 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
   });
 
