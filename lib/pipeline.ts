@@ -39,6 +39,23 @@ export interface CreatePipelineOptions {
   limitInputPixels?: number | false;
   /** Formats decoded, by content (default jpeg, png, webp, tiff, bmp; opt-in: jp2, pnm, pfm, hdr, sunras, exr). Others: ERR_IMAGE_FORMAT. */
   imageFormats?: readonly string[];
+  /**
+   * Decode large JPEGs at 1/2, 1/4 or 1/8 scale (libjpeg's DCT-domain scaling)
+   * when the reduced picture still covers 90 % of the detector's input sides;
+   * boxes stay in full-picture pixels. Cheaper decode, slightly different
+   * pixels for the models (see README "Speed"). Default false. Ignored when the
+   * picture is kept for drawing (keepImage).
+   */
+  reducedDecode?: boolean;
+}
+
+/** The settings a pipeline runs with (Pipeline.settings). */
+export interface PipelineSettings {
+  /** ONNX Runtime intra-op threads per model. */
+  threads: number;
+  /** Recognitions in flight during predict. */
+  concurrency: number;
+  reducedDecode: boolean;
 }
 
 export interface BuildIndexOptions {
@@ -87,6 +104,8 @@ export interface PredictOptions {
   imageFormats?: readonly string[];
   /** Bounds and the SSRF guard for http(s) inputs (default: no guard, the caller's URLs are fetched). */
   fetch?: FetchOptions;
+  /** Per-call override of the pipeline's reducedDecode. */
+  reducedDecode?: boolean;
 }
 
 function checkThreshold(name: string, v: number | undefined, min: number = DET_THRESHOLD.min, max: number = DET_THRESHOLD.max) {
@@ -99,6 +118,8 @@ export class Pipeline extends EventEmitter {
   private readonly detector: LoadedDetector;
   private readonly extractor: LoadedExtractor;
   private readonly concurrency: number;
+  /** What createPipeline chose (threads and concurrency from the core count unless given). */
+  readonly settings: Readonly<PipelineSettings>;
   /** The pipeline's decode limits (createPipeline's limitInputPixels / imageFormats). */
   readonly decodeLimits: DecodeLimits;
   private defaultIndex?: Promise<IndexData>;
@@ -106,8 +127,10 @@ export class Pipeline extends EventEmitter {
   private inFlight = new Set<Promise<unknown>>();
 
   /** @internal use createPipeline */
-  constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, concurrency: number, decodeLimits?: DecodeLimits) {
+  constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, settings: PipelineSettings, decodeLimits?: DecodeLimits) {
     super();
+    this.settings = Object.freeze({ ...settings });
+    const concurrency = settings.concurrency;
     this.decodeLimits = decodeLimits ?? resolveDecodeLimits({});
     this.config = config;
     this.detector = detector;
@@ -274,6 +297,7 @@ export class Pipeline extends EventEmitter {
         topk,
         keepImage: o.keepImage === true,
         keepFeatures: searcher !== null,
+        reducedDecode: o.reducedDecode ?? this.settings.reducedDecode,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
         ...limits,
@@ -333,6 +357,7 @@ export class Pipeline extends EventEmitter {
     checkThreshold('detThreshold', o.detThreshold);
     if (o.recThreshold !== undefined && (typeof o.recThreshold !== 'number' || !Number.isFinite(o.recThreshold)))
       throw new RangeError(`recThreshold must be a number, got ${JSON.stringify(o.recThreshold)}`);
+    if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
     if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < TOPK.min || o.recTopk > TOPK.max))
       throw new RangeError(`recTopk must be an integer in [${TOPK.min}, ${TOPK.max}], got ${JSON.stringify(o.recTopk)}`);
     const limits = resolveDecodeLimits(o, this.decodeLimits);
@@ -386,6 +411,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   const limits = resolveDecodeLimits(o);
   const device = o.device ?? 'cpu';
   if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
+  if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
   for (const k of ['threads', 'concurrency'] as const)
     if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
@@ -404,7 +430,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, concurrency, limits);
+  const p = new Pipeline(config, detector, extractor, { threads, concurrency, reducedDecode: o.reducedDecode ?? false }, limits);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }
