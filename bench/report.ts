@@ -217,12 +217,12 @@ export function writeReport(): string {
   if (tp) {
     md.push('### Concurrency and batching\n');
     md.push(table(['threads', 'in flight', 'images', 'images/s', 'latency p50 / p99 ms', 'event-loop delay p50 / p99 / max ms'],
-      tp.concurrency.map((r) => [r.setting?.startsWith('default') ? `${r.threads} (${r.setting.replace(/ \(.*/, '')})` : r.threads, r.concurrency, r.count, `**${fmt(r.ips, 1)}**`, `${fmt(r.latency.p50, 1)} / ${fmt(r.latency.p99, 1)}`, `${fmt(r.loopDelay.p50)} / ${fmt(r.loopDelay.p99)} / ${fmt(r.loopDelay.max)}`])));
+      tp.concurrency.map((r) => [r.setting?.startsWith('default') || r.setting?.startsWith('shared') ? `${r.threads} (${r.setting.replace(/ \(.*/, '')})` : r.threads, r.concurrency, r.count, `**${fmt(r.ips, 1)}**`, `${fmt(r.latency.p50, 1)} / ${fmt(r.latency.p99, 1)}`, `${fmt(r.loopDelay.p50)} / ${fmt(r.loopDelay.p99)} / ${fmt(r.loopDelay.max)}`])));
     md.push(`Idle event-loop delay (nothing running, same monitor): p50 ${fmt(tp.idleLoopDelay.p50)} / p99 ${fmt(tp.idleLoopDelay.p99)} / max ${fmt(tp.idleLoopDelay.max)} ms.\n\n`);
     const svg = writeSvg('throughput-concurrency.svg', barChart({
       title: 'recognize() images/s by calls in flight',
       categories: [...new Set(tp.concurrency.map((r) => r.concurrency))].map((c) => `${c} in flight`),
-      series: [...new Set(tp.concurrency.map((r) => r.threads))].map((th) => ({ name: `${th} thread(s)`, values: tp.concurrency.filter((r) => r.threads === th && !r.setting?.startsWith('default')).map((r) => r.ips) })),
+      series: [...new Set(tp.concurrency.map((r) => r.threads))].map((th) => ({ name: `${th} thread(s)`, values: tp.concurrency.filter((r) => r.threads === th && !r.setting?.startsWith('default') && !r.setting?.startsWith('shared')).map((r) => r.ips) })),
       unit: 'images/s',
     }));
     md.push(`![concurrency](${svg})\n`);

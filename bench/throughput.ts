@@ -101,6 +101,7 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
     notes: [
       'Concurrency: `count` recognitions over the 4 images round-robin, with 1, 2 or 4 recognize() calls in flight (each a native call on a worker thread).',
       'Limit: the raw ONNX Runtime Runs one image needs (detector at [1,3,416,416] + feature model at [boxes,3,224,224], each Run after Run alone, medians, mean over the 4 images), measured in the same run just before the rows. Hard limit = cores x 1000 / (raw ms per image at 1 thread): every core busy with nothing but inference. A setting\'s own limit = min(in flight x threads, cores) / threads Runs side by side at that thread count\'s raw time. Ratio = measured images/s / hard limit.',
+      '"shared pool" = createPipeline(config, {threadPool: "shared"}): the detector\'s and the feature model\'s sessions run on ONNX Runtime\'s one process-wide intra-op pool (a thread per core, no spinning) instead of a pool each. Its own limit is computed as for a session pool of that many threads.',
       '"default options" = createPipeline(config) without threads / concurrency (chosen from os.availableParallelism(), which follows taskset), with the pipeline\'s concurrency in flight, as predict() runs; "+ reducedDecode" adds createPipeline\'s reducedDecode: true.',
       'Event-loop delay: perf_hooks.monitorEventLoopDelay (resolution 1 ms) while the recognitions run; the idle row is the same monitor with nothing running, as the floor of the measurement.',
       'Batched extraction: FeatureExtractor.embed on pre-decoded gallery pictures (raw BGR pixels; decode not counted), whole pictures (the 12 gallery pictures in turn, the same mix for every B) resized to 224x224, B pictures per call = one ONNX Runtime Run at batch B.',
@@ -121,7 +122,7 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
     for (const img of IMAGES) boxes.push(Math.max(1, (await pipeline.recognize(img, { index })).boxes.length));
   }
   const threadCounts = cores >= 2 ? [2, 1] : [1];
-  for (const threads of [...threadCounts, ...(cores >= 4 ? [4] : [])]) {
+  for (const threads of [...new Set([...threadCounts, cores])]) {
     log(`throughput: raw Runs per image at ${threads} thread(s)`);
     res.raw.push(await rawPerImage(threads, boxes, mode));
   }
@@ -144,6 +145,23 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
       h.disable();
       res.concurrency.push({ threads, concurrency, setting: `${threads} thread(s) x ${concurrency} in flight`, settingLimitIps: settingLimit(threads, concurrency), limitIps, count, seconds, ips: count / seconds, latency: stats(lat), loopDelay: loopStats(h) });
     }
+  }
+  // One process-wide ONNX Runtime pool (a thread per core) for both models.
+  {
+    const pipeline = await createPipeline(STANDIN_CONFIG, { threadPool: 'shared', concurrency: 4 });
+    const { index } = await loadOurs(1);
+    for (let i = 0; i < 4; i++) await pipeline.recognize(IMAGES[i % IMAGES.length], { index });
+    for (const concurrency of cores >= 2 ? [1, 2, 4] : [1, 2]) {
+      log(`throughput: shared pool, ${concurrency} in flight`);
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      const t0 = now();
+      const lat = await runInFlight(count, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
+      const seconds = (now() - t0) / 1000;
+      h.disable();
+      res.concurrency.push({ threads: cores, concurrency, setting: `shared pool (${cores} thread(s)) x ${concurrency} in flight`, settingLimitIps: settingLimit(cores, concurrency), limitIps, count, seconds, ips: count / seconds, latency: stats(lat), loopDelay: loopStats(h) });
+    }
+    await pipeline.close();
   }
   // The defaults, as a user gets them (and with the cheaper JPEG decode).
   for (const reducedDecode of [false, true]) {

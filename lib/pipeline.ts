@@ -29,6 +29,13 @@ export interface CreatePipelineOptions {
   threads?: number;
   /** Recognitions in flight at once during predict (default: cores, at most 4). */
   concurrency?: number;
+  /**
+   * "session" (default): each model's ONNX Runtime session has its own pool of
+   * `threads`. "shared": both models (and every pipeline of the process) run on
+   * ONNX Runtime's one process-wide pool with a thread per core (`threads` must
+   * not be given then). See bench/REPORT.md §4 for which wins where.
+   */
+  threadPool?: 'session' | 'shared';
   /** Run one dummy inference per model at start-up so the first real call is not slow. */
   warmup?: boolean;
   /**
@@ -51,8 +58,9 @@ export interface CreatePipelineOptions {
 
 /** The settings a pipeline runs with (Pipeline.settings). */
 export interface PipelineSettings {
-  /** ONNX Runtime intra-op threads per model. */
+  /** ONNX Runtime intra-op threads per model (with threadPool "shared": the shared pool's). */
   threads: number;
+  threadPool: 'session' | 'shared';
   /** Recognitions in flight during predict. */
   concurrency: number;
   reducedDecode: boolean;
@@ -418,10 +426,14 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   const concurrency = o.concurrency ?? Math.min(4, cores);
   // Cores are shared out between the recognitions in flight: measured on 2 cores,
   // 2 in flight x 1 thread gives 56 images/s against 48 for 2 x 2 threads.
-  const threads = o.threads ?? Math.max(1, Math.floor(cores / concurrency));
+  if (o.threadPool !== undefined && o.threadPool !== 'session' && o.threadPool !== 'shared') throw new RangeError(`threadPool must be "session" or "shared", got ${JSON.stringify(o.threadPool)}`);
+  const threadPool = o.threadPool ?? 'session';
+  if (threadPool === 'shared' && o.threads !== undefined) throw new RangeError('threads cannot be given with threadPool "shared" (the shared pool has a thread per core)');
+  const threads = threadPool === 'shared' ? cores : o.threads ?? Math.max(1, Math.floor(cores / concurrency));
   const session: SessionOptions = {
     device: device === 'gpu' ? 'gpu:0' : device,
     intraOpThreads: threads,
+    sharedThreadPool: threadPool === 'shared',
     tensorrt: !!o.useHpip && device !== 'cpu',
   };
   const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
@@ -430,7 +442,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, { threads, concurrency, reducedDecode: o.reducedDecode ?? false }, limits);
+  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, reducedDecode: o.reducedDecode ?? false }, limits);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }

@@ -34,10 +34,12 @@ t.test('default options: cores shared out as recognitions in flight x 1 thread, 
   const cores = Math.max(1, os.availableParallelism());
   const p = await createPipeline(STANDIN_CONFIG, { warmup: false });
   t.teardown(() => p.close());
-  t.same(p.settings, { concurrency: Math.min(4, cores), threads: Math.max(1, Math.floor(cores / Math.min(4, cores))), reducedDecode: false });
+  t.same(p.settings, { concurrency: Math.min(4, cores), threads: Math.max(1, Math.floor(cores / Math.min(4, cores))), threadPool: 'session', reducedDecode: false });
   const q = await createPipeline(STANDIN_CONFIG, { warmup: false, threads: 3, concurrency: 1, reducedDecode: true });
   t.teardown(() => q.close());
-  t.same(q.settings, { concurrency: 1, threads: 3, reducedDecode: true });
+  t.same(q.settings, { concurrency: 1, threads: 3, threadPool: 'session', reducedDecode: true });
+  await t.rejects(createPipeline(STANDIN_CONFIG, { warmup: false, threadPool: 'global' as any }), RangeError);
+  await t.rejects(createPipeline(STANDIN_CONFIG, { warmup: false, threadPool: 'shared', threads: 2 }), RangeError);
 });
 
 t.test('large JPEGs: same boxes (IoU >= 0.95) and top-1 labels, in full-picture pixels', async (t) => {
@@ -65,6 +67,24 @@ t.test('small JPEGs, PNGs and keepImage decode in full: results identical', asyn
   }
   // Drawing wants the full picture: keepImage turns the reduced decode off.
   t.same(await boxesOf(img('product_demo', 'query', 'anmuxi.jpg'), true, true), await boxesOf(img('product_demo', 'query', 'anmuxi.jpg'), false, true));
+});
+
+t.test('threadPool "shared": both models on the process-wide pool give the same results', async (t) => {
+  const shared = await createPipeline(STANDIN_CONFIG, { threadPool: 'shared', concurrency: 2 });
+  t.teardown(() => shared.close());
+  t.same(shared.settings, { concurrency: 2, threads: Math.max(1, os.availableParallelism()), threadPool: 'shared', reducedDecode: false });
+  for (const file of ['misc/bus.jpg', 'product_demo/query/anmuxi.jpg', 'drink_test_images/100.jpeg']) {
+    const a = (await shared.recognize(img(...file.split('/')), { index })).json.res.boxes as Box[];
+    const b = await boxesOf(img(...file.split('/')), false);
+    t.equal(a.length, b.length, `${file}: as many boxes`);
+    a.forEach((x, i) => {
+      t.equal(x.labels[0], b[i].labels[0], `${file} box ${i}: top-1 label`);
+      t.ok(iou(x.coordinate, b[i].coordinate) > 0.999, `${file} box ${i}: same box`);
+    });
+  }
+  // Two recognitions at once on the one pool.
+  const both = await Promise.all([shared.recognize(img('misc', 'bus.jpg'), { index }), shared.recognize(img('misc', 'bus.jpg'), { index })]);
+  t.same(both[0].json.res.boxes, both[1].json.res.boxes);
 });
 
 t.test('EXIF orientation: a rotated JPEG gives the same boxes reduced or not', async (t) => {
