@@ -62,7 +62,7 @@ export async function runDecode(mode: RunMode): Promise<DecodeResult> {
     const full = (await pipeline.recognize(img, { index })).json.res.boxes;
     const red = (await pipeline.recognize(img, { index, reducedDecode: true })).json.res.boxes;
     // Each full-decode box against its best-overlapping reduced-decode box.
-    let minIou = full.length === red.length ? 1 : 0, top1Same = full.length === red.length;
+    let minIou = 1, top1Same = full.length === red.length;
     for (const b of full) {
       let best = -1, bi = -1;
       red.forEach((r, i) => { const v = iou(b.coordinate, r.coordinate); if (v > best) { best = v; bi = i; } });

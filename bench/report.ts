@@ -30,6 +30,19 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
   return out.join('\n') + '\n';
 }
 
+/** One sentence: the shared ONNX Runtime pool against a pool per session, from section 4's rows. */
+function sharedNote(tp: ThroughputResult | undefined): string {
+  const rows = tp?.concurrency ?? [];
+  const parts: string[] = [];
+  for (const c of [1, 2]) {
+    const sh = rows.find((r) => r.setting?.startsWith('shared') && r.concurrency === c);
+    const own = rows.find((r) => !r.setting?.startsWith('shared') && !r.setting?.startsWith('default') && r.threads === sh?.threads && r.concurrency === c);
+    if (sh && own) parts.push(`${c} in flight ${fmt(sh.ips, 1)} vs ${fmt(own.ips, 1)} images/s (p50 ${fmt(sh.latency.p50, 1)} vs ${fmt(own.latency.p50, 1)} ms)`);
+  }
+  const best = rows.filter((r) => r.limitIps).reduce<ThroughputResult['concurrency'][number] | undefined>((a, b) => (!a || b.ips > a.ips ? b : a), undefined);
+  return parts.length ? ` One process-wide pool for both sessions (\`threadPool: 'shared'\`, section 4) against a ${rows.find((r) => r.setting?.startsWith('shared'))?.threads}-thread pool per session: ${parts.join('; ')}; the best setting measured is ${best?.setting} (${fmt(best?.ips, 1)} images/s).` : '';
+}
+
 export function writeReport(): string {
   const meta = readJson('meta.json') ?? {};
   const stages = readJson<StagesResult>('stages.json');
@@ -115,7 +128,7 @@ export function writeReport(): string {
     if (r1 && r2) {
       const w = r2.images.map((im, i) => `${im.image} ${fmt(im.wall.p50, 1)} vs ${fmt(r1.images[i]?.wall.p50, 1)}`).join(', ');
       const slower = r2.images.filter((im, i) => im.wall.p50 > (r1.images[i]?.wall.p50 ?? Infinity)).length;
-      o.push(`**2 intra-op threads ${slower === r2.images.length ? 'were slower than 1' : slower > 0 ? `were slower than 1 on ${slower} of ${r2.images.length} images` : 'were faster than 1, but by far less than 2x'} on this machine** (median e2e ms, 2 vs 1 thread: ${w}). Intra-op spinning is already off in this package (native/model_session.cc sets \`session.intra_op.allow_spinning = "0"\`; measured by hand with onnxruntime-node 1.30 at load ~3, detector + feature model back to back at 2 threads: 120–126 ms spinning vs 42–45 ms not; the "peer-no-spin" rows in section 3 show the same). What is left is the other load on this shared 2-core machine and two intra-op pools (detector, feature model) of 2 threads each on 2 cores. Candidates: one global thread pool shared by the sessions, and \`threads: 1\` when \`concurrency\` > 1.`);
+      o.push(`**2 intra-op threads ${slower === r2.images.length ? 'were slower than 1' : slower > 0 ? `were slower than 1 on ${slower} of ${r2.images.length} images` : 'were faster than 1, but by far less than 2x'} on this machine** (median e2e ms, 2 vs 1 thread: ${w}). Intra-op spinning is already off in this package (native/model_session.cc sets \`session.intra_op.allow_spinning = "0"\`; measured by hand with onnxruntime-node 1.30 at load ~3, detector + feature model back to back at 2 threads: 120–126 ms spinning vs 42–45 ms not; the "peer-no-spin" rows in section 3 show the same). What is left is the other load on this shared 2-core machine and two intra-op pools (detector, feature model) of 2 threads each on 2 cores.${sharedNote(tp)}`);
       const s2 = Math.max(...r2.images.map((im) => im.stages.search.p99)), s1 = Math.max(...r1.images.map((im) => im.stages.search.p99));
       if (s2 > 1 && s2 > 3 * s1) o.push(`Search over the 12-vector gallery has a p99 of up to ${fmt(s2, 2)} ms at 2 threads vs ${fmt(s1, 2)} ms at 1 (FAISS\'s OpenMP threads waking up beside the ONNX Runtime pools); a single-query search of a small index would be better run on one thread.`);
     }
@@ -210,9 +223,10 @@ export function writeReport(): string {
   md.push('## 4. Throughput and concurrency\n');
   for (const r of tpAll) {
     md.push(`### Against the limit, ${r.cores} core(s)${r === tp ? '' : ' (taskset)'}\n`);
-    md.push(`Raw ONNX Runtime Runs per image (detector + feature model at batch = boxes ${r.raw[0]?.boxes.join('/')}, alone): ${r.raw.map((x) => `${x.threads} thread(s) ${fmt(x.detMs)} + ${fmt(x.featMs)} = **${fmt(x.perImageMs)} ms**`).join('; ')}. Hard limit: ${r.cores} x 1000 / ${fmt(r.raw.find((x) => x.threads === 1)?.perImageMs)} = **${fmt(r.concurrency.find((x) => x.limitIps)?.limitIps, 1)} images/s**.\n\n`);
-    md.push(table(['setting', 'images/s', 'this setting\'s limit', 'hard limit', '**ratio to the hard limit**', 'latency p50 / p99 ms'],
-      r.concurrency.filter((x) => x.limitIps).map((x) => [x.setting ?? `${x.threads} x ${x.concurrency}`, `**${fmt(x.ips, 1)}**`, fmt(x.settingLimitIps, 1), fmt(x.limitIps, 1), `**${fmt((100 * x.ips) / x.limitIps!, 1)} %**`, `${fmt(x.latency.p50, 1)} / ${fmt(x.latency.p99, 1)}`])));
+    md.push(`Raw ONNX Runtime Runs per image (detector + feature model at batch = boxes ${r.raw[0]?.boxes.join('/')}, alone): ${r.raw.map((x) => `${x.threads} thread(s) ${fmt(x.detMs)} + ${fmt(x.featMs)} = **${fmt(x.perImageMs)} ms**`).join('; ')}. Hard limit: ${r.cores} x 1000 / ${fmt(r.raw.find((x) => x.threads === 1)?.perImageMs)} = **${fmt(r.concurrency.find((x) => x.limitIps)?.limitIps, 1)} images/s**; raw Runs side by side (${r.cores} loops at 1 thread at once): ${fmt(r.raw.find((x) => x.threads === 1)?.sideBySideIps, 1)} images/s.\n\n`);
+    const side = r.raw.find((x) => x.threads === 1)?.sideBySideIps;
+    md.push(table(['setting', 'images/s', 'this setting\'s limit', 'hard limit', '**ratio to the hard limit**', 'ratio to raw side by side', 'latency p50 / p99 ms'],
+      r.concurrency.filter((x) => x.limitIps).map((x) => [x.setting ?? `${x.threads} x ${x.concurrency}`, `**${fmt(x.ips, 1)}**`, fmt(x.settingLimitIps, 1), fmt(x.limitIps, 1), `**${fmt((100 * x.ips) / x.limitIps!, 1)} %**`, side ? `${fmt((100 * x.ips) / side, 1)} %` : 'n/a', `${fmt(x.latency.p50, 1)} / ${fmt(x.latency.p99, 1)}`])));
   }
   if (tp) {
     md.push('### Concurrency and batching\n');

@@ -48,6 +48,8 @@ export interface RawPerImage {
   featMs: number;
   perImageMs: number;
   boxes: number[];
+  /** 1 thread only: images/s when `cores` loops of raw Runs (det + feat per image, the 4 images in turn) run side by side. */
+  sideBySideIps?: number;
 }
 
 export interface ThroughputResult {
@@ -85,11 +87,25 @@ async function rawPerImage(threads: number, boxes: number[], mode: RunMode): Pro
   for (const nb of new Set(boxes))
     byBoxes.set(nb, await medianRun(feat, { [featIn.name]: { data: new Float32Array(nb * 3 * 224 * 224).fill(0.5), dims: [nb, 3, 224, 224] } }, warmup, iters));
   const featMs = boxes.reduce((a, nb) => a + byBoxes.get(nb)!, 0) / boxes.length;
-  return { threads, detMs, featMs, perImageMs: detMs + featMs, boxes };
+  const res: RawPerImage = { threads, detMs, featMs, perImageMs: detMs + featMs, boxes };
+  if (threads === 1) {
+    // The cores' worth of raw Runs at once: what inference alone reaches when every core is busy.
+    const cores = Math.max(1, os.availableParallelism());
+    const detFeeds = { [detIn.name]: { data: new Float32Array(3 * 416 * 416).fill(0.5), dims: [1, 3, 416, 416] } };
+    const featFeeds = new Map([...new Set(boxes)].map((nb) => [nb, { [featIn.name]: { data: new Float32Array(nb * 3 * 224 * 224).fill(0.5), dims: [nb, 3, 224, 224] } }]));
+    const n = (mode.quick ? 6 : 30) * boxes.length;
+    const t0 = now();
+    await runInFlight(n * cores, cores, async (i) => {
+      await det.run(detFeeds);
+      await feat.run(featFeeds.get(boxes[i % boxes.length])!);
+    });
+    res.sideBySideIps = (1000 * n * cores) / (now() - t0);
+  }
+  return res;
 }
 
 export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
-  const count = mode.quick ? 24 : 120;
+  const count = mode.quick ? 24 : 240;
   const cores = Math.max(1, os.availableParallelism());
   const pinned = cores < os.cpus().length;
   const res: ThroughputResult = {
@@ -100,7 +116,7 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
     idleLoopDelay: { p50: 0, p99: 0, max: 0 },
     notes: [
       'Concurrency: `count` recognitions over the 4 images round-robin, with 1, 2 or 4 recognize() calls in flight (each a native call on a worker thread).',
-      'Limit: the raw ONNX Runtime Runs one image needs (detector at [1,3,416,416] + feature model at [boxes,3,224,224], each Run after Run alone, medians, mean over the 4 images), measured in the same run just before the rows. Hard limit = cores x 1000 / (raw ms per image at 1 thread): every core busy with nothing but inference. A setting\'s own limit = min(in flight x threads, cores) / threads Runs side by side at that thread count\'s raw time. Ratio = measured images/s / hard limit.',
+      'Limit: the raw ONNX Runtime Runs one image needs (detector at [1,3,416,416] + feature model at [boxes,3,224,224], each Run after Run alone, medians, mean over the 4 images), measured in the same run just before the rows. Hard limit = cores x 1000 / (raw ms per image at 1 thread): every core busy with nothing but inference. A setting\'s own limit = min(in flight x threads, cores) / threads Runs side by side at that thread count\'s raw time. Ratio = measured images/s / hard limit. "raw side by side" = images/s of `cores` loops of those raw Runs at 1 thread running at once (what inference alone reaches with every core busy, cores contending for caches and memory).',
       '"shared pool" = createPipeline(config, {threadPool: "shared"}): the detector\'s and the feature model\'s sessions run on ONNX Runtime\'s one process-wide intra-op pool (a thread per core, no spinning) instead of a pool each. Its own limit is computed as for a session pool of that many threads.',
       '"default options" = createPipeline(config) without threads / concurrency (chosen from os.availableParallelism(), which follows taskset), with the pipeline\'s concurrency in flight, as predict() runs; "+ reducedDecode" adds createPipeline\'s reducedDecode: true.',
       'Event-loop delay: perf_hooks.monitorEventLoopDelay (resolution 1 ms) while the recognitions run; the idle row is the same monitor with nothing running, as the floor of the measurement.',
