@@ -32,10 +32,12 @@ const common = (c: Command) =>
   c
     .option('--config <file>', 'pipeline config YAML, or PP-ShiTuV2 for the defaults', 'PP-ShiTuV2')
     .option('--device <device>', 'cpu or gpu:N', 'cpu')
-    .option('--threads <n>', 'ONNX Runtime threads per model', (v) => parseInt(v, 10));
+    .option('--threads <n>', 'ONNX Runtime threads per model', (v) => parseInt(v, 10))
+    .option('--thread-pool <kind>', 'session (a pool per model) or shared (one process-wide pool, a thread per core)')
+    .option('--reduced-decode', 'decode large JPEGs at 1/2, 1/4 or 1/8 scale (see README "Speed")');
 
-async function withPipeline<T>(o: { config: string; device: string; threads?: number }, f: (p: Pipeline) => Promise<T>): Promise<T> {
-  const p = await createPipeline(o.config, { device: o.device, threads: o.threads });
+async function withPipeline<T>(o: { config: string; device: string; threads?: number; threadPool?: string; reducedDecode?: boolean }, f: (p: Pipeline) => Promise<T>): Promise<T> {
+  const p = await createPipeline(o.config, { device: o.device, threads: o.threads, threadPool: o.threadPool as 'session' | 'shared' | undefined, reducedDecode: o.reducedDecode });
   try {
     return await f(p);
   } finally {

@@ -1,6 +1,6 @@
 // Public API of shitu-node.
 export { createPipeline, Pipeline } from './pipeline';
-export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, RemoveIndexOptions, PredictOptions } from './pipeline';
+export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, RemoveIndexOptions, PredictOptions, PipelineSettings } from './pipeline';
 export { IndexData } from './index-data';
 export type { IndexType, MetricType, SearchHit } from './index-data';
 export { RecognitionResult } from './result';

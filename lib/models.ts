@@ -106,6 +106,8 @@ export interface SessionOptions {
   tensorrtCacheDir?: string;
   /** Let ONNX Runtime's pool threads busy-wait between runs (default off). */
   spinning?: boolean;
+  /** Run on the process-wide intra-op pool (one thread per core) instead of a pool per session. */
+  sharedThreadPool?: boolean;
 }
 
 function preprocessSpec(p: PreprocessCard) {

@@ -29,6 +29,13 @@ export interface CreatePipelineOptions {
   threads?: number;
   /** Recognitions in flight at once during predict (default: cores, at most 4). */
   concurrency?: number;
+  /**
+   * "session" (default): each model's ONNX Runtime session has its own pool of
+   * `threads`. "shared": both models (and every pipeline of the process) run on
+   * ONNX Runtime's one process-wide pool with a thread per core (`threads` must
+   * not be given then). See bench/REPORT.md §4 for which wins where.
+   */
+  threadPool?: 'session' | 'shared';
   /** Run one dummy inference per model at start-up so the first real call is not slow. */
   warmup?: boolean;
   /**
@@ -39,6 +46,24 @@ export interface CreatePipelineOptions {
   limitInputPixels?: number | false;
   /** Formats decoded, by content (default jpeg, png, webp, tiff, bmp; opt-in: jp2, pnm, pfm, hdr, sunras, exr). Others: ERR_IMAGE_FORMAT. */
   imageFormats?: readonly string[];
+  /**
+   * Decode large JPEGs at 1/2, 1/4 or 1/8 scale (libjpeg's DCT-domain scaling)
+   * when the reduced picture still covers 90 % of the detector's input sides;
+   * boxes stay in full-picture pixels. Cheaper decode, slightly different
+   * pixels for the models (see README "Speed"). Default false. Ignored when the
+   * picture is kept for drawing (keepImage).
+   */
+  reducedDecode?: boolean;
+}
+
+/** The settings a pipeline runs with (Pipeline.settings). */
+export interface PipelineSettings {
+  /** ONNX Runtime intra-op threads per model (with threadPool "shared": the shared pool's). */
+  threads: number;
+  threadPool: 'session' | 'shared';
+  /** Recognitions in flight during predict. */
+  concurrency: number;
+  reducedDecode: boolean;
 }
 
 export interface BuildIndexOptions {
@@ -87,6 +112,8 @@ export interface PredictOptions {
   imageFormats?: readonly string[];
   /** Bounds and the SSRF guard for http(s) inputs (default: no guard, the caller's URLs are fetched). */
   fetch?: FetchOptions;
+  /** Per-call override of the pipeline's reducedDecode. */
+  reducedDecode?: boolean;
 }
 
 function checkThreshold(name: string, v: number | undefined, min: number = DET_THRESHOLD.min, max: number = DET_THRESHOLD.max) {
@@ -99,6 +126,8 @@ export class Pipeline extends EventEmitter {
   private readonly detector: LoadedDetector;
   private readonly extractor: LoadedExtractor;
   private readonly concurrency: number;
+  /** What createPipeline chose (threads and concurrency from the core count unless given). */
+  readonly settings: Readonly<PipelineSettings>;
   /** The pipeline's decode limits (createPipeline's limitInputPixels / imageFormats). */
   readonly decodeLimits: DecodeLimits;
   private defaultIndex?: Promise<IndexData>;
@@ -106,8 +135,10 @@ export class Pipeline extends EventEmitter {
   private inFlight = new Set<Promise<unknown>>();
 
   /** @internal use createPipeline */
-  constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, concurrency: number, decodeLimits?: DecodeLimits) {
+  constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, settings: PipelineSettings, decodeLimits?: DecodeLimits) {
     super();
+    this.settings = Object.freeze({ ...settings });
+    const concurrency = settings.concurrency;
     this.decodeLimits = decodeLimits ?? resolveDecodeLimits({});
     this.config = config;
     this.detector = detector;
@@ -274,6 +305,7 @@ export class Pipeline extends EventEmitter {
         topk,
         keepImage: o.keepImage === true,
         keepFeatures: searcher !== null,
+        reducedDecode: o.reducedDecode ?? this.settings.reducedDecode,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
         ...limits,
@@ -333,6 +365,7 @@ export class Pipeline extends EventEmitter {
     checkThreshold('detThreshold', o.detThreshold);
     if (o.recThreshold !== undefined && (typeof o.recThreshold !== 'number' || !Number.isFinite(o.recThreshold)))
       throw new RangeError(`recThreshold must be a number, got ${JSON.stringify(o.recThreshold)}`);
+    if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
     if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < TOPK.min || o.recTopk > TOPK.max))
       throw new RangeError(`recTopk must be an integer in [${TOPK.min}, ${TOPK.max}], got ${JSON.stringify(o.recTopk)}`);
     const limits = resolveDecodeLimits(o, this.decodeLimits);
@@ -386,16 +419,21 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   const limits = resolveDecodeLimits(o);
   const device = o.device ?? 'cpu';
   if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
+  if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
   for (const k of ['threads', 'concurrency'] as const)
     if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const concurrency = o.concurrency ?? Math.min(4, cores);
   // Cores are shared out between the recognitions in flight: measured on 2 cores,
   // 2 in flight x 1 thread gives 56 images/s against 48 for 2 x 2 threads.
-  const threads = o.threads ?? Math.max(1, Math.floor(cores / concurrency));
+  if (o.threadPool !== undefined && o.threadPool !== 'session' && o.threadPool !== 'shared') throw new RangeError(`threadPool must be "session" or "shared", got ${JSON.stringify(o.threadPool)}`);
+  const threadPool = o.threadPool ?? 'session';
+  if (threadPool === 'shared' && o.threads !== undefined) throw new RangeError('threads cannot be given with threadPool "shared" (the shared pool has a thread per core)');
+  const threads = threadPool === 'shared' ? cores : o.threads ?? Math.max(1, Math.floor(cores / concurrency));
   const session: SessionOptions = {
     device: device === 'gpu' ? 'gpu:0' : device,
     intraOpThreads: threads,
+    sharedThreadPool: threadPool === 'shared',
     tensorrt: !!o.useHpip && device !== 'cpu',
   };
   const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
@@ -404,7 +442,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, concurrency, limits);
+  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, reducedDecode: o.reducedDecode ?? false }, limits);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }

@@ -3,6 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -42,7 +43,7 @@ static void CheckPixels(uint64_t w, uint64_t h, const DecodeLimits& limits, cons
 }
 
 // Header first: the format must be allowed and the picture within the limit.
-static void CheckHeader(const uint8_t* data, size_t len, const DecodeLimits& limits, const std::string& label) {
+static ImageHeader CheckHeader(const uint8_t* data, size_t len, const DecodeLimits& limits, const std::string& label) {
   const ImageFormat f = SniffFormat(data, len);
   // Unknown content is an undecodable image (as before the allowlist); a known
   // format that is not enabled is ERR_IMAGE_FORMAT.
@@ -52,19 +53,47 @@ static void CheckHeader(const uint8_t* data, size_t len, const DecodeLimits& lim
   if (!(limits.formats & static_cast<uint32_t>(f)))
     throw ShituError(kErrImageFormat, "cannot decode image " + label + ": " + FormatName(f) +
                                           " images are not enabled (allowed: " + AllowedList(limits.formats) + ")");
-  const ImageHeader h = ProbeImage(data, len, label);
+  ImageHeader h = ProbeImage(data, len, label);
+  h.format = f;
   CheckPixels(h.width, h.height, limits, label);
+  return h;
 }
 
-static cv::Mat DecodeBytes(const uint8_t* data, size_t len, const DecodeLimits& limits, const std::string& label) {
+static int64_t CeilDiv(uint64_t a, int b) { return static_cast<int64_t>((a + b - 1) / b); }
+
+// The largest JPEG scale-down (1/2, 1/4, 1/8) that keeps the picture's short
+// and long sides at least `need` asks; 1 when none does or it is not a JPEG.
+static int ReductionFor(const ImageHeader& h, const ReducedDecode& need) {
+  if (h.format != ImageFormat::Jpeg || need.minShortSide <= 0 || need.minLongSide <= 0) return 1;
+  const uint64_t shortSide = std::min(h.width, h.height), longSide = std::max(h.width, h.height);
+  for (int s : {8, 4, 2})
+    if (CeilDiv(shortSide, s) >= need.minShortSide && CeilDiv(longSide, s) >= need.minLongSide) return s;
+  return 1;
+}
+
+static int ReducedFlag(int s) {
+  switch (s) {
+    case 2: return cv::IMREAD_REDUCED_COLOR_2;
+    case 4: return cv::IMREAD_REDUCED_COLOR_4;
+    case 8: return cv::IMREAD_REDUCED_COLOR_8;
+    default: return cv::IMREAD_COLOR;
+  }
+}
+
+// `need` null: full decode. Otherwise a JPEG may be decoded at 1/2, 1/4 or 1/8
+// scale; `full` receives the full picture's size as oriented.
+static cv::Mat DecodeBytes(const uint8_t* data, size_t len, const DecodeLimits& limits, const std::string& label,
+                           const ReducedDecode* need = nullptr, cv::Size* full = nullptr) {
   if (len == 0) throw ShituError(kErrImageDecode, "image " + label + " is empty (0 bytes)");
   if (len > static_cast<size_t>(INT32_MAX)) throw ShituError(kErrImageTooLarge, "image " + label + " is over 2 GiB");
-  CheckHeader(data, len, limits, label);
+  const ImageHeader header = CheckHeader(data, len, limits, label);
+  const int s = need ? ReductionFor(header, *need) : 1;
   cv::Mat encoded(1, static_cast<int>(len), CV_8UC1, const_cast<uint8_t*>(data));
   cv::Mat img;
   try {
-    // IMREAD_COLOR: grayscale and RGBA become BGR; EXIF orientation is applied.
-    img = cv::imdecode(encoded, cv::IMREAD_COLOR);
+    // IMREAD_COLOR (and its REDUCED variants): grayscale and RGBA become BGR;
+    // EXIF orientation is applied (OpenCV reads the EXIF block once, with the header).
+    img = cv::imdecode(encoded, ReducedFlag(s));
   } catch (const cv::Exception& e) {
     if (e.code == cv::Error::StsNoMem) throw ShituError(kErrOutOfMemory, "out of memory decoding image " + label);
     throw ShituError(kErrImageDecode, "cannot decode image " + label + ": " + e.what());
@@ -72,6 +101,16 @@ static cv::Mat DecodeBytes(const uint8_t* data, size_t len, const DecodeLimits& 
   if (img.empty())
     throw ShituError(kErrImageDecode, "cannot decode image " + label +
                                           ": not a supported image format or the data is corrupt");
+  if (full) {
+    if (s == 1) {
+      *full = img.size();
+    } else {
+      // libjpeg's scaled output is ceil(side / s); EXIF orientation may have swapped the sides.
+      const bool asStored = img.cols == CeilDiv(header.width, s) && img.rows == CeilDiv(header.height, s);
+      const int w = static_cast<int>(header.width), h = static_cast<int>(header.height);
+      *full = asStored ? cv::Size(w, h) : cv::Size(h, w);
+    }
+  }
   return img;
 }
 
@@ -109,6 +148,23 @@ cv::Mat DecodeImage(const ImageSource& src) {
       return DecodeBytes(src.data, src.length, src.limits, src.label);
     case ImageSource::Kind::Raw:
       return FromRaw(src);
+  }
+  throw ShituError(kErrInternal, "unknown image source");
+}
+
+cv::Mat DecodeImageReduced(const ImageSource& src, const ReducedDecode& need, cv::Size* full) {
+  switch (src.kind) {
+    case ImageSource::Kind::Path: {
+      std::vector<uint8_t> bytes = ReadWholeFile(src.path);
+      return DecodeBytes(bytes.data(), bytes.size(), src.limits, "'" + src.path + "'", &need, full);
+    }
+    case ImageSource::Kind::Bytes:
+      return DecodeBytes(src.data, src.length, src.limits, src.label, &need, full);
+    case ImageSource::Kind::Raw: {
+      cv::Mat img = FromRaw(src);
+      *full = img.size();
+      return img;
+    }
   }
   throw ShituError(kErrInternal, "unknown image source");
 }

@@ -43,4 +43,16 @@ struct ImageSource {
 // allocation fails, ERR_IMAGE_DECODE otherwise).
 cv::Mat DecodeImage(const ImageSource& src);
 
+// What the models need of a picture: its short and long sides after a
+// reduced decode must stay at least this long (0: decode in full).
+struct ReducedDecode {
+  int minShortSide = 0, minLongSide = 0;
+};
+
+// As DecodeImage, but a JPEG is decoded at 1/2, 1/4 or 1/8 scale in libjpeg's
+// DCT domain (IMREAD_REDUCED_COLOR_*, about 2x cheaper per halving) when the
+// reduced picture still meets `need`; other formats are decoded in full.
+// `full` receives the size of the full picture, as oriented (EXIF applied).
+cv::Mat DecodeImageReduced(const ImageSource& src, const ReducedDecode& need, cv::Size* full);
+
 }  // namespace shitu

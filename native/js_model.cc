@@ -137,6 +137,7 @@ static Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   so.tensorrtFp16 = GetBool(o, "tensorrtFp16", true);
   so.stripInitializerInputs = GetBool(o, "stripInitializerInputs", true);
   so.spinning = GetBool(o, "spinning", false);
+  so.sharedThreadPool = GetBool(o, "sharedThreadPool", false);
   std::string bytes;
   if (info[2].IsBuffer()) {
     auto b = info[2].As<Napi::Buffer<char>>();

@@ -272,7 +272,7 @@ static Napi::Value CreateFeatureExtractorJs(const Napi::CallbackInfo& info) {
   return obj;
 }
 
-// recognize(detector, extractor, index | null, image, {detThreshold, topk, keepImage, keepFeatures, nprobe, efSearch})
+// recognize(detector, extractor, index | null, image, {detThreshold, topk, keepImage, keepFeatures, reducedDecode, nprobe, efSearch})
 static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto det = UnwrapDetector(info[0]);
@@ -286,6 +286,7 @@ static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   ro.topk = GetInt(o, "topk", 5);
   ro.keepImage = GetBool(o, "keepImage", false);
   ro.keepFeatures = GetBool(o, "keepFeatures", false);
+  ro.reducedDecode = GetBool(o, "reducedDecode", false);
   std::shared_ptr<SearchFn> search;
   if (!info[2].IsNull() && !info[2].IsUndefined()) search = std::make_shared<SearchFn>(MakeSearchFn(info[2], o, ex->dim()));
   auto out = std::make_shared<RecognizeResult>();

@@ -1,22 +1,42 @@
 #include "model_session.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "errors.h"
 #include "onnx_model_bytes.h"
 
 namespace shitu {
 
+int SharedThreadPoolSize() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+static Ort::Env MakeEnv() {
+  // The global pools exist from the start (ORT fixes them when the environment
+  // is created); a session uses them only with DisablePerSessionThreads().
+  Ort::ThreadingOptions to;
+  to.SetGlobalIntraOpNumThreads(SharedThreadPoolSize());
+  to.SetGlobalInterOpNumThreads(1);
+  to.SetGlobalSpinControl(0);  // as the per-session pools: see SessionOptions::spinning
+  // Errors only: ORT's per-initializer warnings are handled by stripping inputs.
+  return Ort::Env(to, ORT_LOGGING_LEVEL_ERROR, "shitu");
+}
+
 Ort::Env& GlobalOrtEnv() {
   EnsureOrtLoaded();
-  // Errors only: ORT's per-initializer warnings are handled by stripping inputs.
-  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "shitu");
+  static Ort::Env env = MakeEnv();
   return env;
 }
 
@@ -149,8 +169,12 @@ std::shared_ptr<ModelSession> ModelSession::Load(const std::string& path, std::s
   }
 
   Ort::SessionOptions so;
-  if (o.intraOpThreads > 0) so.SetIntraOpNumThreads(o.intraOpThreads);
-  so.SetInterOpNumThreads(o.interOpThreads > 0 ? o.interOpThreads : 1);
+  if (o.sharedThreadPool) {
+    so.DisablePerSessionThreads();
+  } else {
+    if (o.intraOpThreads > 0) so.SetIntraOpNumThreads(o.intraOpThreads);
+    so.SetInterOpNumThreads(o.interOpThreads > 0 ? o.interOpThreads : 1);
+  }
   so.SetGraphOptimizationLevel(OptLevel(o.graphOptimization));
   so.SetLogSeverityLevel(ORT_LOGGING_LEVEL_ERROR);
   so.AddConfigEntry("session.intra_op.allow_spinning", o.spinning ? "1" : "0");

@@ -23,7 +23,16 @@ struct SessionOptions {
   // two sessions back to back (and servers run several at once), so spinning
   // pools steal each other's cores: off unless asked for.
   bool spinning = false;
+  // Run on the process-wide intra-op pool (one thread per core the process may
+  // use, not spinning) instead of a pool of this session's own: the detector's
+  // and the feature model's sessions (and every pipeline's) then share one set
+  // of threads instead of each keeping intraOpThreads of its own on the same
+  // cores. intraOpThreads is ignored then.
+  bool sharedThreadPool = false;
 };
+
+// Threads in the process-wide pool (the cores this process may run on).
+int SharedThreadPoolSize();
 
 struct TensorInfo {
   std::string name;

@@ -16,16 +16,37 @@ RecognizeResult Recognize(const ImageSource& src, const Detector& detector, cons
                           const SearchFn* search, const RecognizeOptions& o) {
   RecognizeResult r;
   Stopwatch total, sw;
-  cv::Mat img = DecodeImage(src);
+  cv::Mat img;
+  cv::Size full;
+  if (o.reducedDecode && !o.keepImage) {
+    const PreprocessSpec& pre = detector.spec().pre;
+    ReducedDecode need;
+    need.minShortSide = static_cast<int>(kReducedDecodeCover * std::min(pre.width, pre.height));
+    need.minLongSide = static_cast<int>(kReducedDecodeCover * std::max(pre.width, pre.height));
+    img = DecodeImageReduced(src, need, &full);
+  } else {
+    img = DecodeImage(src);
+    full = img.size();
+  }
   r.times.decode = sw.Lap();
-  r.width = img.cols;
-  r.height = img.rows;
+  r.width = full.width;
+  r.height = full.height;
 
   std::vector<Detection> dets = detector.Detect(img, o.detThreshold, &r.times);
   std::vector<cv::Mat> crops;
   crops.reserve(dets.size());
   for (const Detection& d : dets) crops.push_back(CropBox(img, d));
   std::vector<float> features = extractor.Extract(crops, &r.times);
+  if (full != img.size()) {
+    // Boxes into full-picture pixels (after cropping, which works on the reduced picture).
+    const float fx = static_cast<float>(full.width) / img.cols, fy = static_cast<float>(full.height) / img.rows;
+    for (Detection& d : dets) {
+      d.x1 = std::min(d.x1 * fx, static_cast<float>(full.width));
+      d.x2 = std::min(d.x2 * fx, static_cast<float>(full.width));
+      d.y1 = std::min(d.y1 * fy, static_cast<float>(full.height));
+      d.y2 = std::min(d.y2 * fy, static_cast<float>(full.height));
+    }
+  }
   r.dim = extractor.dim();
 
   sw.Lap();

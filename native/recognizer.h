@@ -24,7 +24,17 @@ struct RecognizeOptions {
   int topk = 5;
   bool keepImage = false;   // return the decoded picture (for drawing)
   bool keepFeatures = false;
+  // Decode a large JPEG at 1/2, 1/4 or 1/8 scale when the reduced picture still
+  // covers the detector's input (kReducedDecodeCover of each side): boxes come
+  // back in full-picture pixels, crops are taken from the reduced picture.
+  // Ignored with keepImage (drawing wants the full picture).
+  bool reducedDecode = false;
 };
+
+// How much of the detector's input side a reduced picture must still cover.
+// The detector resizes the picture to its input anyway; below 1 the reduced
+// picture is slightly upsampled there (e.g. 810x1080 at 1/2 is 405x540 for 416x416).
+inline constexpr double kReducedDecodeCover = 0.9;
 
 struct BoxResult {
   Detection det;
