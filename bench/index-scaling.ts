@@ -52,7 +52,7 @@ function rng(seed: number) {
  * centres, each vector = centre + Gaussian noise of about the centre's norm x 0.6,
  * L2-normalised.
  */
-function makeVectors(n: number, seed: number, centres: Float32Array): Float32Array {
+export function makeVectors(n: number, seed: number, centres: Float32Array): Float32Array {
   const g = rng(seed);
   const nc = centres.length / DIM;
   const out = new Float32Array(n * DIM);
@@ -71,7 +71,7 @@ function makeVectors(n: number, seed: number, centres: Float32Array): Float32Arr
   return out;
 }
 
-function makeCentres(): Float32Array {
+export function makeCentres(): Float32Array {
   const g = rng(7);
   const c = new Float32Array(1000 * DIM);
   for (let i = 0; i < 1000; i++) {
@@ -83,7 +83,7 @@ function makeCentres(): Float32Array {
   return c;
 }
 
-function recall(truth: number[][], got: number[][]): number {
+export function recall(truth: number[][], got: number[][]): number {
   let hit = 0, total = 0;
   truth.forEach((t, q) => {
     const s = new Set(t);
