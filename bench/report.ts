@@ -7,6 +7,8 @@ import type { StagesResult, LimitResult } from './stages';
 import type { PeerResult } from './peer';
 import type { ThroughputResult } from './throughput';
 import type { IndexScalingResult } from './index-scaling';
+import type { MillionResult } from './index-million';
+import { millionSection } from './index-million-report';
 import type { MemoryResult } from './memory';
 
 const STAGES = ['decode', 'detPreprocess', 'detInference', 'detPostprocess', 'recPreprocess', 'recInference', 'search', 'crossing'];
@@ -36,6 +38,7 @@ export function writeReport(): string {
   const peer = readJson<PeerResult>('peer.json');
   const tp = readJson<ThroughputResult>('throughput.json');
   const idx = readJson<IndexScalingResult>('index-scaling.json');
+  const million = readJson<MillionResult>('index-million.json');
   const mem = readJson<MemoryResult>('memory.json');
   const m = meta.machine ?? {};
   const md: string[] = [];
@@ -231,6 +234,7 @@ export function writeReport(): string {
     for (const n of idx.notes) md.push(`- ${n}\n`);
     md.push('\n');
   }
+  if (million) md.push(millionSection(million, table));
 
   // ------------------------------------------------------------ 6. published
   md.push('## 6. Published numbers beside the measured ones\n');
