@@ -121,7 +121,7 @@ export async function runIndexScaling(mode: RunMode): Promise<IndexScalingResult
       'recall@5: share of the exact (Flat) top-5 found. RSS delta: resident memory after the build minus before (after a GC), an approximation; raw vectors = n x 512 x 4 bytes for scale.',
     ],
   };
-  if (!mode.quick) res.notes.push('10^6 vectors not run: the budget of the full run (< 15 min on 2 cores) does not fit its HNSW builds (projected from 10^5) nor 2 GiB of raw vectors per copy.');
+  if (!mode.quick) res.notes.push('10^6 vectors: section 5b (bench/index-million.ts), with the compressed index types.');
   const centres = makeCentres();
   const queries = makeVectors(nq, 999, centres);
   const lastBuild = new Map<string, { n: number; s: number }>();

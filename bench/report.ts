@@ -8,7 +8,7 @@ import type { PeerResult } from './peer';
 import type { ThroughputResult } from './throughput';
 import type { IndexScalingResult } from './index-scaling';
 import type { MillionResult } from './index-million';
-import { millionSection } from './index-million-report';
+import { millionSection, millionTargets } from './index-million-report';
 import type { MemoryResult } from './memory';
 
 const STAGES = ['decode', 'detPreprocess', 'detInference', 'detPostprocess', 'recPreprocess', 'recInference', 'search', 'crossing'];
@@ -84,6 +84,7 @@ export function writeReport(): string {
     sumRows.push(['identical top-1 labels to the peer', `${agree} of ${rows.length} image runs (thresholded), ${agreeRaw} of ${rows.length} (raw top-1)`, yesNo(agree === rows.length)]);
   }
   if (mem) sumRows.push([`RSS flat over ${mem.predictions} predictions`, `${fmt(mem.rssStartMiB, 1)} → ${fmt(mem.rssEndMiB, 1)} MiB (${mem.growthMiB >= 0 ? '+' : ''}${fmt(mem.growthMiB, 1)} MiB)`, yesNo(mem.flat)]);
+  if (million) sumRows.push(...millionTargets(million));
   md.push(table(['target', 'measured', 'verdict'], sumRows));
 
   // ------------------------------------------------------------ observations

@@ -78,9 +78,9 @@ export interface PredictOptions {
    * it, drawing decodes the input again).
    */
   keepImage?: boolean;
-  /** IVF: inverted lists visited per search (default 1, as the reference; higher = better recall). */
+  /** IVF, IVF_PQ, IVF_PQ_RERANK: inverted lists visited per search (IVF default 1, as the reference; IVF_PQ 32; higher = better recall). */
   nprobe?: number;
-  /** HNSW32: candidate list size per search (FAISS default 16; higher = better recall). */
+  /** HNSW32, HNSW32_SQ8: candidate list size per search (FAISS default 16; higher = better recall). */
   efSearch?: number;
   /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
   limitInputPixels?: number | false;
