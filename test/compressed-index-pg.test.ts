@@ -48,7 +48,8 @@ for (const type of ['HNSW32_SQ8', 'IVF_PQ', 'IVF_PQ_RERANK'] as IndexType[]) {
     // Replica b follows the change feed.
     const deadline = Date.now() + 20_000;
     let followed = await b.get(key);
-    while (followed.count !== 603 && Date.now() < deadline) {
+    // (count and labels change on either side of the native call's await: wait for both)
+    while ((followed.count !== 603 || followed.labelOf(0) !== undefined) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
       followed = await b.get(key);
     }
