@@ -47,7 +47,7 @@ const TYPES: Record<string, { impl: string; config: string; sweep: Array<Record<
   HNSW32: { impl: 'FAISS HNSW32', config: 'HNSW32', sweep: [{ efSearch: 16 }, { efSearch: 32 }, { efSearch: 64 }, { efSearch: 128 }, { efSearch: 256 }] },
   IVF_PQ: { impl: 'FAISS IVF_PQ', config: 'IVF_PQ', sweep: [{ nprobe: 8 }, { nprobe: 32 }, { nprobe: 64 }, { nprobe: 128 }] },
   HNSW32_SQ8: { impl: 'FAISS HNSW32_SQ8', config: 'HNSW32_SQ8', sweep: [{ efSearch: 16 }, { efSearch: 32 }, { efSearch: 64 }, { efSearch: 128 }, { efSearch: 256 }] },
-  IVF_PQ_RERANK: { impl: 'FAISS IVF_PQ_RERANK', config: 'IVF_PQ_RERANK', sweep: [{ nprobe: 8 }, { nprobe: 32 }, { nprobe: 64 }] },
+  IVF_PQ_RERANK: { impl: 'FAISS IVF_PQ_RERANK', config: 'IVF_PQ_RERANK', sweep: [{ nprobe: 8 }, { nprobe: 32 }, { nprobe: 64 }, { nprobe: 32, rerank: 32 }] },
   hnswlib: { impl: 'hnswlib-node HNSW (M 32)', config: 'ip, M 32, efConstruction 40', sweep: [{ ef: 16 }, { ef: 32 }, { ef: 64 }, { ef: 128 }, { ef: 256 }] },
   IVF: { impl: 'FAISS IVF (1024 lists)', config: 'IVF1024,Flat', sweep: [{ nprobe: 1 }, { nprobe: 8 }, { nprobe: 32 }, { nprobe: 64 }] },
 };

@@ -82,6 +82,8 @@ export interface PredictOptions {
   nprobe?: number;
   /** HNSW32, HNSW32_SQ8: candidate list size per search (FAISS default 16; higher = better recall). */
   efSearch?: number;
+  /** IVF_PQ_RERANK: candidates re-scored exactly, as a multiple of the top-k (default 8; higher = better recall). */
+  rerank?: number;
   /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
@@ -276,6 +278,7 @@ export class Pipeline extends EventEmitter {
         keepFeatures: searcher !== null,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
+        rerank: o.rerank,
         ...limits,
       }),
     );
@@ -336,7 +339,7 @@ export class Pipeline extends EventEmitter {
     if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < TOPK.min || o.recTopk > TOPK.max))
       throw new RangeError(`recTopk must be an integer in [${TOPK.min}, ${TOPK.max}], got ${JSON.stringify(o.recTopk)}`);
     const limits = resolveDecodeLimits(o, this.decodeLimits);
-    for (const k of ['nprobe', 'efSearch'] as const)
+    for (const k of ['nprobe', 'efSearch', 'rerank'] as const)
       if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
     const index = await this.resolveIndex(o.index, false);
     const pending: Array<Promise<RecognitionResult>> = [];

@@ -782,7 +782,7 @@ VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t
     kSearch = std::max<int64_t>(kSearch, params.efSearch);
   }
   const int64_t kKept = std::min<int64_t>(kSearch, index_->ntotal);  // candidates that survive re-ranking
-  if (refine) kSearch = static_cast<int64_t>(std::ceil(kSearch * refine->k_factor));
+  if (refine) kSearch = static_cast<int64_t>(std::ceil(kSearch * (params.rerank > 0 ? params.rerank : refine->k_factor)));
   kSearch = std::min<int64_t>(kSearch, index_->ntotal);
 
   std::vector<float> distances(static_cast<size_t>(nq * kSearch));

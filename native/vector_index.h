@@ -38,6 +38,7 @@ namespace shitu {
 struct VectorSearchParams {
   int nprobe = 0;    // IVF: inverted lists visited (default 1, as the reference)
   int efSearch = 0;  // HNSW: candidate list size (FAISS default 16)
+  int rerank = 0;    // IVF_PQ_RERANK: candidates re-scored exactly, as a multiple of k (default 8)
 };
 
 // Row-major nq x k. Missing hits (k larger than the count) have id -1 and

@@ -83,6 +83,18 @@ t.test('recall@5 against exact search', async (t) => {
     recalls[type] = recallAt5(truth, got);
     t.ok(recalls[type] >= min, `${type} recall@5 ${recalls[type].toFixed(3)} >= ${min}`);
   }
+  // More candidates re-ranked (the per-search `rerank` factor) find more of the exact top 5.
+  {
+    const index = IndexData.create(DIM, 'IVF_PQ_RERANK', 'IP');
+    await index.add(gallery, labels(N));
+    const at = async (rerank: number) => {
+      const r = await index.native.search(queries, K, { nprobe: 64, rerank });
+      return recallAt5(truth, Array.from({ length: NQ }, (_, q) => Array.from(r.ids.subarray(q * K, (q + 1) * K) as BigInt64Array, Number)));
+    };
+    const [low, high] = [await at(2), await at(40)];
+    t.ok(high > low && high >= 0.95, `rerank 2 -> 40: recall@5 ${low.toFixed(3)} -> ${high.toFixed(3)}`);
+    t.throws(() => index.native.search(queries, K, { rerank: 0.5 }), RangeError);
+  }
   t.ok(recalls.IVF_PQ_RERANK > recalls.IVF_PQ, `re-ranking raises IVF_PQ's recall (${recalls.IVF_PQ.toFixed(3)} -> ${recalls.IVF_PQ_RERANK.toFixed(3)})`);
   // Re-ranked scores are exact: the top hit's score equals Flat's for the same id.
   const rr = IndexData.create(DIM, 'IVF_PQ_RERANK', 'IP');
