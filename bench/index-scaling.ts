@@ -52,7 +52,7 @@ function rng(seed: number) {
  * centres, each vector = centre + Gaussian noise of about the centre's norm x 0.6,
  * L2-normalised.
  */
-function makeVectors(n: number, seed: number, centres: Float32Array): Float32Array {
+export function makeVectors(n: number, seed: number, centres: Float32Array): Float32Array {
   const g = rng(seed);
   const nc = centres.length / DIM;
   const out = new Float32Array(n * DIM);
@@ -71,7 +71,7 @@ function makeVectors(n: number, seed: number, centres: Float32Array): Float32Arr
   return out;
 }
 
-function makeCentres(): Float32Array {
+export function makeCentres(): Float32Array {
   const g = rng(7);
   const c = new Float32Array(1000 * DIM);
   for (let i = 0; i < 1000; i++) {
@@ -83,7 +83,7 @@ function makeCentres(): Float32Array {
   return c;
 }
 
-function recall(truth: number[][], got: number[][]): number {
+export function recall(truth: number[][], got: number[][]): number {
   let hit = 0, total = 0;
   truth.forEach((t, q) => {
     const s = new Set(t);
@@ -121,7 +121,7 @@ export async function runIndexScaling(mode: RunMode): Promise<IndexScalingResult
       'recall@5: share of the exact (Flat) top-5 found. RSS delta: resident memory after the build minus before (after a GC), an approximation; raw vectors = n x 512 x 4 bytes for scale.',
     ],
   };
-  if (!mode.quick) res.notes.push('10^6 vectors not run: the budget of the full run (< 15 min on 2 cores) does not fit its HNSW builds (projected from 10^5) nor 2 GiB of raw vectors per copy.');
+  if (!mode.quick) res.notes.push('10^6 vectors: section 5b (bench/index-million.ts), with the compressed index types.');
   const centres = makeCentres();
   const queries = makeVectors(nq, 999, centres);
   const lastBuild = new Map<string, { n: number; s: number }>();

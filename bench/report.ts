@@ -7,6 +7,8 @@ import type { StagesResult, LimitResult } from './stages';
 import type { PeerResult } from './peer';
 import type { ThroughputResult } from './throughput';
 import type { IndexScalingResult } from './index-scaling';
+import type { MillionResult } from './index-million';
+import { millionSection, millionTargets } from './index-million-report';
 import type { MemoryResult } from './memory';
 import type { DecodeResult } from './decode';
 
@@ -50,6 +52,7 @@ export function writeReport(): string {
   const peer = readJson<PeerResult>('peer.json');
   const tp = readJson<ThroughputResult>('throughput.json');
   const idx = readJson<IndexScalingResult>('index-scaling.json');
+  const million = readJson<MillionResult>('index-million.json');
   const mem = readJson<MemoryResult>('memory.json');
   const dec = readJson<DecodeResult>('decode.json');
   // Throughput runs pinned to fewer cores (taskset) write throughput-<N>cores.json.
@@ -118,6 +121,7 @@ export function writeReport(): string {
     sumRows.push([`reducedDecode keeps boxes (IoU ≥ 0.95) and top-1 labels on every shared photo`, `${dec.rows.filter((r) => r.same).length} of ${dec.rows.length} photos the same${dec.allSame ? '' : ` (differs: ${dec.rows.filter((r) => !r.same).map((r) => r.image).join(', ')})`}; decode ${reduced.length ? `${fmt(Math.min(...reduced.map((r) => r.decodeReduced / r.decodeFull)) * 100, 0)}–${fmt(Math.max(...reduced.map((r) => r.decodeReduced / r.decodeFull)) * 100, 0)} %` : 'n/a'} of full on the ${reduced.length} photos it reduces`, `${yesNo(dec.allSame)}: ${dec.allSame ? 'could be on by default' : 'kept an option, off by default'}`]);
   }
   if (mem) sumRows.push([`RSS flat over ${mem.predictions} predictions`, `${fmt(mem.rssStartMiB, 1)} → ${fmt(mem.rssEndMiB, 1)} MiB (${mem.growthMiB >= 0 ? '+' : ''}${fmt(mem.growthMiB, 1)} MiB)`, yesNo(mem.flat)]);
+  if (million) sumRows.push(...millionTargets(million));
   md.push(table(['target', 'measured', 'verdict'], sumRows));
 
   // ------------------------------------------------------------ observations
@@ -276,6 +280,7 @@ export function writeReport(): string {
     for (const n of idx.notes) md.push(`- ${n}\n`);
     md.push('\n');
   }
+  if (million) md.push(millionSection(million, table));
 
   // ------------------------------------------------------------ 6. published
   md.push('## 6. Published numbers beside the measured ones\n');

@@ -1,10 +1,10 @@
-// Benchmark entry: node dist/bench/run.js [--quick] [--only=stages,limit,peer,throughput,decode,index,memory]
+// Benchmark entry: node dist/bench/run.js [--quick] [--only=stages,limit,peer,throughput,decode,index,million,memory]
 // Writes bench/results/*.json (+ *.svg) and regenerates bench/REPORT.md.
 import { closeAll } from './ours';
 import { log, machine, readJson, writeJson, RunMode } from './util';
 import { runStages, runLimit, StagesResult } from './stages';
 
-const SECTIONS = ['stages', 'limit', 'peer', 'throughput', 'decode', 'index', 'memory'] as const;
+const SECTIONS = ['stages', 'limit', 'peer', 'throughput', 'decode', 'index', 'million', 'memory'] as const;
 
 async function main() {
   const args = process.argv.slice(2);
@@ -41,6 +41,11 @@ async function main() {
   if (only.includes('index')) {
     const { runIndexScaling } = await import('./index-scaling');
     await runIndexScaling(mode);
+  }
+  if (only.includes('million')) {
+    // 10^6 vectors in the full run (about 30 min on 2 cores), 2 x 10^4 in --quick.
+    const { runIndexMillion } = await import('./index-million');
+    await runIndexMillion(mode);
   }
   meta.seconds = (Date.now() - t0) / 1000;
   meta.loadavgEnd = require('node:os').loadavg().map((x: number) => Math.round(x * 100) / 100);

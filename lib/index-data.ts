@@ -10,9 +10,18 @@ import { native } from './native';
 import { readPaddleClasIdMap } from './pickle';
 import { RwLock } from './rw-lock';
 
-export type IndexType = 'HNSW32' | 'IVF' | 'Flat';
+/**
+ * The reference's three types, plus two compressed ones for large galleries
+ * (bytes per 512-d vector, ids included: README "Compressed index types"):
+ * HNSW32_SQ8 (HNSW32 over 8-bit scalar-quantised vectors), IVF_PQ (IVF over
+ * 64-byte product-quantised codes) and IVF_PQ_RERANK (IVF_PQ whose candidates
+ * are re-scored exactly against stored float vectors: full memory again).
+ */
+export type IndexType = 'HNSW32' | 'IVF' | 'Flat' | 'HNSW32_SQ8' | 'IVF_PQ' | 'IVF_PQ_RERANK';
 export type MetricType = 'IP' | 'L2';
-export const INDEX_TYPES: readonly IndexType[] = ['HNSW32', 'IVF', 'Flat'];
+export const INDEX_TYPES: readonly IndexType[] = ['HNSW32', 'IVF', 'Flat', 'HNSW32_SQ8', 'IVF_PQ', 'IVF_PQ_RERANK'];
+/** Types whose FAISS index cannot delete: removal hides ids (tombstones) until the next save compacts. */
+export const TOMBSTONE_INDEX_TYPES: readonly string[] = ['HNSW32', 'HNSW32_SQ8', 'IVF_PQ_RERANK'];
 export const METRIC_TYPES: readonly MetricType[] = ['IP', 'L2'];
 
 export interface SearchHit {
@@ -84,14 +93,14 @@ export class IndexData {
     });
   }
 
-  /** Removes ids; unknown ids are an error and nothing is removed. HNSW32 marks them deleted (compacted on save). */
+  /** Removes ids; unknown ids are an error and nothing is removed. HNSW32 (and HNSW32_SQ8) mark them deleted (compacted on save). */
   async remove(ids: number[]): Promise<number> {
     for (const id of ids) if (!Number.isInteger(id)) throw new TypeError(`ids must be integers, got ${JSON.stringify(id)}`);
     return this.lock.write(async () => {
       const unknown = [...new Set(ids)].filter((id) => !this.idMap.has(id));
       if (unknown.length) throw new ShituError('ERR_INDEX_ID', `unknown id(s), nothing removed: ${unknown.join(', ')}`, { details: unknown });
       const unique = [...new Set(ids)];
-      const n = await callNative(() => this.native.remove(BigInt64Array.from(unique.map(BigInt)), this.indexType === 'HNSW32'));
+      const n = await callNative(() => this.native.remove(BigInt64Array.from(unique.map(BigInt)), TOMBSTONE_INDEX_TYPES.includes(String(this.indexType))));
       unique.forEach((id) => this.idMap.delete(id));
       return n as number;
     });

@@ -103,10 +103,12 @@ export interface PredictOptions {
    * it, drawing decodes the input again).
    */
   keepImage?: boolean;
-  /** IVF: inverted lists visited per search (default 1, as the reference; higher = better recall). */
+  /** IVF, IVF_PQ, IVF_PQ_RERANK: inverted lists visited per search (IVF default 1, as the reference; IVF_PQ 32; higher = better recall). */
   nprobe?: number;
-  /** HNSW32: candidate list size per search (FAISS default 16; higher = better recall). */
+  /** HNSW32, HNSW32_SQ8: candidate list size per search (FAISS default 16; higher = better recall). */
   efSearch?: number;
+  /** IVF_PQ_RERANK: candidates re-scored exactly, as a multiple of the top-k (default 8; higher = better recall). */
+  rerank?: number;
   /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
@@ -308,6 +310,7 @@ export class Pipeline extends EventEmitter {
         reducedDecode: o.reducedDecode ?? this.settings.reducedDecode,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
+        rerank: o.rerank,
         ...limits,
       }),
     );
@@ -369,7 +372,7 @@ export class Pipeline extends EventEmitter {
     if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < TOPK.min || o.recTopk > TOPK.max))
       throw new RangeError(`recTopk must be an integer in [${TOPK.min}, ${TOPK.max}], got ${JSON.stringify(o.recTopk)}`);
     const limits = resolveDecodeLimits(o, this.decodeLimits);
-    for (const k of ['nprobe', 'efSearch'] as const)
+    for (const k of ['nprobe', 'efSearch', 'rerank'] as const)
       if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
     const index = await this.resolveIndex(o.index, false);
     const pending: Array<Promise<RecognitionResult>> = [];

@@ -272,7 +272,7 @@ static Napi::Value CreateFeatureExtractorJs(const Napi::CallbackInfo& info) {
   return obj;
 }
 
-// recognize(detector, extractor, index | null, image, {detThreshold, topk, keepImage, keepFeatures, reducedDecode, nprobe, efSearch})
+// recognize(detector, extractor, index | null, image, {detThreshold, topk, keepImage, keepFeatures, reducedDecode, nprobe, efSearch, rerank})
 static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto det = UnwrapDetector(info[0]);

@@ -15,6 +15,7 @@ SearchFn MakeSearchFn(const Napi::Value& index, const Napi::Object& options, int
   VectorSearchParams params;
   params.nprobe = GetInt(options, "nprobe", 0);
   params.efSearch = GetInt(options, "efSearch", 0);
+  params.rerank = GetInt(options, "rerank", 0);
   // The lambda owns a reference: the index outlives the call even if JS drops it.
   return [vi, params](const std::vector<float>& q, int nq, int k, std::vector<int64_t>& ids,
                       std::vector<float>& scores) {

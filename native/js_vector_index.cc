@@ -7,7 +7,7 @@
 //       structural check of faiss_file_check.h before FAISS reads the bytes)
 //   VectorIndex.checkFile(path: string): Promise<{outer, inner, dim, ntotal, nlist, storedVectors}>
 //   add(vectors: Float32Array, ids: BigInt64Array): Promise<void>      (arrays are copied: reusable at once)
-//   search(queries: Float32Array, k: number, params?: {nprobe?: number, efSearch?: number})
+//   search(queries: Float32Array, k: number, params?: {nprobe?: number, efSearch?: number, rerank?: number})
 //       : Promise<{ids: BigInt64Array, scores: Float32Array}>           (row-major nq x k, id -1 = no hit)
 //   remove(ids: BigInt64Array, tombstone?: boolean): Promise<number>
 //   compact(): Promise<void>
@@ -265,6 +265,7 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
       Napi::Object o = info[2].As<Napi::Object>();
       params.nprobe = PositiveIntOption(o, "nprobe");
       params.efSearch = PositiveIntOption(o, "efSearch");
+      params.rerank = PositiveIntOption(o, "rerank");
     }
     auto index = index_;
     auto result = std::make_shared<VectorSearchResult>();

@@ -6,6 +6,10 @@
 #include <omp.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexRefine.h>
+#include <faiss/impl/DistanceComputer.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/clone_index.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
@@ -83,7 +87,20 @@ std::string DetectType(const faiss::Index* inner) {
   if (auto* h = dynamic_cast<const faiss::IndexHNSWFlat*>(inner)) {
     return "HNSW" + std::to_string(h->hnsw.nb_neighbors(0) / 2);  // level 0 keeps 2*M links
   }
+  if (auto* h = dynamic_cast<const faiss::IndexHNSWSQ*>(inner)) {
+    auto* sq = dynamic_cast<const faiss::IndexScalarQuantizer*>(h->storage);
+    if (sq && sq->sq.qtype == faiss::ScalarQuantizer::QT_8bit) {
+      return "HNSW" + std::to_string(h->hnsw.nb_neighbors(0) / 2) + "_SQ8";
+    }
+    return "other";
+  }
   if (dynamic_cast<const faiss::IndexIVFFlat*>(inner)) return "IVF";
+  if (dynamic_cast<const faiss::IndexIVFPQ*>(inner)) return "IVF_PQ";
+  if (auto* r = dynamic_cast<const faiss::IndexRefine*>(inner)) {
+    if (dynamic_cast<const faiss::IndexIVFPQ*>(r->base_index) && dynamic_cast<const faiss::IndexFlat*>(r->refine_index)) {
+      return "IVF_PQ_RERANK";
+    }
+  }
   if (dynamic_cast<const faiss::IndexFlat*>(inner)) return "Flat";
   return "other";
 }
@@ -104,6 +121,101 @@ std::string IdList(const std::vector<int64_t>& ids) {
   for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
   if (ids.size() > shown) s += " and " + std::to_string(ids.size() - shown) + " more";
   return s;
+}
+
+// Index types whose FAISS index is made at the first Add, when the number of
+// vectors that sizes it is known.
+bool DecidedAtFirstAdd(const std::string& type) {
+  return type == "IVF" || type == "IVF_PQ" || type == "IVF_PQ_RERANK";
+}
+
+// IVF_PQ_RERANK: the PQ's best k x kRerankFactor candidates are re-scored
+// exactly against the stored float vectors.
+constexpr float kRerankFactor = 8;
+
+// IVF_PQ: nlist = N/256 lists (at least 1, at most 1024: a few hundred to a few
+// thousand vectors per list up to 10^6-10^7, trained in minutes, not hours) and
+// dim/8 sub-quantizers of 8 bits (64 bytes a 512-d vector; the largest divisor
+// of dim with sub-vectors of at least 8 values otherwise).
+std::string IvfPqFactory(int dim, int64_t n) {
+  const int64_t nlist = std::max<int64_t>(1, std::min<int64_t>(n / 256, 1024));
+  int m = 1;
+  for (int c = dim / 8; c >= 1; --c) {
+    if (dim % c == 0) { m = c; break; }
+  }
+  return "IVF" + std::to_string(nlist) + ",PQ" + std::to_string(m);
+}
+
+// Trains `index` on the first batch. The quantisers need more points than
+// their centroids (PQ: 256 per sub-quantizer; FAISS refuses fewer) and a range
+// that is not empty (SQ8: per-dimension min..max): a small first batch is
+// padded with slightly jittered copies of itself (deterministic), which keeps
+// the codes of those very vectors close to exact. SQ8 ranges are widened by 5%
+// each side so that vectors added later, slightly outside them, are not clipped.
+void TrainIndex(faiss::Index* index, int64_t n, const float* x, int dim) {
+  if (auto* h = dynamic_cast<faiss::IndexHNSWSQ*>(index)) {
+    if (auto* sq = dynamic_cast<faiss::IndexScalarQuantizer*>(h->storage)) {
+      sq->sq.rangestat = faiss::ScalarQuantizer::RS_minmax;
+      sq->sq.rangestat_arg = 0.05f;
+    }
+  }
+  constexpr int64_t kMinTrainingPoints = 256;
+  if (n >= kMinTrainingPoints) {
+    index->train(n, x);
+    return;
+  }
+  std::vector<float> padded(static_cast<size_t>(kMinTrainingPoints * dim));
+  uint32_t state = 12345;
+  auto noise = [&state]() {  // xorshift32 in [-1, 1)
+    state ^= state << 13; state ^= state >> 17; state ^= state << 5;
+    return static_cast<float>(state) / 2147483648.0f - 1.0f;
+  };
+  double sq = 0;
+  for (int64_t i = 0; i < n * dim; ++i) sq += double(x[i]) * x[i];
+  const float scale = 1e-3f * static_cast<float>(std::sqrt(sq / double(n * dim)) + 1e-6);
+  for (int64_t i = 0; i < kMinTrainingPoints; ++i) {
+    const float* src = x + (i % n) * dim;
+    float* dst = padded.data() + i * dim;
+    for (int j = 0; j < dim; ++j) dst[j] = src[j] + (i < n ? 0.0f : scale * noise());
+  }
+  index->train(kMinTrainingPoints, padded.data());
+}
+
+std::unique_ptr<faiss::Index> Factory(int dim, const std::string& desc, faiss::MetricType metric);
+
+// The FAISS index of a DecidedAtFirstAdd type for a first Add of n vectors.
+std::unique_ptr<faiss::Index> SizedByFirstAdd(const std::string& type, int dim, int64_t n, faiss::MetricType metric) {
+  if (type == "IVF") {
+    // The reference's min(N/8, 65536) is 0 (and FAISS fails) for N < 8; one list
+    // is exact search, the right answer for tiny galleries.
+    const int64_t nlist = std::max<int64_t>(1, std::min<int64_t>(n / 8, 65536));
+    auto ivf = Factory(dim, "IVF" + std::to_string(nlist) + ",Flat", metric);
+    // nlist <= N/8 leaves at least 8 points per list, fewer than FAISS's advised
+    // 39: without this it prints a k-means warning to stderr on every build.
+    static_cast<faiss::IndexIVF*>(ivf.get())->cp.min_points_per_centroid = 1;
+    return ivf;
+  }
+  auto base = Factory(dim, IvfPqFactory(dim, n), metric);
+  auto* pq = static_cast<faiss::IndexIVFPQ*>(base.get());
+  pq->cp.min_points_per_centroid = 1;
+  pq->pq.cp.min_points_per_centroid = 1;  // same warning for the 256 codes of each sub-quantizer
+  // k-means samples: 64 points per centroid (FAISS's default is 256) train the
+  // 1024 lists and each sub-quantizer's 256 codes well enough at a quarter of
+  // the time (10^6 vectors on 2 cores: minutes, not a quarter of an hour).
+  pq->cp.max_points_per_centroid = 64;
+  pq->pq.cp.max_points_per_centroid = 64;
+  // index_factory turns on polysemous training (a simulated annealing over
+  // the codes, minutes per build) that only Hamming-filtered search uses.
+  pq->do_polysemous_training = false;
+  // FAISS's default of 1 list of up to 1024 finds a fraction of the neighbours:
+  // IVF_PQ is new here (no reference behaviour to keep), so visit 32.
+  pq->nprobe = std::min<size_t>(pq->nlist, 32);
+  if (type == "IVF_PQ") return base;
+  auto refine = std::make_unique<faiss::IndexRefineFlat>(base.get());
+  base.release();
+  refine->own_fields = true;
+  refine->k_factor = kRerankFactor;
+  return refine;
 }
 
 std::unique_ptr<faiss::Index> Factory(int dim, const std::string& desc, faiss::MetricType metric) {
@@ -148,6 +260,34 @@ struct SpanReader : faiss::IOReader {
 
 }  // namespace
 
+namespace {
+// Re-scores each query's k candidates (labels < 0 are padding) with the exact
+// distances of `exact` and sorts them best first; only the first `keep` matter
+// afterwards, the rest are marked missing.
+void RerankExactly(const faiss::Index& exact, const float* queries, int64_t nq, int64_t k, int64_t keep,
+                   float* distances, FaissIdx* labels) {
+  const bool ip = exact.metric_type == faiss::METRIC_INNER_PRODUCT;
+  std::unique_ptr<faiss::DistanceComputer> dc(exact.get_distance_computer());
+  std::vector<std::pair<float, FaissIdx>> row;
+  for (int64_t q = 0; q < nq; ++q) {
+    dc->set_query(queries + q * exact.d);
+    row.clear();
+    for (int64_t j = 0; j < k; ++j) {
+      const FaissIdx l = labels[q * k + j];
+      if (l >= 0) row.push_back({(*dc)(l), l});
+    }
+    std::sort(row.begin(), row.end(), [ip](const auto& a, const auto& b) {
+      return ip ? a.first > b.first : a.first < b.first;
+    });
+    for (int64_t j = 0; j < k; ++j) {
+      const bool has = j < keep && j < static_cast<int64_t>(row.size());
+      labels[q * k + j] = has ? row[j].second : -1;
+      distances[q * k + j] = has ? row[j].first : (ip ? -FLT_MAX : FLT_MAX);
+    }
+  }
+}
+}  // namespace
+
 // ---- locking ----
 
 std::shared_lock<std::shared_mutex> VectorIndex::ReadLock() const {
@@ -170,8 +310,8 @@ VectorIndex::VectorIndex(int dim, const std::string& type, const std::string& me
   dim_ = dim;
   type_ = type;
   metric_ = metric;
-  // "IVF" waits for its first Add: nlist depends on the number of vectors.
-  if (type != "IVF") index_ = Wrap(Factory(dim, type, static_cast<faiss::MetricType>(metricType_)));
+  // "IVF" and "IVF_PQ" wait for their first Add: nlist depends on the number of vectors.
+  if (!DecidedAtFirstAdd(type)) index_ = Wrap(Factory(dim, type, static_cast<faiss::MetricType>(metricType_)));
 }
 
 VectorIndex::~VectorIndex() = default;
@@ -414,18 +554,12 @@ void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids) {
   std::unique_ptr<faiss::IndexIDMap2> fresh;
   faiss::IndexIDMap2* target = index_.get();
   if (!target) {
-    // The reference's min(N/8, 65536) is 0 (and FAISS fails) for N < 8; one list
-    // is exact search, the right answer for tiny galleries.
-    const int64_t nlist = std::max<int64_t>(1, std::min<int64_t>(n / 8, 65536));
-    fresh = Wrap(Factory(dim_, "IVF" + std::to_string(nlist) + ",Flat", static_cast<faiss::MetricType>(metricType_)));
-    // nlist <= N/8 leaves at least 8 points per list, fewer than FAISS's advised
-    // 39: without this it prints a k-means warning to stderr on every build.
-    static_cast<faiss::IndexIVF*>(fresh->index)->cp.min_points_per_centroid = 1;
+    fresh = Wrap(SizedByFirstAdd(type_, dim_, n, static_cast<faiss::MetricType>(metricType_)));
     target = fresh.get();
   }
   if (!target->index->is_trained) {
     try {
-      target->index->train(n, vectors);
+      TrainIndex(target->index, n, vectors, dim_);
       target->is_trained = target->index->is_trained;
     } catch (const faiss::FaissException& e) {
       throw ShituError(kErrIndexUnsupported, "cannot train the " + type_ + " index on " + std::to_string(n) +
@@ -537,6 +671,12 @@ void VectorIndex::Compact() {
 // quantizer (IVF) and every parameter; failing that, the factory string.
 std::unique_ptr<faiss::IndexIDMap2> VectorIndex::EmptyLike(const std::vector<float>& trainingSet) const {
   const faiss::Index* current = index_->index;
+  const int64_t n = static_cast<int64_t>(trainingSet.size() / dim_);
+  if (type_ == "IVF_PQ_RERANK") {  // FAISS 1.7.3 cannot clone an IndexRefine: size and train it afresh
+    auto fresh = SizedByFirstAdd(type_, dim_, std::max<int64_t>(n, 1), static_cast<faiss::MetricType>(metricType_));
+    if (n > 0) TrainIndex(fresh.get(), n, trainingSet.data(), dim_);
+    return Wrap(std::move(fresh));
+  }
   try {
     std::unique_ptr<faiss::Index> copy(faiss::clone_index(current));
     // FAISS 1.7.3 clones an IndexHNSWFlat as a plain IndexHNSW, which searches
@@ -561,8 +701,7 @@ std::unique_ptr<faiss::IndexIDMap2> VectorIndex::EmptyLike(const std::vector<flo
     to->hnsw.check_relative_distance = from->hnsw.check_relative_distance;
     to->hnsw.search_bounded_queue = from->hnsw.search_bounded_queue;
   }
-  const int64_t n = static_cast<int64_t>(trainingSet.size() / dim_);
-  if (!fresh->is_trained && n > 0) fresh->train(n, trainingSet.data());
+  if (!fresh->is_trained && n > 0) TrainIndex(fresh.get(), n, trainingSet.data(), dim_);
   return Wrap(std::move(fresh));
 }
 
@@ -623,6 +762,10 @@ VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t
   faiss::SearchParametersIVF ivfParams;
   faiss::SearchParametersHNSW hnswParams;
   const faiss::SearchParameters* sp = nullptr;
+  // IVF_PQ_RERANK: the PQ is searched here and its candidates re-scored below
+  // (FAISS 1.7.3's IndexRefine::search takes no search parameters).
+  auto* refine = dynamic_cast<const faiss::IndexRefine*>(inner);
+  if (refine) inner = refine->base_index;
   if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(inner); ivf && params.nprobe > 0) {
     ivfParams.nprobe = std::min<size_t>(static_cast<size_t>(params.nprobe), ivf->nlist);
     ivfParams.max_codes = ivf->max_codes;
@@ -638,6 +781,8 @@ VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t
     // extra results are dropped below.
     kSearch = std::max<int64_t>(kSearch, params.efSearch);
   }
+  const int64_t kKept = std::min<int64_t>(kSearch, index_->ntotal);  // candidates that survive re-ranking
+  if (refine) kSearch = static_cast<int64_t>(std::ceil(kSearch * (params.rerank > 0 ? params.rerank : refine->k_factor)));
   kSearch = std::min<int64_t>(kSearch, index_->ntotal);
 
   std::vector<float> distances(static_cast<size_t>(nq * kSearch));
@@ -650,6 +795,7 @@ VectorSearchResult VectorIndex::Search(const float* queries, int64_t nq, int64_t
     // The inner index is searched directly: IndexIDMap::search in 1.7.3 refuses
     // any SearchParameters. Labels are mapped to external ids below.
     inner->search(nq, queries, kSearch, distances.data(), labels.data(), sp);
+    if (refine) RerankExactly(*refine->refine_index, queries, nq, kSearch, kKept, distances.data(), labels.data());
   } catch (const faiss::FaissException& e) {
     throw ShituError(kErrInternal, "search in the " + type_ + " index failed: " + FaissMessage(e));
   }
@@ -737,6 +883,9 @@ void VectorIndex::WriteLocked(faiss::IOWriter* writer) {
   // An IVF before its first add: an empty IVF1 trained on one zero centroid.
   // AdoptLoaded recognises it and turns it back into "nlist not chosen yet";
   // PaddleX can append to it (one list: exact search).
+  if (type_ != "IVF") {
+    throw ShituError(kErrIndexUnsupported, "an empty " + type_ + " index cannot be saved: it is sized and trained by its first vectors; add some first");
+  }
   auto placeholder = Factory(dim_, "IVF1,Flat", static_cast<faiss::MetricType>(metricType_));
   auto* ivf = static_cast<faiss::IndexIVF*>(placeholder.get());
   std::vector<float> zero(static_cast<size_t>(dim_), 0.0f);
@@ -754,6 +903,9 @@ void VectorIndex::WriteFile(const std::string& path) {
   try {
     faiss::FileIOWriter writer(f);  // does not close f
     WriteLocked(&writer);
+  } catch (const ShituError&) {  // refused before writing (an empty IVF_PQ)
+    std::fclose(f);
+    throw;
   } catch (const std::exception& e) {
     std::fclose(f);
     throw ShituError(kErrIndexIo, where + FaissMessage(e));

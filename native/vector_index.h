@@ -38,6 +38,7 @@ namespace shitu {
 struct VectorSearchParams {
   int nprobe = 0;    // IVF: inverted lists visited (default 1, as the reference)
   int efSearch = 0;  // HNSW: candidate list size (FAISS default 16)
+  int rerank = 0;    // IVF_PQ_RERANK: candidates re-scored exactly, as a multiple of k (default 8)
 };
 
 // Row-major nq x k. Missing hits (k larger than the count) have id -1 and
@@ -58,6 +59,14 @@ class VectorIndex {
   // (trained on the first Add when it needs training). metric: "IP" | "L2".
   // "IVF" means IVF{nlist},Flat with nlist = max(1, min(N/8, 65536)) fixed by the
   // first Add of N vectors, which also trains it.
+  // Compressed types (memory per vector in README "Compressed index types"):
+  // "HNSW32_SQ8" is HNSW32 over 8-bit scalar-quantised vectors (FAISS
+  // IndexHNSWSQ; per-dimension ranges trained on the first Add, removal by
+  // tombstones as for HNSW32). "IVF_PQ" is IVF{nlist},PQ{dim/8} (8-bit codes)
+  // with nlist = clamp(N/256, 1, 1024), sized and trained by the first Add like
+  // "IVF", removing for real; an IVF_PQ that never saw a vector cannot be saved.
+  // "IVF_PQ_RERANK" is IVF_PQ plus the float vectors (FAISS IndexRefineFlat):
+  // the PQ's best 8k candidates are re-scored exactly; removal by tombstones.
   VectorIndex(int dim, const std::string& type, const std::string& metric);
   ~VectorIndex();
   VectorIndex(const VectorIndex&) = delete;

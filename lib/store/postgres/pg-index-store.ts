@@ -398,7 +398,7 @@ export class PgIndexStore implements IndexStore {
     await this.ready();
     const meta: IndexMeta = { dim: index.dim, indexType: index.indexType, metricType: index.metricType, search };
     const entries = index.idMapEntries;
-    const quantizer = search === 'faiss' && meta.indexType === 'IVF' ? await trainedEmptyCopy(index) : null;
+    const quantizer = search === 'faiss' && (meta.indexType === 'IVF' || meta.indexType === 'IVF_PQ') ? await trainedEmptyCopy(index) : null;
     return this.track(this.transaction(async (c) => {
       await c.query('INSERT INTO shitu_index (key, dim, index_type, metric_type, search, next_id, version, quantizer) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)',
         [k, meta.dim, meta.indexType, meta.metricType, search, index.nextId, quantizer]).catch((e) => {
@@ -546,7 +546,8 @@ export class PgIndexStore implements IndexStore {
 
 /** IVF: the index's trained structure without its entries (FAISS's own serialisation). */
 async function trainedEmptyCopy(index: IndexData): Promise<Buffer> {
-  const copy = await callNative(async () => native.VectorIndex.fromBuffer(await index.native.toBuffer()));
+  // Bytes this process has just written: no structural check (it knows only Flat, IVF…,Flat and HNSW…Flat).
+  const copy = await callNative(async () => native.VectorIndex.fromBuffer(await index.native.toBuffer(), { verify: false }));
   const ids: BigInt64Array = copy.ids();
   if (ids.length) await callNative(() => copy.remove(ids, false));
   return callNative(() => copy.toBuffer());
@@ -556,7 +557,8 @@ async function trainedEmptyCopy(index: IndexData): Promise<Buffer> {
 async function buildIndexData(meta: IndexMeta, nextId: number, rows: Array<{ id: number; label: string; e: string }>, quantizer?: Buffer | null): Promise<IndexData> {
   if (!INDEX_TYPES.includes(meta.indexType as IndexType)) throw new ShituError('ERR_INDEX_UNSUPPORTED', `stored index type ${JSON.stringify(meta.indexType)} is not supported`);
   if (!METRIC_TYPES.includes(meta.metricType)) throw new ShituError('ERR_INDEX_UNSUPPORTED', `stored metric ${JSON.stringify(meta.metricType)} is not supported`);
-  const nat = quantizer ? await callNative(() => native.VectorIndex.fromBuffer(quantizer)) : new native.VectorIndex(meta.dim, meta.indexType, meta.metricType);
+  // IVF_PQ's trained quantizer is a type the structural check does not know; the store wrote it itself.
+  const nat = quantizer ? await callNative(() => native.VectorIndex.fromBuffer(quantizer, { verify: meta.indexType === 'IVF' })) : new native.VectorIndex(meta.dim, meta.indexType, meta.metricType);
   if (nat.count() !== 0 || nat.dim() !== meta.dim) throw new ShituError('ERR_INDEX_IO', 'the stored IVF quantizer does not match its index');
   const idMap = new Map<number, string>();
   if (rows.length) {

@@ -41,13 +41,15 @@ function ident(key: string): string {
  * The index pgvector searches: HNSW32 -> hnsw with pgvector's defaults (m 16,
  * ef_construction 64: pgvector refuses FAISS's M 32 / efConstruction 40, it
  * needs ef_construction >= 2 m), IVF -> ivfflat (sqrt(n) lists), Flat -> none (exact scan).
+ * The compressed types map to their family (HNSW32_SQ8 -> hnsw, IVF_PQ and IVF_PQ_RERANK -> ivfflat): pgvector
+ * keeps full vectors either way.
  */
 export async function createAnnIndex(c: ClientBase, key: string, dim: number, indexType: IndexType | string, metric: MetricType, rows: number): Promise<void> {
   if (indexType === 'Flat') return;
   if (dim > PGVECTOR_MAX_INDEXED_DIM)
     throw new ShituError('ERR_INDEX_UNSUPPORTED', `search: pgvector indexes at most ${PGVECTOR_MAX_INDEXED_DIM} dimensions, this index has ${dim} (use Flat or search: faiss)`);
   const { opclass } = OPS[metric];
-  const method = indexType === 'IVF'
+  const method = String(indexType).startsWith('IVF')
     ? `ivfflat ((embedding::vector(${dim})) ${opclass}) WITH (lists = ${Math.max(1, Math.round(Math.sqrt(Math.max(1, rows))))})`
     : `hnsw ((embedding::vector(${dim})) ${opclass}) WITH (m = 16, ef_construction = 64)`;
   // Building the graph of a large gallery takes minutes: not bound by the store's per-statement timeout.
