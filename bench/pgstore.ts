@@ -18,7 +18,7 @@ import { createPipeline } from '../lib/pipeline';
 import { createServer } from '../lib/server';
 import { PgIndexStore } from '../lib/store/postgres/pg-index-store';
 import { startCluster } from '../test/helpers/postgres';
-import { BENCH_DIR, fmt, galleryEntries, IMAGES, log, machine, now, STANDIN_CONFIG, stats, Stats, writeJson } from './util';
+import { BENCH_DIR, fmt, galleryEntries, IMAGES, log, machine, now, STANDIN_CONFIG, stats, Stats, writeJson, unitVectors } from './util';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -31,18 +31,6 @@ const N_QUERIES = quick ? 50 : 200;
 const N_INFER = quick ? 40 : 150;
 const N_PROPAGATION = quick ? 50 : 200;
 
-function unitVectors(n: number, dim: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const rnd = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-  const v = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let norm = 0;
-    for (let j = 0; j < dim; j++) { const x = rnd(); v[i * dim + j] = x; norm += x * x; }
-    norm = Math.sqrt(norm);
-    for (let j = 0; j < dim; j++) v[i * dim + j] /= norm;
-  }
-  return v;
-}
 
 /**
  * Gallery-like vectors: n/20 "products" (random unit centres), each entry a

@@ -6,18 +6,8 @@ import t from 'tap';
 import { IndexData, IndexType } from '../lib/index-data';
 import { PgIndexStore } from '../lib/store/postgres/pg-index-store';
 import { startCluster, TestCluster } from './helpers/postgres';
+import { unitVectors } from '../bench/util';
 
-function unitVectors(n: number, dim: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const rnd = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-  const v = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let norm = 0;
-    for (let j = 0; j < dim; j++) { const x = rnd(); v[i * dim + j] = x; norm += x * x; }
-    for (let j = 0; j < dim; j++) v[i * dim + j] /= Math.sqrt(norm);
-  }
-  return v;
-}
 
 let cluster: TestCluster;
 t.before(async () => { cluster = await startCluster(); });
