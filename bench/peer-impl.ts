@@ -161,7 +161,7 @@ export class PeerPipeline {
 
   async recognize(file: string, o: { detThreshold?: number; recThreshold?: number; topk?: number } = {}): Promise<{ boxes: PeerBox[]; timings: PeerTimings; width: number; height: number }> {
     const thr = o.detThreshold ?? 0.5, recThr = o.recThreshold ?? 0.5, k = o.topk ?? 5;
-    const t: PeerTimings = { decode: 0, detPreprocess: 0, detInference: 0, detPostprocess: 0, recPreprocess: 0, recInference: 0, search: 0, total: 0 };
+    const t: PeerTimings = { decode: 0, detPreprocess: 0, detInference: 0, detPostprocess: 0, recPreprocess: 0, recInference: 0, recBatchWait: 0, search: 0, total: 0 };
     const t0 = performance.now();
     let tl = t0;
     const lap = () => { const n = performance.now(); const d = n - tl; tl = n; return d; };

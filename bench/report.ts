@@ -9,6 +9,8 @@ import type { ThroughputResult } from './throughput';
 import type { IndexScalingResult } from './index-scaling';
 import type { MillionResult } from './index-million';
 import { millionSection, millionTargets } from './index-million-report';
+import type { BatchingResult } from './batching';
+import { batchingSection, batchingTargets } from './batching-report';
 import type { MemoryResult } from './memory';
 import type { DecodeResult } from './decode';
 
@@ -55,6 +57,7 @@ export function writeReport(): string {
   const million = readJson<MillionResult>('index-million.json');
   const mem = readJson<MemoryResult>('memory.json');
   const dec = readJson<DecodeResult>('decode.json');
+  const batching = readJson<BatchingResult>('batching.json');
   // Throughput runs pinned to fewer cores (taskset) write throughput-<N>cores.json.
   const pinnedTp = fs.readdirSync(path.join(BENCH_DIR, 'results')).map((f) => /^throughput-(\d+)cores\.json$/.exec(f)).filter((x): x is RegExpExecArray => !!x)
     .map((x) => readJson<ThroughputResult>(x[0])!).filter((r) => r && r.raw?.length).sort((a, b) => a.cores - b.cores);
@@ -121,6 +124,7 @@ export function writeReport(): string {
     sumRows.push([`reducedDecode keeps boxes (IoU ≥ 0.95) and top-1 labels on every shared photo`, `${dec.rows.filter((r) => r.same).length} of ${dec.rows.length} photos the same${dec.allSame ? '' : ` (differs: ${dec.rows.filter((r) => !r.same).map((r) => r.image).join(', ')})`}; decode ${reduced.length ? `${fmt(Math.min(...reduced.map((r) => r.decodeReduced / r.decodeFull)) * 100, 0)}–${fmt(Math.max(...reduced.map((r) => r.decodeReduced / r.decodeFull)) * 100, 0)} %` : 'n/a'} of full on the ${reduced.length} photos it reduces`, `${yesNo(dec.allSame)}: ${dec.allSame ? 'could be on by default' : 'kept an option, off by default'}`]);
   }
   if (mem) sumRows.push([`RSS flat over ${mem.predictions} predictions`, `${fmt(mem.rssStartMiB, 1)} → ${fmt(mem.rssEndMiB, 1)} MiB (${mem.growthMiB >= 0 ? '+' : ''}${fmt(mem.growthMiB, 1)} MiB)`, yesNo(mem.flat)]);
+  if (batching) sumRows.push(...batchingTargets(batching));
   if (million) sumRows.push(...millionTargets(million));
   md.push(table(['target', 'measured', 'verdict'], sumRows));
 
@@ -256,6 +260,7 @@ export function writeReport(): string {
     for (const n of tp.notes) md.push(`- ${n}\n`);
     md.push('\n');
   }
+  if (batching) md.push(batchingSection(batching, table));
 
   // ------------------------------------------------------------ 5. index
   md.push('## 5. Index scaling\n');

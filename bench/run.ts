@@ -1,10 +1,10 @@
-// Benchmark entry: node dist/bench/run.js [--quick] [--only=stages,limit,peer,throughput,decode,index,million,memory]
+// Benchmark entry: node dist/bench/run.js [--quick] [--only=stages,limit,peer,throughput,batching,decode,index,million,memory]
 // Writes bench/results/*.json (+ *.svg) and regenerates bench/REPORT.md.
 import { closeAll } from './ours';
 import { log, machine, readJson, writeJson, RunMode } from './util';
 import { runStages, runLimit, StagesResult } from './stages';
 
-const SECTIONS = ['stages', 'limit', 'peer', 'throughput', 'decode', 'index', 'million', 'memory'] as const;
+const SECTIONS = ['stages', 'limit', 'peer', 'throughput', 'batching', 'decode', 'index', 'million', 'memory'] as const;
 
 async function main() {
   const args = process.argv.slice(2);
@@ -32,6 +32,10 @@ async function main() {
   if (only.includes('throughput')) {
     const { runThroughput } = await import('./throughput');
     await runThroughput(mode);
+  }
+  if (only.includes('batching')) {
+    const { runBatching } = await import('./batching');
+    await runBatching(mode);
   }
   if (only.includes('decode')) {
     const { runDecode } = await import('./decode');

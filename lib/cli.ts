@@ -10,6 +10,7 @@ import { ShituError } from './errors';
 import { IndexData, INDEX_TYPES, METRIC_TYPES } from './index-data';
 import { fetchModel } from './model-fetch';
 import { readRemoveIds } from './remove-ids';
+import { BATCHING } from './limits';
 import { findSharedDir } from './shared-dir';
 import { packageRoot } from './package-root';
 import { createPipeline, Pipeline } from './pipeline';
@@ -162,6 +163,8 @@ export function buildCli(): Command {
     .option('--default-index-key <key>', 'index used when a request has no indexKey')
     .option('--max-concurrent <n>', 'recognitions running at once', (v) => parseInt(v, 10), 2)
     .option('--max-queue <n>', 'requests waiting; beyond it 503 + Retry-After', (v) => parseInt(v, 10), 32)
+    .option('--batch-max <n>', `dynamic batching: crops per feature-model run across concurrent requests, 0 = off (default ${BATCHING.maxBatch.default})`, (v) => parseInt(v, 10))
+    .option('--batch-wait-ms <ms>', `dynamic batching: longest wait for other requests' crops (default ${BATCHING.maxWaitMs.default})`, parseFloat)
     .option('--body-limit <bytes>', 'largest request body', (v) => parseInt(v, 10), 64 * 1024 * 1024)
     .option('--api-keys <file>', 'API keys, one "<key> <read|write|read,write> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
     .option('--limit-input-pixels <n>', 'refuse images declaring more pixels (413)', (v) => parseInt(v, 10))

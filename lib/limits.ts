@@ -20,6 +20,17 @@ export const DET_THRESHOLD = { min: 0, max: 1, default: 0.5 } as const;
 export const REC_THRESHOLD = { min: -1e9, max: 1e9, default: 0.5 } as const;
 export const BATCH_SIZE = { min: 1, max: 1024, default: 1 } as const;
 
+/**
+ * Dynamic batching of the feature model across concurrent recognitions
+ * (createPipeline's `batching`, `shitu serve --batch-max / --batch-wait-ms`):
+ * crops per ONNX Runtime Run, and how long the first recognition waits for
+ * others' crops. The defaults are what bench/REPORT.md §4b measured best.
+ */
+export const BATCHING = {
+  maxBatch: { min: 2, max: 256, default: 16 },
+  maxWaitMs: { min: 0, max: 100, default: 2 },
+} as const;
+
 /** Labels of index entries, in characters. */
 export const MAX_LABEL_LENGTH = 1024;
 

@@ -10,7 +10,7 @@ import { callNative, ShituError } from './errors';
 import { GalleryEntry, parseGalleryFile } from './gallery';
 import { expandInputs, FetchOptions, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from './image-input';
 import { DecodeLimits, resolveDecodeLimits } from './decode-limits';
-import { DET_THRESHOLD, TOPK } from './limits';
+import { BATCHING, DET_THRESHOLD, TOPK } from './limits';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from './index-data';
 import { IndexSearcher, isIndexSearcher, passesThreshold } from './index-searcher';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from './models';
@@ -54,6 +54,20 @@ export interface CreatePipelineOptions {
    * picture is kept for drawing (keepImage).
    */
   reducedDecode?: boolean;
+  /**
+   * Dynamic batching: crops of recognitions in flight at once go through the
+   * feature model together, up to `maxBatch` crops per ONNX Runtime Run; the
+   * first waits at most `maxWaitMs` for the others' crops, and not at all when
+   * no other recognition is still detecting. `true`: the defaults (BATCHING
+   * in lib/limits.ts). Default false for predict (its recognitions are paced
+   * by `concurrency`); `shitu serve` turns it on (see bench/REPORT.md §4b).
+   */
+  batching?: boolean | BatchingOptions;
+}
+
+export interface BatchingOptions {
+  maxBatch?: number;
+  maxWaitMs?: number;
 }
 
 /** The settings a pipeline runs with (Pipeline.settings). */
@@ -64,6 +78,23 @@ export interface PipelineSettings {
   /** Recognitions in flight during predict. */
   concurrency: number;
   reducedDecode: boolean;
+  /** Dynamic batching, or null when off. */
+  batching: { maxBatch: number; maxWaitMs: number } | null;
+}
+
+/** createPipeline's `batching` option checked and filled in. */
+export function resolveBatching(b: boolean | BatchingOptions | undefined): PipelineSettings['batching'] {
+  if (b === undefined || b === false) return null;
+  if (b === true) return { maxBatch: BATCHING.maxBatch.default, maxWaitMs: BATCHING.maxWaitMs.default };
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new TypeError(`batching must be a boolean or {maxBatch, maxWaitMs}, got ${JSON.stringify(b)}`);
+  for (const k of Object.keys(b)) if (k !== 'maxBatch' && k !== 'maxWaitMs') throw new TypeError(`batching: unknown option ${JSON.stringify(k)}`);
+  const maxBatch = b.maxBatch ?? BATCHING.maxBatch.default;
+  const maxWaitMs = b.maxWaitMs ?? BATCHING.maxWaitMs.default;
+  if (!Number.isInteger(maxBatch) || maxBatch < BATCHING.maxBatch.min || maxBatch > BATCHING.maxBatch.max)
+    throw new RangeError(`batching.maxBatch must be an integer in [${BATCHING.maxBatch.min}, ${BATCHING.maxBatch.max}], got ${JSON.stringify(maxBatch)}`);
+  if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < BATCHING.maxWaitMs.min || maxWaitMs > BATCHING.maxWaitMs.max)
+    throw new RangeError(`batching.maxWaitMs must be a number in [${BATCHING.maxWaitMs.min}, ${BATCHING.maxWaitMs.max}], got ${JSON.stringify(maxWaitMs)}`);
+  return { maxBatch, maxWaitMs };
 }
 
 export interface BuildIndexOptions {
@@ -135,6 +166,11 @@ export class Pipeline extends EventEmitter {
   private defaultIndex?: Promise<IndexData>;
   private closed = false;
   private inFlight = new Set<Promise<unknown>>();
+
+  /** What dynamic batching has done so far (runs of the feature model it made, recognitions and crops it served). */
+  batchStats(): { runs: number; requests: number; rows: number; maxRowsInRun: number } {
+    return this.extractor.native.batchStats();
+  }
 
   /** @internal use createPipeline */
   constructor(config: PipelineConfig, detector: LoadedDetector, extractor: LoadedExtractor, settings: PipelineSettings, decodeLimits?: DecodeLimits) {
@@ -308,6 +344,8 @@ export class Pipeline extends EventEmitter {
         keepImage: o.keepImage === true,
         keepFeatures: searcher !== null,
         reducedDecode: o.reducedDecode ?? this.settings.reducedDecode,
+        batchMax: this.settings.batching?.maxBatch ?? 0,
+        batchWaitMs: this.settings.batching?.maxWaitMs ?? 0,
         nprobe: o.nprobe,
         efSearch: o.efSearch,
         rerank: o.rerank,
@@ -432,6 +470,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   if (o.threadPool !== undefined && o.threadPool !== 'session' && o.threadPool !== 'shared') throw new RangeError(`threadPool must be "session" or "shared", got ${JSON.stringify(o.threadPool)}`);
   const threadPool = o.threadPool ?? 'session';
   if (threadPool === 'shared' && o.threads !== undefined) throw new RangeError('threads cannot be given with threadPool "shared" (the shared pool has a thread per core)');
+  const batching = resolveBatching(o.batching);
   const threads = threadPool === 'shared' ? cores : o.threads ?? Math.max(1, Math.floor(cores / concurrency));
   const session: SessionOptions = {
     device: device === 'gpu' ? 'gpu:0' : device,
@@ -445,7 +484,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, reducedDecode: o.reducedDecode ?? false }, limits);
+  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, reducedDecode: o.reducedDecode ?? false, batching }, limits);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }

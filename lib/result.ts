@@ -25,6 +25,8 @@ export interface StageTimings {
   detPostprocess: number;
   recPreprocess: number;
   recInference: number;
+  /** Dynamic batching (createPipeline's `batching`): waiting for a batch to form and for Runs other recognitions made with this one's crops in them. */
+  recBatchWait: number;
   search: number;
   /** Inside the native call. */
   total: number;

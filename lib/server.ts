@@ -539,6 +539,10 @@ export interface ServeOptions {
   defaultIndexKey?: string;
   maxConcurrent?: number;
   maxQueue?: number;
+  /** Dynamic batching: crops per feature-model Run across concurrent requests (0: off; default BATCHING.maxBatch.default). */
+  batchMax?: number;
+  /** Dynamic batching: how long the first request waits for the others' crops (default BATCHING.maxWaitMs.default). */
+  batchWaitMs?: number;
   bodyLimit?: number;
   /** API key file (see server-auth.ts); SHITU_API_KEYS adds keys from the environment. */
   apiKeys?: string;
@@ -552,7 +556,8 @@ export interface ServeOptions {
 /** `shitu serve`: listens at once (/health answers, /ready waits for the models), runs until SIGINT/SIGTERM, then drains. */
 export async function serve(o: ServeOptions): Promise<void> {
   const { createPipeline } = await import('./pipeline');
-  const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads });
+  const batching = o.batchMax === 0 ? false : { maxBatch: o.batchMax, maxWaitMs: o.batchWaitMs };
+  const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads, batching });
   pipelineP.catch((e) => process.stderr.write(`error ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(e as Error).message}\n`));
   const indexDir = path.resolve(o.indexDir ?? 'indexes');
   const apiKeys = loadApiKeys({ file: o.apiKeys });

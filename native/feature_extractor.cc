@@ -1,6 +1,7 @@
 #include "feature_extractor.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 
@@ -55,21 +56,20 @@ void L2Normalize(float* v, int dim) {
   for (int i = 0; i < dim; ++i) v[i] *= inv;
 }
 
-std::vector<float> FeatureExtractor::Extract(const std::vector<cv::Mat>& crops, StageTimes* t) const {
+void FeatureExtractor::PreprocessAll(const std::vector<cv::Mat>& crops, float* dst) const {
+  const size_t per = inputSize();
+  for (size_t i = 0; i < crops.size(); ++i) PreprocessInto(crops[i], spec_.pre, dst + i * per);
+}
+
+void FeatureExtractor::RunPreprocessed(float* input, size_t rows, float* out, StageTimes* t) const {
   const int W = spec_.pre.width, H = spec_.pre.height;
-  const size_t per = 3 * static_cast<size_t>(W) * H;
-  std::vector<float> features(crops.size() * dim_);
-  // One buffer for the largest batch, not zero-filled: PreprocessInto writes every value.
-  const size_t maxRows = std::min(crops.size(), static_cast<size_t>(spec_.maxBatch));
-  std::unique_ptr<float[]> batch(new float[std::max<size_t>(1, maxRows) * per]);
+  const size_t per = inputSize();
   Stopwatch sw;
-  for (size_t start = 0; start < crops.size(); start += spec_.maxBatch) {
-    const size_t n = std::min(crops.size() - start, static_cast<size_t>(spec_.maxBatch));
-    for (size_t i = 0; i < n; ++i) PreprocessInto(crops[start + i], spec_.pre, batch.get() + i * per);
+  for (size_t start = 0; start < rows; start += spec_.maxBatch) {
+    const size_t n = std::min(rows - start, static_cast<size_t>(spec_.maxBatch));
     std::array<int64_t, 4> shape{static_cast<int64_t>(n), 3, H, W};
     std::vector<Ort::Value> inputs;
-    inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), batch.get(), n * per, shape.data(), 4));
-    if (t) t->recPreprocess += sw.Lap();
+    inputs.push_back(Ort::Value::CreateTensor<float>(CpuMemoryInfo(), input + start * per, n * per, shape.data(), 4));
     auto outputs = model_->Run({spec_.inputName.c_str()}, inputs, {spec_.outputName.c_str()});
     if (t) t->recInference += sw.Lap();
     auto info = outputs[0].GetTensorTypeAndShapeInfo();
@@ -77,11 +77,29 @@ std::vector<float> FeatureExtractor::Extract(const std::vector<cv::Mat>& crops, 
       throw ShituError(kErrModelContract, "feature model '" + model_->path() + "' returned " +
                                               std::to_string(info.GetElementCount()) + " values for " + std::to_string(n) +
                                               " images of dimension " + std::to_string(dim_));
-    float* dst = features.data() + start * dim_;
+    float* dst = out + start * dim_;
     std::copy_n(outputs[0].GetTensorData<float>(), n * dim_, dst);
     if (spec_.normalize)
       for (size_t i = 0; i < n; ++i) L2Normalize(dst + i * dim_, dim_);
     if (t) t->recPreprocess += sw.Lap();
+  }
+}
+
+std::vector<float> FeatureExtractor::Extract(const std::vector<cv::Mat>& crops, StageTimes* t) const {
+  const size_t per = inputSize();
+  std::vector<float> features(crops.size() * dim_);
+  if (crops.empty()) return features;
+  // Pre-processed one Run's worth at a time: one buffer for the largest Run,
+  // not zero-filled (PreprocessInto writes every value).
+  const size_t maxRows = std::min(crops.size(), static_cast<size_t>(spec_.maxBatch));
+  std::unique_ptr<float[]> batch(new float[maxRows * per]);
+  Stopwatch sw;
+  for (size_t start = 0; start < crops.size(); start += maxRows) {
+    const size_t n = std::min(crops.size() - start, maxRows);
+    for (size_t i = 0; i < n; ++i) PreprocessInto(crops[start + i], spec_.pre, batch.get() + i * per);
+    if (t) t->recPreprocess += sw.Lap();
+    RunPreprocessed(batch.get(), n, features.data() + start * dim_, t);
+    sw.Lap();
   }
   return features;
 }

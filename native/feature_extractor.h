@@ -25,6 +25,14 @@ class FeatureExtractor {
   FeatureExtractor(std::shared_ptr<ModelSession> model, FeatureSpec spec);
   // Returns crops.size() * dim() floats, row-major.
   std::vector<float> Extract(const std::vector<cv::Mat>& crops, StageTimes* times) const;
+  // The two halves of Extract, for the cross-recognition batcher:
+  // values per pre-processed crop (3 * H * W),
+  size_t inputSize() const { return 3 * static_cast<size_t>(spec_.pre.width) * spec_.pre.height; }
+  // crops into `dst` (crops.size() * inputSize() floats),
+  void PreprocessAll(const std::vector<cv::Mat>& crops, float* dst) const;
+  // and `rows` pre-processed crops through the model (Runs of at most maxBatch
+  // rows) into `out` (rows * dim floats, normalised if the card says so).
+  void RunPreprocessed(float* input, size_t rows, float* out, StageTimes* times) const;
   int dim() const { return dim_; }
   const FeatureSpec& spec() const { return spec_; }
 

@@ -24,6 +24,7 @@ static Napi::Object TimesToJs(Napi::Env env, const StageTimes& t) {
   o.Set("detPostprocess", t.detPostprocess);
   o.Set("recPreprocess", t.recPreprocess);
   o.Set("recInference", t.recInference);
+  o.Set("recBatchWait", t.recBatchWait);
   o.Set("search", t.search);
   o.Set("total", t.total);
   return o;
@@ -124,6 +125,7 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
     Napi::Function f = DefineClass(env, "FeatureExtractor", {
         InstanceMethod<&ExtractorWrap::Embed>("embed"),
         InstanceMethod<&ExtractorWrap::Resolved>("resolved"),
+        InstanceMethod<&ExtractorWrap::BatchStats>("batchStats"),
         InstanceAccessor<&ExtractorWrap::Dim>("dim"),
     });
     GetAddonData(env).extractorCtor = Napi::Persistent(f);
@@ -131,8 +133,21 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
   }
   ExtractorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExtractorWrap>(info) {}
   std::shared_ptr<FeatureExtractor> extractor;
+  // Shared by every recognition with batching on that uses this extractor.
+  std::shared_ptr<FeatureBatcher> batcher;
 
  private:
+  // batchStats() -> {runs, requests, rows, maxRowsInRun}: what dynamic batching did so far.
+  Napi::Value BatchStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    BatcherStats s = batcher->stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("runs", static_cast<double>(s.runs));
+    o.Set("requests", static_cast<double>(s.requests));
+    o.Set("rows", static_cast<double>(s.rows));
+    o.Set("maxRowsInRun", static_cast<double>(s.maxRowsInRun));
+    return o;
+  }
   Napi::Value Dim(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), extractor->dim()); }
   Napi::Value Resolved(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -234,10 +249,10 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
   }
 };
 
-static std::shared_ptr<FeatureExtractor> UnwrapExtractor(const Napi::Value& v) {
+static ExtractorWrap* UnwrapExtractorWrap(const Napi::Value& v) {
   if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(GetAddonData(v.Env()).extractorCtor.Value()))
     throw Napi::TypeError::New(v.Env(), "expected a FeatureExtractor (from createFeatureExtractor)");
-  return ExtractorWrap::Unwrap(v.As<Napi::Object>())->extractor;
+  return ExtractorWrap::Unwrap(v.As<Napi::Object>());
 }
 
 // Contract errors are thrown synchronously here, as Errors with a code.
@@ -269,14 +284,18 @@ static Napi::Value CreateFeatureExtractorJs(const Napi::CallbackInfo& info) {
   auto ex = Construct<std::shared_ptr<FeatureExtractor>>(env, [&] { return std::make_shared<FeatureExtractor>(model, spec); });
   Napi::Object obj = GetAddonData(env).extractorCtor.New({});
   ExtractorWrap::Unwrap(obj)->extractor = ex;
+  ExtractorWrap::Unwrap(obj)->batcher = std::make_shared<FeatureBatcher>(ex);
   return obj;
 }
 
-// recognize(detector, extractor, index | null, image, {detThreshold, topk, keepImage, keepFeatures, reducedDecode, nprobe, efSearch, rerank})
+// recognize(detector, extractor, index | null, image, {detThreshold, topk, keepImage, keepFeatures, reducedDecode,
+//           batchMax, batchWaitMs, nprobe, efSearch, rerank})
 static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto det = UnwrapDetector(info[0]);
-  auto ex = UnwrapExtractor(info[1]);
+  ExtractorWrap* exw = UnwrapExtractorWrap(info[1]);
+  auto ex = exw->extractor;
+  auto batcher = exw->batcher;
   std::vector<Napi::Value> keep;
   ImageSource src = ParseImageSource(info[3], keep, "argument 3");
   Napi::Object o = info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
@@ -287,11 +306,13 @@ static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   ro.keepImage = GetBool(o, "keepImage", false);
   ro.keepFeatures = GetBool(o, "keepFeatures", false);
   ro.reducedDecode = GetBool(o, "reducedDecode", false);
+  ro.batching.maxBatch = GetInt(o, "batchMax", 0);
+  ro.batching.maxWaitMs = GetNumber(o, "batchWaitMs", 2);
   std::shared_ptr<SearchFn> search;
   if (!info[2].IsNull() && !info[2].IsUndefined()) search = std::make_shared<SearchFn>(MakeSearchFn(info[2], o, ex->dim()));
   auto out = std::make_shared<RecognizeResult>();
   return PromiseWorker::Queue(
-      env, [det, ex, search, src, ro, out] { *out = Recognize(src, *det, *ex, search.get(), ro); },
+      env, [det, ex, batcher, search, src, ro, out] { *out = Recognize(src, *det, *ex, search.get(), ro, batcher.get()); },
       [out](Napi::Env env) -> Napi::Value {
         Napi::Object r = Napi::Object::New(env);
         r.Set("width", out->width);

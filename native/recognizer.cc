@@ -13,7 +13,10 @@ cv::Mat CropBox(const cv::Mat& img, const Detection& d) {
 }
 
 RecognizeResult Recognize(const ImageSource& src, const Detector& detector, const FeatureExtractor& extractor,
-                          const SearchFn* search, const RecognizeOptions& o) {
+                          const SearchFn* search, const RecognizeOptions& o, FeatureBatcher* batcher) {
+  if (!o.batching.enabled()) batcher = nullptr;
+  // Counted as before the feature stage from here, so a leader of a batch waits for these crops.
+  FeatureBatcher::Ticket ticket(batcher);
   RecognizeResult r;
   Stopwatch total, sw;
   cv::Mat img;
@@ -36,7 +39,8 @@ RecognizeResult Recognize(const ImageSource& src, const Detector& detector, cons
   std::vector<cv::Mat> crops;
   crops.reserve(dets.size());
   for (const Detection& d : dets) crops.push_back(CropBox(img, d));
-  std::vector<float> features = extractor.Extract(crops, &r.times);
+  std::vector<float> features =
+      batcher ? batcher->Extract(crops, o.batching, ticket, &r.times) : extractor.Extract(crops, &r.times);
   if (full != img.size()) {
     // Boxes into full-picture pixels (after cropping, which works on the reduced picture).
     const float fx = static_cast<float>(full.width) / img.cols, fy = static_cast<float>(full.height) / img.rows;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "detector.h"
+#include "feature_batcher.h"
 #include "feature_extractor.h"
 #include "image_decode.h"
 #include "stage_times.h"
@@ -29,6 +30,9 @@ struct RecognizeOptions {
   // back in full-picture pixels, crops are taken from the reduced picture.
   // Ignored with keepImage (drawing wants the full picture).
   bool reducedDecode = false;
+  // Crops batched with other recognitions' (feature_batcher.h) when enabled
+  // and Recognize is given the extractor's batcher.
+  BatchingOptions batching;
 };
 
 // How much of the detector's input side a reduced picture must still cover.
@@ -54,7 +58,8 @@ struct RecognizeResult {
 // Crop of a box with integer coordinates (truncated, as the reference does), at least 1x1.
 cv::Mat CropBox(const cv::Mat& img, const Detection& d);
 
+// batcher: the extractor's (null: this recognition's crops run on their own).
 RecognizeResult Recognize(const ImageSource& src, const Detector& detector, const FeatureExtractor& extractor,
-                          const SearchFn* search, const RecognizeOptions& options);
+                          const SearchFn* search, const RecognizeOptions& options, FeatureBatcher* batcher = nullptr);
 
 }  // namespace shitu

@@ -8,6 +8,8 @@ namespace shitu {
 struct StageTimes {
   double decode = 0, detPreprocess = 0, detInference = 0, detPostprocess = 0;
   double recPreprocess = 0, recInference = 0, search = 0, total = 0;
+  // Dynamic batching: waiting for a batch to form and for Runs made by other recognitions.
+  double recBatchWait = 0;
 };
 
 class Stopwatch {
