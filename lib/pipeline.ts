@@ -59,8 +59,9 @@ export interface CreatePipelineOptions {
    * feature model together, up to `maxBatch` crops per ONNX Runtime Run; the
    * first waits at most `maxWaitMs` for the others' crops, and not at all when
    * no other recognition is still detecting. `true`: the defaults (BATCHING
-   * in lib/limits.ts). Default false for predict (its recognitions are paced
-   * by `concurrency`); `shitu serve` turns it on (see bench/REPORT.md §4b).
+   * in lib/limits.ts). Default false, here and in `shitu serve`: on CPU with
+   * the stand-in models it measured no faster (bench/REPORT.md §4b); it is for
+   * models and devices whose Runs gain more from larger batches (GPUs).
    */
   batching?: boolean | BatchingOptions;
 }

@@ -539,7 +539,7 @@ export interface ServeOptions {
   defaultIndexKey?: string;
   maxConcurrent?: number;
   maxQueue?: number;
-  /** Dynamic batching: crops per feature-model Run across concurrent requests (0: off; default BATCHING.maxBatch.default). */
+  /** Dynamic batching: crops per feature-model Run across concurrent requests (default 0: off, see bench/REPORT.md §4b; when on, BATCHING.maxBatch.default unless given). */
   batchMax?: number;
   /** Dynamic batching: how long the first request waits for the others' crops (default BATCHING.maxWaitMs.default). */
   batchWaitMs?: number;
@@ -556,7 +556,8 @@ export interface ServeOptions {
 /** `shitu serve`: listens at once (/health answers, /ready waits for the models), runs until SIGINT/SIGTERM, then drains. */
 export async function serve(o: ServeOptions): Promise<void> {
   const { createPipeline } = await import('./pipeline');
-  const batching = o.batchMax === 0 ? false : { maxBatch: o.batchMax, maxWaitMs: o.batchWaitMs };
+  // Off unless asked: on CPU it measured no faster (bench/REPORT.md §4b).
+  const batching = o.batchMax === 0 || (o.batchMax === undefined && o.batchWaitMs === undefined) ? false : { maxBatch: o.batchMax, maxWaitMs: o.batchWaitMs };
   const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads, batching });
   pipelineP.catch((e) => process.stderr.write(`error ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(e as Error).message}\n`));
   const indexDir = path.resolve(o.indexDir ?? 'indexes');

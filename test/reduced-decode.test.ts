@@ -35,7 +35,7 @@ t.test('default options: cores shared out as recognitions in flight x 1 thread, 
   const p = await createPipeline(STANDIN_CONFIG, { warmup: false });
   t.teardown(() => p.close());
   t.same(p.settings, { concurrency: Math.min(4, cores), threads: Math.max(1, Math.floor(cores / Math.min(4, cores))), threadPool: 'session', reducedDecode: false, batching: null });
-  const q = await createPipeline(STANDIN_CONFIG, { warmup: false, threads: 3, concurrency: 1, reducedDecode: true, batching: null });
+  const q = await createPipeline(STANDIN_CONFIG, { warmup: false, threads: 3, concurrency: 1, reducedDecode: true });
   t.teardown(() => q.close());
   t.same(q.settings, { concurrency: 1, threads: 3, threadPool: 'session', reducedDecode: true, batching: null });
   await t.rejects(createPipeline(STANDIN_CONFIG, { warmup: false, threadPool: 'global' as any }), RangeError);
