@@ -92,9 +92,9 @@ export function resolveBatching(b: boolean | BatchingOptions | undefined): Pipel
   const maxBatch = b.maxBatch ?? BATCHING.maxBatch.default;
   const maxWaitMs = b.maxWaitMs ?? BATCHING.maxWaitMs.default;
   if (!Number.isInteger(maxBatch) || maxBatch < BATCHING.maxBatch.min || maxBatch > BATCHING.maxBatch.max)
-    throw new RangeError(`batching.maxBatch must be an integer in [${BATCHING.maxBatch.min}, ${BATCHING.maxBatch.max}], got ${JSON.stringify(maxBatch)}`);
+    throw new RangeError(`batching.maxBatch must be an integer in [${BATCHING.maxBatch.min}, ${BATCHING.maxBatch.max}], got ${typeof maxBatch === 'number' ? String(maxBatch) : JSON.stringify(maxBatch)}`);
   if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < BATCHING.maxWaitMs.min || maxWaitMs > BATCHING.maxWaitMs.max)
-    throw new RangeError(`batching.maxWaitMs must be a number in [${BATCHING.maxWaitMs.min}, ${BATCHING.maxWaitMs.max}], got ${JSON.stringify(maxWaitMs)}`);
+    throw new RangeError(`batching.maxWaitMs must be a number in [${BATCHING.maxWaitMs.min}, ${BATCHING.maxWaitMs.max}], got ${typeof maxWaitMs === 'number' ? String(maxWaitMs) : JSON.stringify(maxWaitMs)}`);
   return { maxBatch, maxWaitMs };
 }
 

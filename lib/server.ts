@@ -553,11 +553,20 @@ export interface ServeOptions {
   log?: boolean;
 }
 
+/**
+ * serve's batching option from --batch-max / --batch-wait-ms: off unless one
+ * is given (on CPU it measured no faster, bench/REPORT.md §4b); --batch-max 0 keeps it off.
+ */
+export function serveBatching(o: Pick<ServeOptions, 'batchMax' | 'batchWaitMs'>): false | { maxBatch?: number; maxWaitMs?: number } {
+  if (o.batchMax === 0 || (o.batchMax === undefined && o.batchWaitMs === undefined)) return false;
+  return { ...(o.batchMax !== undefined && { maxBatch: o.batchMax }), ...(o.batchWaitMs !== undefined && { maxWaitMs: o.batchWaitMs }) };
+}
+
 /** `shitu serve`: listens at once (/health answers, /ready waits for the models), runs until SIGINT/SIGTERM, then drains. */
 export async function serve(o: ServeOptions): Promise<void> {
-  const { createPipeline } = await import('./pipeline');
-  // Off unless asked: on CPU it measured no faster (bench/REPORT.md §4b).
-  const batching = o.batchMax === 0 || (o.batchMax === undefined && o.batchWaitMs === undefined) ? false : { maxBatch: o.batchMax, maxWaitMs: o.batchWaitMs };
+  const { createPipeline, resolveBatching } = await import('./pipeline');
+  const batching = serveBatching(o);
+  resolveBatching(batching); // a bad --batch-max / --batch-wait-ms fails here, before listening
   const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads, batching });
   pipelineP.catch((e) => process.stderr.write(`error ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(e as Error).message}\n`));
   const indexDir = path.resolve(o.indexDir ?? 'indexes');

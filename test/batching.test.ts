@@ -135,3 +135,16 @@ t.test('batching option checks', async (t) => {
   t.equal(plain.settings.batching, null, 'off unless asked');
   t.same(plain.batchStats(), { runs: 0, requests: 0, rows: 0, maxRowsInRun: 0 }, 'an unbatched pipeline never uses the batcher');
 });
+
+t.test('shitu serve: batching off unless --batch-max or --batch-wait-ms is given', async (t) => {
+  const { serveBatching } = await import('../lib/server');
+  t.equal(serveBatching({}), false, 'default: off');
+  t.equal(serveBatching({ batchMax: 0 }), false, '--batch-max 0: off');
+  t.equal(serveBatching({ batchMax: 0, batchWaitMs: 5 }), false, '--batch-max 0 wins over a wait');
+  t.same(serveBatching({ batchMax: 8 }), { maxBatch: 8 });
+  t.same(serveBatching({ batchWaitMs: 1 }), { maxWaitMs: 1 }, 'a wait alone turns it on with the default size');
+  // A bad flag fails before the server listens (serve validates it first).
+  const { resolveBatching } = await import('../lib/pipeline');
+  t.throws(() => resolveBatching(serveBatching({ batchMax: NaN })), RangeError);
+  t.same(resolveBatching(serveBatching({ batchWaitMs: 1 })), { maxBatch: 16, maxWaitMs: 1 });
+});
