@@ -2,7 +2,7 @@
 // Section 2: end-to-end time vs the raw ONNX Runtime Run time of the same models.
 import * as path from 'node:path';
 import { native } from '../lib/native';
-import { IMAGES, DET_ONNX, FEAT_ONNX, log, median, stats, Stats, RunMode, writeJson, now } from './util';
+import { IMAGES, DET_ONNX, FEAT_ONNX, log, median, medianRunMs, stats, Stats, RunMode, writeJson, now } from './util';
 import { internals, loadOurs, MODEL_SETS, missingModels, ModelSet } from './ours';
 
 export const STAGES = ['decode', 'detPreprocess', 'detInference', 'detPostprocess', 'recPreprocess', 'recInference', 'search', 'crossing'] as const;
@@ -134,16 +134,6 @@ export interface LimitResult {
   notes: string[];
 }
 
-async function timeRun(model: any, feeds: Record<string, { data: Float32Array; dims: number[] }>, warmup: number, iters: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await model.run(feeds);
-  const ts: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = now();
-    await model.run(feeds);
-    ts.push(now() - t0);
-  }
-  return median(ts);
-}
 
 export async function runLimit(mode: RunMode, _stagesRes?: StagesResult): Promise<LimitResult> {
   const warmup = mode.quick ? 3 : 10;
@@ -157,13 +147,13 @@ export async function runLimit(mode: RunMode, _stagesRes?: StagesResult): Promis
     const detIn = det.inputs()[0];
     const featIn = feat.inputs()[0];
     const detFeeds = { [detIn.name]: { data: new Float32Array(3 * 416 * 416).fill(0.5), dims: [1, 3, 416, 416] } };
-    const rawDetAlone = await timeRun(det, detFeeds, warmup, iters);
+    const rawDetAlone = await medianRunMs(det, detFeeds, warmup, iters);
     const aloneCache = new Map<number, number>();
     for (const img of IMAGES) {
       const first = await pipeline.recognize(img, { index, keepImage: false });
       const nb = Math.max(1, first.boxes.length);
       const featFeeds = { [featIn.name]: { data: new Float32Array(nb * 3 * 224 * 224).fill(0.5), dims: [nb, 3, 224, 224] } };
-      if (!aloneCache.has(nb)) aloneCache.set(nb, await timeRun(feat, featFeeds, warmup, iters));
+      if (!aloneCache.has(nb)) aloneCache.set(nb, await medianRunMs(feat, featFeeds, warmup, iters));
       const wall: number[] = [], dec: number[] = [], inner: number[] = [], rd: number[] = [], rf: number[] = [], po: number[] = [], pond: number[] = [];
       for (let i = 0; i < warmup + iters; i++) {
         const r = await pipeline.recognize(img, { index, keepImage: false });

@@ -5,9 +5,9 @@
 // has) it writes throughput-<N>cores.json with the limit rows only.
 import * as os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createPipeline } from '../lib/index';
+import { createPipeline, IndexData, Pipeline } from '../lib/index';
 import { native } from '../lib/native';
-import { DET_ONNX, FEAT_ONNX, STANDIN_CONFIG, galleryEntries, IMAGES, log, median, RunMode, runInFlight, stats, Stats, writeJson, now } from './util';
+import { DET_ONNX, FEAT_ONNX, STANDIN_CONFIG, galleryEntries, IMAGES, log, median, medianRunMs, RunMode, runInFlight, stats, Stats, writeJson, now } from './util';
 import { internals, loadOurs } from './ours';
 
 export interface ConcurrencyRow {
@@ -65,15 +65,15 @@ function loopStats(h: ReturnType<typeof monitorEventLoopDelay>) {
   return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, mean: h.mean / 1e6 };
 }
 
-async function medianRun(model: any, feeds: Record<string, { data: Float32Array; dims: number[] }>, warmup: number, iters: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await model.run(feeds);
-  const ts: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = now();
-    await model.run(feeds);
-    ts.push(now() - t0);
-  }
-  return median(ts);
+/** `count` recognitions over the report photos with `concurrency` in flight: images/s, latency, event-loop delay meanwhile. */
+async function measureInFlight(pipeline: Pipeline, index: IndexData, count: number, concurrency: number) {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = now();
+  const lat = await runInFlight(count, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
+  const seconds = (now() - t0) / 1000;
+  h.disable();
+  return { count, seconds, ips: count / seconds, latency: stats(lat), loopDelay: loopStats(h) };
 }
 
 /** Raw Run times per image at `threads` (same ONNX Runtime, session options, thread count; via the addon's bare Model.run). */
@@ -82,10 +82,10 @@ async function rawPerImage(threads: number, boxes: number[], mode: RunMode): Pro
   const det = await native.loadModel(DET_ONNX, { intraOpThreads: threads });
   const feat = await native.loadModel(FEAT_ONNX, { intraOpThreads: threads });
   const detIn = det.inputs()[0], featIn = feat.inputs()[0];
-  const detMs = await medianRun(det, { [detIn.name]: { data: new Float32Array(3 * 416 * 416).fill(0.5), dims: [1, 3, 416, 416] } }, warmup, iters);
+  const detMs = await medianRunMs(det, { [detIn.name]: { data: new Float32Array(3 * 416 * 416).fill(0.5), dims: [1, 3, 416, 416] } }, warmup, iters);
   const byBoxes = new Map<number, number>();
   for (const nb of new Set(boxes))
-    byBoxes.set(nb, await medianRun(feat, { [featIn.name]: { data: new Float32Array(nb * 3 * 224 * 224).fill(0.5), dims: [nb, 3, 224, 224] } }, warmup, iters));
+    byBoxes.set(nb, await medianRunMs(feat, { [featIn.name]: { data: new Float32Array(nb * 3 * 224 * 224).fill(0.5), dims: [nb, 3, 224, 224] } }, warmup, iters));
   const featMs = boxes.reduce((a, nb) => a + byBoxes.get(nb)!, 0) / boxes.length;
   const res: RawPerImage = { threads, detMs, featMs, perImageMs: detMs + featMs, boxes };
   if (threads === 1) {
@@ -153,13 +153,7 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
     for (let i = 0; i < 4; i++) await pipeline.recognize(IMAGES[i % IMAGES.length], { index, keepImage: false });
     for (const concurrency of [1, 2, 4]) {
       log(`throughput: ${threads} thread(s), ${concurrency} in flight`);
-      const h = monitorEventLoopDelay({ resolution: 1 });
-      h.enable();
-      const t0 = now();
-      const lat = await runInFlight(count, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
-      const seconds = (now() - t0) / 1000;
-      h.disable();
-      res.concurrency.push({ threads, concurrency, setting: `${threads} thread(s) x ${concurrency} in flight`, settingLimitIps: settingLimit(threads, concurrency), limitIps, count, seconds, ips: count / seconds, latency: stats(lat), loopDelay: loopStats(h) });
+      res.concurrency.push({ threads, concurrency, setting: `${threads} thread(s) x ${concurrency} in flight`, settingLimitIps: settingLimit(threads, concurrency), limitIps, ...(await measureInFlight(pipeline, index, count, concurrency)) });
     }
   }
   // One process-wide ONNX Runtime pool (a thread per core) for both models.
@@ -169,13 +163,7 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
     for (let i = 0; i < 4; i++) await pipeline.recognize(IMAGES[i % IMAGES.length], { index });
     for (const concurrency of cores >= 2 ? [1, 2, 4] : [1, 2]) {
       log(`throughput: shared pool, ${concurrency} in flight`);
-      const h = monitorEventLoopDelay({ resolution: 1 });
-      h.enable();
-      const t0 = now();
-      const lat = await runInFlight(count, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
-      const seconds = (now() - t0) / 1000;
-      h.disable();
-      res.concurrency.push({ threads: cores, concurrency, setting: `shared pool (${cores} thread(s)) x ${concurrency} in flight`, settingLimitIps: settingLimit(cores, concurrency), limitIps, count, seconds, ips: count / seconds, latency: stats(lat), loopDelay: loopStats(h) });
+      res.concurrency.push({ threads: cores, concurrency, setting: `shared pool (${cores} thread(s)) x ${concurrency} in flight`, settingLimitIps: settingLimit(cores, concurrency), limitIps, ...(await measureInFlight(pipeline, index, count, concurrency)) });
     }
     await pipeline.close();
   }
@@ -187,13 +175,7 @@ export async function runThroughput(mode: RunMode): Promise<ThroughputResult> {
     for (let i = 0; i < 4; i++) await pipeline.recognize(IMAGES[i % IMAGES.length], { index });
     const setting = reducedDecode ? 'default + reducedDecode' : 'default options';
     log(`throughput: ${setting} (${threads} thread(s) x ${concurrency} in flight)`);
-    const h = monitorEventLoopDelay({ resolution: 1 });
-    h.enable();
-    const t0 = now();
-    const lat = await runInFlight(count, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
-    const seconds = (now() - t0) / 1000;
-    h.disable();
-    res.concurrency.push({ threads, concurrency, setting: `${setting} (${threads} x ${concurrency})`, settingLimitIps: settingLimit(threads, concurrency), limitIps, count, seconds, ips: count / seconds, latency: stats(lat), loopDelay: loopStats(h) });
+    res.concurrency.push({ threads, concurrency, setting: `${setting} (${threads} x ${concurrency})`, settingLimitIps: settingLimit(threads, concurrency), limitIps, ...(await measureInFlight(pipeline, index, count, concurrency)) });
     await pipeline.close();
   }
   if (pinned) {

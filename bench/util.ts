@@ -62,6 +62,18 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[i];
 }
 
+/** Median milliseconds of a raw model Run on `feeds`, after `warmup` unmeasured Runs. */
+export async function medianRunMs(model: { run(feeds: unknown): Promise<unknown> }, feeds: Record<string, { data: Float32Array; dims: number[] }>, warmup: number, iters: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await model.run(feeds);
+  const ts: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = now();
+    await model.run(feeds);
+    ts.push(now() - t0);
+  }
+  return median(ts);
+}
+
 export function stats(xs: number[]): Stats {
   const s = [...xs].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);

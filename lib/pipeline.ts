@@ -83,6 +83,9 @@ export interface PipelineSettings {
   batching: { maxBatch: number; maxWaitMs: number } | null;
 }
 
+/** A value in an error message: numbers as JS prints them (NaN, Infinity), the rest as JSON. */
+const shown = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v));
+
 /** createPipeline's `batching` option checked and filled in. */
 export function resolveBatching(b: boolean | BatchingOptions | undefined): PipelineSettings['batching'] {
   if (b === undefined || b === false) return null;
@@ -92,9 +95,9 @@ export function resolveBatching(b: boolean | BatchingOptions | undefined): Pipel
   const maxBatch = b.maxBatch ?? BATCHING.maxBatch.default;
   const maxWaitMs = b.maxWaitMs ?? BATCHING.maxWaitMs.default;
   if (!Number.isInteger(maxBatch) || maxBatch < BATCHING.maxBatch.min || maxBatch > BATCHING.maxBatch.max)
-    throw new RangeError(`batching.maxBatch must be an integer in [${BATCHING.maxBatch.min}, ${BATCHING.maxBatch.max}], got ${typeof maxBatch === 'number' ? String(maxBatch) : JSON.stringify(maxBatch)}`);
+    throw new RangeError(`batching.maxBatch must be an integer in [${BATCHING.maxBatch.min}, ${BATCHING.maxBatch.max}], got ${shown(maxBatch)}`);
   if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < BATCHING.maxWaitMs.min || maxWaitMs > BATCHING.maxWaitMs.max)
-    throw new RangeError(`batching.maxWaitMs must be a number in [${BATCHING.maxWaitMs.min}, ${BATCHING.maxWaitMs.max}], got ${typeof maxWaitMs === 'number' ? String(maxWaitMs) : JSON.stringify(maxWaitMs)}`);
+    throw new RangeError(`batching.maxWaitMs must be a number in [${BATCHING.maxWaitMs.min}, ${BATCHING.maxWaitMs.max}], got ${shown(maxWaitMs)}`);
   return { maxBatch, maxWaitMs };
 }
 

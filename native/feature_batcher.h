@@ -64,7 +64,6 @@ class FeatureBatcher {
   std::vector<float> Extract(const std::vector<cv::Mat>& crops, const BatchingOptions& o, Ticket& ticket, StageTimes* t);
 
   BatcherStats stats() const;
-  const FeatureExtractor& extractor() const { return *extractor_; }
 
  private:
   struct Request {
