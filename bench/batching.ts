@@ -1,5 +1,5 @@
 // Section 4b: dynamic batching in the service (issue 15 item 3). The HTTP
-// service (lib/server.ts) runs in this process on loopback; autocannon drives
+// service (lib/server/app.ts) runs in this process on loopback; autocannon drives
 // POST /shitu-infer with the four report photos in turn (4/3/4/1 boxes) at 1,
 // 8 and 32 connections, for each server setting: batching off and on, at the
 // service's default 2 recognitions at once and at 4. Requests/s and latency
@@ -11,8 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { createPipeline, Pipeline } from '../lib/pipeline';
-import { createServer } from '../lib/server';
+import { createPipeline, Pipeline } from '../lib/pipeline/pipeline';
+import { createServer } from '../lib/server/app';
 import { BATCHING } from '../lib/limits';
 import { IMAGES, log, RunMode, STANDIN_CONFIG, writeJson } from './util';
 

@@ -4,7 +4,7 @@
 // its full-decode twin, identical top-1 label).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { log, median, now, RunMode, SHARED, writeJson } from './util';
 import { loadOurs } from './ours';
 

@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { createPipeline } from '../lib/pipeline';
-import { createServer } from '../lib/server';
-import { useSharedDir } from '../lib/shared-dir';
+import { createPipeline } from '../lib/pipeline/pipeline';
+import { createServer } from '../lib/server/app';
+import { useSharedDir } from '../lib/util/shared-dir';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 20;
 

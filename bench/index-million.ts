@@ -9,7 +9,7 @@
 // so that a run cut short keeps what it finished. Types run in the order of
 // their importance (HNSW32 carries the issue's target); `--types=a,b` picks some, `--n=N` another size.
 //   node --expose-gc dist/bench/index-million.js [--n=1000000] [--queries=500] [--types=HNSW32,IVF_PQ,HNSW32_SQ8,IVF_PQ_RERANK,hnswlib,IVF]
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { makeCentres, makeVectors, recall } from './index-scaling';
 import { gc, log, mb, now, readJson, RunMode, stats, Stats, writeJson } from './util';
 

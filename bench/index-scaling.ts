@@ -1,7 +1,7 @@
 // Section 5: index scaling on synthetic L2-normalised 512-d vectors: build time,
 // add throughput, single-query search latency (k = 5), recall@5 against Flat,
 // RSS growth; FAISS Flat / IVF / HNSW32 (this addon) beside hnswlib-node.
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { elapsedS, gc, log, mb, RunMode, stats, Stats, writeJson, now } from './util';
 
 const { HierarchicalNSW } = require('hnswlib-node');

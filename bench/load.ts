@@ -1,4 +1,4 @@
-// Load test of the HTTP service (lib/server.ts): the server runs in this process
+// Load test of the HTTP service (lib/server/app.ts): the server runs in this process
 // on loopback over the stand-in pipeline, with an index built through the API
 // from a few shared images; autocannon drives POST /shitu-infer with
 // returnImage false and true at 1, 8 and 32 connections, then an overload run
@@ -16,8 +16,8 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { AddressInfo } from 'node:net';
-import { createPipeline, Pipeline } from '../lib/pipeline';
-import { createServer, ShituServer } from '../lib/server';
+import { createPipeline, Pipeline } from '../lib/pipeline/pipeline';
+import { createServer, ShituServer } from '../lib/server/app';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const autocannon: any = require('autocannon');

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createPipeline, Pipeline, IndexData } from '../lib/index';
-import { modelHome } from '../lib/models';
+import { modelHome } from '../lib/models/resolve';
 import { galleryEntries, STANDIN_CONFIG } from './util';
 
 export interface Loaded {

@@ -12,12 +12,12 @@ import * as fs from 'node:fs';
 
 /* eslint-disable @typescript-eslint/no-var-requires */
 const ort: any = require('onnxruntime-node');
-import type { StageTimings } from '../lib/result';
+import type { StageTimings } from '../lib/pipeline/result';
 
 const sharp: any = require('sharp');
 const { HierarchicalNSW } = require('hnswlib-node');
 
-/** The same stages as this package reports (lib/result.ts), measured in JS. */
+/** The same stages as this package reports (lib/pipeline/result.ts), measured in JS. */
 export type PeerTimings = Omit<StageTimings, 'wall'>;
 
 export interface PeerBox {

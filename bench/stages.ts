@@ -1,7 +1,7 @@
 // Section 1: per-stage time of one recognition, per image, at 2 and 1 threads.
 // Section 2: end-to-end time vs the raw ONNX Runtime Run time of the same models.
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { IMAGES, DET_ONNX, FEAT_ONNX, log, median, medianRunMs, stats, Stats, RunMode, writeJson, now } from './util';
 import { internals, loadOurs, MODEL_SETS, missingModels, ModelSet } from './ours';
 

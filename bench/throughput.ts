@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createPipeline, IndexData, Pipeline } from '../lib/index';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { DET_ONNX, FEAT_ONNX, STANDIN_CONFIG, galleryEntries, IMAGES, log, median, medianRunMs, RunMode, runInFlight, stats, Stats, writeJson, now } from './util';
 import { internals, loadOurs } from './ours';
 

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { useSharedDir } from '../lib/shared-dir';
+import { useSharedDir } from '../lib/util/shared-dir';
 
 /** dist/bench/util.js -> repository root is two levels up; bench/util.ts (ts runner) -> one. */
 export const ROOT = fs.existsSync(path.resolve(__dirname, '..', '..', 'package.json'))

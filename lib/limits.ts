@@ -12,7 +12,7 @@ export const OPTIONAL_IMAGE_FORMATS = ['jp2', 'pnm', 'pfm', 'hdr', 'sunras', 'ex
 export const IMAGE_FORMATS = [...DEFAULT_IMAGE_FORMATS, ...OPTIONAL_IMAGE_FORMATS] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
 
-// Index types and metrics are defined once in lib/index-data.ts (INDEX_TYPES, METRIC_TYPES).
+// Index types and metrics are defined once in lib/vector-index/index-data.ts (INDEX_TYPES, METRIC_TYPES).
 
 /** Results per detected object (rec_topk / recTopk / topk). */
 export const TOPK = { min: 1, max: 100, default: 5 } as const;

@@ -14,7 +14,7 @@
 //
 // Failures are ShituError kErrIndexCorrupt naming the field, or
 // kErrIndexUnsupported for a well-formed file of a type it does not know (such
-// files load only with a matching checksum, see lib/index-data.ts).
+// files load only with a matching checksum, see lib/vector-index/index-data.ts).
 #pragma once
 #include <cstddef>
 #include <cstdint>

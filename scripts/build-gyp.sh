@@ -17,7 +17,7 @@ cp "$ort" build-gyp/Release/libonnxruntime.so.1
 # Same SONAME rename as CMakeLists.txt (see native/ort_loader.h).
 patchelf --set-soname libonnxruntime-shitu.so.1 build-gyp/Release/libonnxruntime.so.1
 SHITU_ADDON_PATH="$root/build-gyp/Release/shitu.node" node -e "
-const n = require('./dist/lib/native').native;
+const n = require('./dist/lib/native/loader').native;
 const want = ['decodeImage','loadModel','VectorIndex','createDetector','createFeatureExtractor','recognize','drawResults'];
 const missing = want.filter(k => !(k in n));
 if (missing.length) { console.error('node-gyp build lacks', missing); process.exit(1); }

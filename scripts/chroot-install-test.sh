@@ -22,7 +22,7 @@ tgz=$(readlink -f "$1")
 command -v debootstrap >/dev/null || {
   apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends debootstrap >/dev/null; }
-shared=$(node -e "console.log(require('./dist/lib/shared-dir').findSharedDir() || '')")
+shared=$(node -e "console.log(require('./dist/lib/util/shared-dir').findSharedDir() || '')")
 [ -n "$shared" ] || { echo "chroot-install-test: shared models and photos not found (SHITU_SHARED_DIR)" >&2; exit 1; }
 
 # The bare system, bootstrapped once per machine and kept as a tarball.

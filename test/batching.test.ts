@@ -7,7 +7,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createPipeline, IndexData, Pipeline } from '../lib/index';
-import { createServer } from '../lib/server';
+import { createServer } from '../lib/server/app';
 import { STANDIN_CONFIG, img, IMAGES } from './helpers/shared';
 
 const PHOTOS = [
@@ -137,14 +137,14 @@ t.test('batching option checks', async (t) => {
 });
 
 t.test('shitu serve: batching off unless --batch-max or --batch-wait-ms is given', async (t) => {
-  const { serveBatching } = await import('../lib/server');
+  const { serveBatching } = await import('../lib/server/app');
   t.equal(serveBatching({}), false, 'default: off');
   t.equal(serveBatching({ batchMax: 0 }), false, '--batch-max 0: off');
   t.equal(serveBatching({ batchMax: 0, batchWaitMs: 5 }), false, '--batch-max 0 wins over a wait');
   t.same(serveBatching({ batchMax: 8 }), { maxBatch: 8 });
   t.same(serveBatching({ batchWaitMs: 1 }), { maxWaitMs: 1 }, 'a wait alone turns it on with the default size');
   // A bad flag fails before the server listens (serve validates it first).
-  const { resolveBatching } = await import('../lib/pipeline');
+  const { resolveBatching } = await import('../lib/pipeline/pipeline');
   t.throws(() => resolveBatching(serveBatching({ batchMax: NaN })), RangeError);
   t.same(resolveBatching(serveBatching({ batchWaitMs: 1 })), { maxBatch: 16, maxWaitMs: 1 });
 });

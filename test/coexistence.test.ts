@@ -9,7 +9,7 @@ import { MODELS, img } from './helpers/shared';
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
 const script = (oursFirst: boolean) => `
-const ours = () => require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))}).native;
+const ours = () => require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native', 'loader.js'))}).native;
 const theirs = () => require('onnxruntime-node');
 (async () => {
   const feat = ${JSON.stringify(path.join(MODELS, 'mobilenetv2', 'mobilenetv2-12-int8-feat.onnx'))};

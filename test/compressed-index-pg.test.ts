@@ -3,7 +3,7 @@
 // another store (another replica) with its type, and follows appends and removes
 // there. A real PostgreSQL 15 + pgvector cluster started by the test.
 import t from 'tap';
-import { IndexData, IndexType } from '../lib/index-data';
+import { IndexData, IndexType } from '../lib/vector-index/index-data';
 import { PgIndexStore } from '../lib/store/postgres/pg-index-store';
 import { startCluster, TestCluster } from './helpers/postgres';
 import { unitVectors } from '../bench/util';

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import t from 'tap';
-import { IndexData, IndexType } from '../lib/index-data';
+import { IndexData, IndexType } from '../lib/vector-index/index-data';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-compressed-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 
 import { SHARED as shared } from './helpers/shared';
 const dog = path.join(shared, 'data/images/misc/dog.jpg');

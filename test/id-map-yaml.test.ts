@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { formatIdMapYaml, parseIdMapYaml, yaml11Int } from '../lib/id-map-yaml';
+import { formatIdMapYaml, parseIdMapYaml, yaml11Int } from '../lib/vector-index/formats/id-map-yaml';
 import { havePyYaml, paddlexLoadIndexInfo, paddlexSaveIndexInfo } from './helpers/pyyaml';
 import { TRICKY_LABELS } from './helpers/labels';
 

@@ -10,9 +10,9 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { callNative } from '../lib/errors';
-import { resolveDecodeLimits } from '../lib/decode-limits';
+import { resolveDecodeLimits } from '../lib/input/decode-limits';
 import { IMAGE_FORMATS } from '../lib/limits';
 import * as bombs from './helpers/bombs';
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { callNative, ShituError } from '../lib/errors';
-import { createPipeline } from '../lib/pipeline';
+import { createPipeline } from '../lib/pipeline/pipeline';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../lib/limits';
-import { resolveDecodeLimits } from '../lib/decode-limits';
+import { resolveDecodeLimits } from '../lib/input/decode-limits';
 import { img, STANDIN_CONFIG } from './helpers/shared';
 import * as bombs from './helpers/bombs';
 

@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { IndexData } from '../lib/index';
-import { native } from '../lib/native';
-import { parseIdMapYaml } from '../lib/id-map-yaml';
-import { readPickle } from '../lib/pickle';
+import { native } from '../lib/native/loader';
+import { parseIdMapYaml } from '../lib/vector-index/formats/id-map-yaml';
+import { readPickle } from '../lib/vector-index/formats/pickle';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-bombs-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -4,8 +4,8 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseCard, parseInferenceYml } from '../lib/model-card';
-import { validateConfig } from '../lib/config';
+import { parseCard, parseInferenceYml } from '../lib/models/card';
+import { validateConfig } from '../lib/pipeline/config';
 import { ShituError } from '../lib/errors';
 import { TOPK } from '../lib/limits';
 

@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { MODELS, img } from './helpers/shared';
 import { writeNotAnOnnxModel, writePpShituDetModel, writePpShituRecModel, DEFAULT_DET_BOXES } from './helpers/onnx-fixtures';
 

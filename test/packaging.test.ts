@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { findSharedDir } from '../lib/shared-dir';
+import { findSharedDir } from '../lib/util/shared-dir';
 
 const root = path.resolve(__dirname, '..');
 const run = promisify(execFile);
@@ -36,7 +36,7 @@ t.test('the tarball: publint --strict, a files whitelist without tests, benchmar
   t.match(lint.stdout, /All good/);
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
   const files: string[] = JSON.parse(stdout)[0].files.map((f: { path: string }) => f.path);
-  for (const f of ['dist/lib/index.js', 'dist/index.mjs', 'dist/index.d.mts', 'dist/lib/cli.js', 'scripts/install.js',
+  for (const f of ['dist/lib/index.js', 'dist/index.mjs', 'dist/index.d.mts', 'dist/lib/cli/main.js', 'scripts/install.js',
     'scripts/build-from-source.js', 'CMakeLists.txt', 'native/sources.txt', 'models/standin.yaml'])
     t.ok(files.includes(f), `ships ${f}`);
   const unwanted = files.filter((f) => /^(test|test-gpu|bench|dist\/bench|\.ci|node_modules|build)\//.test(f) ||
@@ -73,7 +73,7 @@ const runCode = (file: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
 t.test('without the addon: --help and --version work, usage errors exit 2, runtime errors 1 with ERR_NATIVE_MISSING', async (t) => {
   const dir = packageWithoutAddon(t);
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
-  const cli = path.join(dir, 'dist', 'lib', 'cli.js');
+  const cli = path.join(dir, 'dist', 'lib', 'cli', 'main.js');
   const help = await runCode(cli, ['--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /predict/);

@@ -9,14 +9,14 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { IndexData } from '../lib/index';
-import { readPaddleXServingEntry } from '../lib/paddlex-serving-import';
-import { FileIndexStore } from '../lib/server-store';
+import { readPaddleXServingEntry } from '../lib/store/paddlex-serving-import';
+import { FileIndexStore } from '../lib/store/file-store';
 import { faissOp, haveNumpy, writeFloats, writePaddleXServingEntry } from './helpers/paddlex';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-pxserve-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 if (!haveNumpy()) throw new Error('python3 with PyYAML and numpy is needed (scripts/setup.sh installs them)');
-const CLI = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+const CLI = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 
 const D = 12;
 const n = 20;

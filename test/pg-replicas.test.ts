@@ -13,7 +13,7 @@ import pg from 'pg';
 import { img, STANDIN_CONFIG } from './helpers/shared';
 import { freePort, startCluster, TestCluster } from './helpers/postgres';
 
-const CLI = path.resolve(__dirname, '../dist/lib/cli.js');
+const CLI = path.resolve(__dirname, '../dist/lib/cli/main.js');
 const b64 = (...p: string[]) => fs.readFileSync(img(...p)).toString('base64');
 const GALLERY = [
   ['product_demo/gallery/anmuxi/001.jpg', 'anmuxi'],

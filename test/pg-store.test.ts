@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import pg from 'pg';
-import { IndexData, MetricType } from '../lib/index-data';
+import { IndexData, MetricType } from '../lib/vector-index/index-data';
 import { PgIndexStore } from '../lib/store/postgres/pg-index-store';
 import { openIndex } from '../lib/store/open';
 import { ShituError } from '../lib/errors';
@@ -138,7 +138,7 @@ t.test('migrate-index copies this package\'s and PaddleX\'s layouts; running it 
   const meta = YAML.parse(fs.readFileSync(path.join(pxDir, 'id_map.yaml'), 'utf8'));
   fs.rmSync(path.join(pxDir, 'id_map.yaml'));
   fs.writeFileSync(path.join(pxDir, 'index_info.yaml'), YAML.stringify({ index_type: 'Flat', metric_type: 'L2', id_map: meta.id_map }));
-  const cli = path.resolve(__dirname, '../dist/lib/cli.js');
+  const cli = path.resolve(__dirname, '../dist/lib/cli/main.js');
   const run = () => execFileSync(process.execPath, [cli, 'migrate-index', path.join(dir, 'indexes'), pxDir, '--to', cluster.url], { encoding: 'utf8', timeout: 120000 });
   const out = run();
   t.match(out, new RegExp(`${ownKey} \\(49 entries\\)`), 'a serve --index-dir keeps its keys');
@@ -187,8 +187,8 @@ t.test('bad input and an unreachable database are coded errors', async (t) => {
 });
 
 t.test('the HTTP service answers /shitu-infer on a search: pgvector index like on an in-process one', async (t) => {
-  const { createPipeline } = await import('../lib/pipeline');
-  const { createServer } = await import('../lib/server');
+  const { createPipeline } = await import('../lib/pipeline/pipeline');
+  const { createServer } = await import('../lib/server/app');
   const { img, STANDIN_CONFIG } = await import('./helpers/shared');
   const pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1 });
   t.teardown(() => pipeline.close());

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { createPipeline, getPipelineConfig, IndexData, Pipeline, RecognitionResult, ShituError } from '../lib/index';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { IMAGES, SHARED, STANDIN_CONFIG, img } from './helpers/shared';
 import { writePpShituDetModel, writePpShituRecModel } from './helpers/onnx-fixtures';
 
@@ -279,7 +279,7 @@ t.test('the PP-ShiTuV2 signatures through the whole pipeline', async (t) => {
 });
 
 t.test('CLI: build-index and predict from a shell', async (t) => {
-  const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+  const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
   const run = promisify(execFile);
   const out = path.join(tmp, 'cli-index');
   await run(process.execPath, [cli, 'build-index', '--config', STANDIN_CONFIG, '--gallery', IMAGES, '--labels', LABELS, '--out', out, '--index-type', 'Flat']);

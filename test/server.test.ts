@@ -1,4 +1,4 @@
-// The HTTP service (lib/server.ts) against the PP-ShiTuV2 serving API: the
+// The HTTP service (lib/server/app.ts) against the PP-ShiTuV2 serving API: the
 // reference client's flow (build, add, remove, infer), persistence across a
 // restart, every error status, admission control (503 + Retry-After,
 // cancellation of queued work, draining on close) and concurrent writes.
@@ -9,9 +9,9 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { createPipeline, Pipeline } from '../lib/pipeline';
-import { createServer, ServerOptions, ShituServer } from '../lib/server';
-import { native } from '../lib/native';
+import { createPipeline, Pipeline } from '../lib/pipeline/pipeline';
+import { createServer, ServerOptions, ShituServer } from '../lib/server/app';
+import { native } from '../lib/native/loader';
 
 import { SHARED as shared } from './helpers/shared';
 const img = (rel: string) => path.join(shared, 'data/images', rel);
@@ -343,7 +343,7 @@ t.test('concurrent adds and infers on one index lose nothing', async (t) => {
   // Each add saw its own image in its answer.
   addReplies.forEach((r, i) => t.ok(Object.values(r.body.result.idMap).includes(`new-${i}`)));
   // And the saved copy holds them all.
-  const { IndexData } = await import('../lib/index-data');
+  const { IndexData } = await import('../lib/vector-index/index-data');
   const saved = await IndexData.load(path.join(indexDir, k));
   t.same(Object.fromEntries(saved.idMapEntries.map(([id, l]) => [String(id), l])), finalMap);
 });

@@ -1,4 +1,4 @@
-// The SSRF guard (lib/url-guard.ts, lib/image-input.ts) against loopback
+// The SSRF guard (lib/input/url-guard.ts, lib/input/image-input.ts) against loopback
 // canary servers: traffic only on 127.0.0.0/8. Every refused URL must leave
 // the canaries untouched; redirects are checked per hop; the connection goes
 // to the address that was checked (DNS rebinding); refused and unreachable
@@ -10,10 +10,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { fetchImage } from '../lib/image-input';
-import { UrlGuard } from '../lib/url-guard';
-import { createPipeline, Pipeline } from '../lib/pipeline';
-import { createServer } from '../lib/server';
+import { fetchImage } from '../lib/input/image-input';
+import { UrlGuard } from '../lib/input/url-guard';
+import { createPipeline, Pipeline } from '../lib/pipeline/pipeline';
+import { createServer } from '../lib/server/app';
 import { img, STANDIN_CONFIG } from './helpers/shared';
 
 interface Canary { server: http.Server; port: number; hits: string[] }

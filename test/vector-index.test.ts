@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import t from 'tap';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 
 const VectorIndex = native.VectorIndex;
 import { SHARED as sharedDir } from './helpers/shared';

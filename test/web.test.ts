@@ -14,11 +14,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
 import { chromium, BrowserContext, Page } from 'playwright-core';
-import { createPipeline, Pipeline } from '../lib/pipeline';
-import { createServer, ShituServer } from '../lib/server';
-import { isWebAppPath, registerWebApp } from '../lib/server-web-app';
+import { createPipeline, Pipeline } from '../lib/pipeline/pipeline';
+import { createServer, ShituServer } from '../lib/server/app';
+import { isWebAppPath, registerWebApp } from '../lib/server/web-app';
 import Fastify from 'fastify';
-import { native } from '../lib/native';
+import { native } from '../lib/native/loader';
 import { img, STANDIN_CONFIG } from './helpers/shared';
 
 const CHROMIUM = process.env.SHITU_CHROMIUM ?? '/usr/bin/chromium';

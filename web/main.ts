@@ -1,4 +1,4 @@
-// The web app over the shitu service (served at `/` by lib/server-web-app.ts):
+// The web app over the shitu service (served at `/` by lib/server/web-app.ts):
 // two views, Recognise (the one it opens on) and Gallery, over the same API a
 // client uses. Plain TypeScript and the DOM, bundled by scripts/build-web.js.
 import { apiKey, setApiKey } from './api';

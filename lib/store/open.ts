@@ -1,7 +1,8 @@
 // One call from a spec to a store: a postgresql:// URL opens the PostgreSQL
 // store (shared by replicas), anything else is a directory for the file store.
-import type { IndexData } from '../index-data';
-import { FileIndexStore, IndexStore } from '../server-store';
+import type { IndexData } from '../vector-index/index-data';
+import { FileIndexStore } from './file-store';
+import type { IndexStore } from './index-store';
 import type { PgIndexStore, PgIndexStoreOptions } from './postgres/pg-index-store';
 
 export interface OpenIndexStoreOptions extends PgIndexStoreOptions {

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IndexData } from '../../lib/index';
-import { native } from '../../lib/native';
+import { native } from '../../lib/native/loader';
 
 export interface Seed {
   dir: string; // vector.index + id_map.yaml | id_map.pkl

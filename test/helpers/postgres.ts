@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageRoot } from '../../lib/package-root';
+import { packageRoot } from '../../lib/util/package-root';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 

@@ -2,7 +2,7 @@
 // right now" (the service answers 503 + Retry-After and the client retries)
 // rather than a bug.
 import { ShituError } from '../../errors';
-import { IndexKeyError } from '../../server-store';
+import { IndexKeyError } from '../index-store';
 
 const NODE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 

@@ -8,8 +8,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../../errors';
-import { IndexData } from '../../index-data';
-import { INDEX_KEY_RE } from '../../server-store';
+import { IndexData } from '../../vector-index/index-data';
+import { INDEX_KEY_RE } from '../index-store';
 import { PgIndexStore, SearchMode } from './pg-index-store';
 
 export interface MigratedIndex {

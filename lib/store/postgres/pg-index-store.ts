@@ -12,10 +12,10 @@
 import * as crypto from 'node:crypto';
 import pg from 'pg';
 import { callNative, ShituError } from '../../errors';
-import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../index-data';
-import type { IndexSearcher } from '../../index-searcher';
-import { native } from '../../native';
-import { checkIndexKey, IdMapEntries, IndexKeyError, IndexStore } from '../../server-store';
+import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../vector-index/index-data';
+import type { IndexSearcher } from '../../vector-index/searcher';
+import { native } from '../../native/loader';
+import { checkIndexKey, IdMapEntries, IndexKeyError, IndexStore } from '../index-store';
 import { storeFailure, unavailable } from './errors';
 import { createAnnIndex, parseVector, PgSearchOptions, searchInDatabase, vectorLiteral } from './pgvector-search';
 import { CHANGE_CHANNEL, ensureSchema } from './schema';

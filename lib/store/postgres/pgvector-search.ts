@@ -7,7 +7,7 @@
 // distance (pgvector's <-> is the distance).
 import type { ClientBase } from 'pg';
 import { ShituError } from '../../errors';
-import type { IndexType, MetricType, SearchHit } from '../../index-data';
+import type { IndexType, MetricType, SearchHit } from '../../vector-index/index-data';
 import { PGVECTOR_MAX_INDEXED_DIM } from './schema';
 
 // pgvector's Node helpers (text form in and out). 0.2.1, the last CommonJS

@@ -5,15 +5,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { getPipelineConfig } from './config';
-import { ShituError } from './errors';
-import { IndexData, INDEX_TYPES, METRIC_TYPES } from './index-data';
-import { fetchModel } from './model-fetch';
-import { readRemoveIds } from './remove-ids';
-import { BATCHING } from './limits';
-import { findSharedDir } from './shared-dir';
-import { packageRoot } from './package-root';
-import { createPipeline, Pipeline } from './pipeline';
+import { getPipelineConfig } from '../pipeline/config';
+import { ShituError } from '../errors';
+import { IndexData, INDEX_TYPES, METRIC_TYPES } from '../vector-index/index-data';
+import { fetchModel } from '../models/fetch';
+import { readRemoveIds } from '../vector-index/formats/remove-ids';
+import { BATCHING } from '../limits';
+import { findSharedDir } from '../util/shared-dir';
+import { packageRoot } from '../util/package-root';
+import { createPipeline, Pipeline } from '../pipeline/pipeline';
 
 function progressBar(label: string) {
   const tty = process.stderr.isTTY;
@@ -153,7 +153,7 @@ export function buildCli(): Command {
       await runDemo(o.shared, o.out);
     });
 
-  // serve: HTTP service compatible with the PP-ShiTuV2 serving API (lib/server.ts).
+  // serve: HTTP service compatible with the PP-ShiTuV2 serving API (lib/server/app.ts).
   common(program.command('serve'))
     .description('HTTP service compatible with the PP-ShiTuV2 serving API (/shitu-index-build, -add, -remove, /shitu-infer)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
@@ -172,7 +172,7 @@ export function buildCli(): Command {
     .option('--allow-fetch <cidrs>', 'non-public addresses image URLs may reach, comma-separated CIDRs', (v) => v.split(','))
     .option('--log', 'log requests (JSON lines on stdout)')
     .action(async (o) => {
-      const { serve } = await import('./server');
+      const { serve } = await import('../server/app');
       await serve(o);
     });
 
@@ -183,7 +183,7 @@ export function buildCli(): Command {
     .requiredOption('--index-dir <dir>', 'the --index-dir of shitu serve')
     .option('--overwrite', 'replace indexes already imported')
     .action(async (o) => {
-      const { importPaddleXServing } = await import('./paddlex-serving-import');
+      const { importPaddleXServing } = await import('../store/paddlex-serving-import');
       const r = await importPaddleXServing(o.from, o.indexDir, { overwrite: !!o.overwrite });
       for (const k of r.imported) process.stderr.write(`imported ${k}\n`);
       for (const s of r.skipped) process.stderr.write(`skipped ${s.key}: ${s.reason}\n`);
@@ -199,7 +199,7 @@ export function buildCli(): Command {
     .requiredOption('--to <url>', 'postgresql://user@host:port/db')
     .addOption(new Option('--search <mode>', 'where the copied indexes search').choices(['faiss', 'pgvector']).default('faiss'))
     .action(async (sources: string[], o: { to: string; search: 'faiss' | 'pgvector' }) => {
-      const { migrateIndexes } = await import('./store/postgres/migrate');
+      const { migrateIndexes } = await import('../store/postgres/migrate');
       await migrateIndexes(sources, o.to, {
         search: o.search,
         onIndex: (m) => process.stdout.write(`${m.source} -> ${m.key} (${m.entries} entries${m.copied ? '' : ', already in the database: skipped'})\n`),

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { packageRoot } from './package-root';
+import { packageRoot } from '../util/package-root';
 
 /** Where the built page lives in the package. */
 export const WEB_APP_DIR = path.join(packageRoot(), 'dist', 'web');

@@ -9,7 +9,7 @@
 // Bounded and iterative: one loop over the opcodes, no recursion, every object
 // is built from bytes already in the buffer, so memory stays proportional to the
 // file. Every malformed input is an ERR_INDEX_CORRUPT ShituError.
-import { ShituError } from './errors';
+import { ShituError } from '../../errors';
 
 const MARK = Symbol('mark');
 type Global = { kind: 'global'; module: string; name: string };

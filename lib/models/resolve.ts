@@ -3,10 +3,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { callNative, callNativeSync, ShituError } from './errors';
-import { ModelCard, parseCard, parseInferenceYml, PreprocessCard } from './model-card';
-import { native } from './native';
-import { packageRoot } from './package-root';
+import { callNative, callNativeSync, ShituError } from '../errors';
+import { ModelCard, parseCard, parseInferenceYml, PreprocessCard } from './card';
+import { native } from '../native/loader';
+import { packageRoot } from '../util/package-root';
 
 /** Where named models live: $SHITU_MODEL_HOME, else ~/.shitu/models. */
 export function modelHome(): string {

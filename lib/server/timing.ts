@@ -1,7 +1,7 @@
 // The per-stage milliseconds of one recognition as a Server-Timing header
 // (W3C Server Timing): the JSON body keeps the reference's shape, and a browser
 // or any client reads the stages from the header.
-import type { StageTimings } from './result';
+import type { StageTimings } from '../pipeline/result';
 
 const STAGES: Array<[keyof StageTimings, string]> = [
   ['decode', 'decode'],

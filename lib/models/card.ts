@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { ShituError } from './errors';
-import { CardFile, checkCard, Preprocess } from './model-card-schema';
+import { ShituError } from '../errors';
+import { CardFile, checkCard, Preprocess } from './card-schema';
 
 export type Interpolation = 'nearest' | 'linear' | 'cubic' | 'area' | 'lanczos';
 

@@ -9,21 +9,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import { ShituError } from './errors';
-import { fetchImage, FetchOptions } from './image-input';
-import { IndexData } from './index-data';
-import { SERVICE_LIMITS } from './limits';
-import type { Pipeline } from './pipeline';
-import { resolveDecodeLimits } from './decode-limits';
-import { ApiKeySpec, AuthError, Authenticator, loadApiKeys, checkIndexQuota, checkVectorQuota, IndexOwnership, Principal, Scope } from './server-auth';
-import { BusyError, CancelledError, Limiter, LimiterStats } from './server-limiter';
-import { FileOwnership, MemoryOwnership } from './server-ownership';
-import { AddRequest, BuildRequest, InferRequest, RemoveRequest, routeSchemas } from './server-schemas';
-import { IdMapEntries, IndexKeyError, IndexStore } from './server-store';
-import { openIndexStore } from './store/open';
-import { registerIndexReadRoutes } from './server-index-read';
-import { serverTiming } from './server-timing';
-import { registerWebApp } from './server-web-app';
+import { ShituError } from '../errors';
+import { fetchImage, FetchOptions } from '../input/image-input';
+import { IndexData } from '../vector-index/index-data';
+import { SERVICE_LIMITS } from '../limits';
+import type { Pipeline } from '../pipeline/pipeline';
+import { resolveDecodeLimits } from '../input/decode-limits';
+import { ApiKeySpec, AuthError, Authenticator, loadApiKeys, checkIndexQuota, checkVectorQuota, IndexOwnership, Principal, Scope } from './auth';
+import { BusyError, CancelledError, Limiter, LimiterStats } from './limiter';
+import { FileOwnership, MemoryOwnership } from './ownership';
+import { AddRequest, BuildRequest, InferRequest, RemoveRequest, routeSchemas } from './schemas';
+import { IdMapEntries, IndexKeyError, IndexStore } from '../store/index-store';
+import { openIndexStore } from '../store/open';
+import { registerIndexReadRoutes } from './index-read';
+import { serverTiming } from './timing';
+import { registerWebApp } from './web-app';
 
 export interface ServerOptions {
   /** Where indexes live: one directory per indexKey (the file store). */
@@ -240,7 +240,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const ownStore = typeof o.indexStore !== 'object';
   const store: IndexStore = typeof o.indexStore === 'object' ? o.indexStore
     : openIndexStore(o.indexStore ?? o.indexDir!, { maxCached: o.maxCachedIndexes ?? 32 });
-  // What saves that crashed in an earlier run left in the index directory (lib/index-dir.ts).
+  // What saves that crashed in an earlier run left in the index directory (lib/vector-index/index-dir.ts).
   if (o.indexDir && !o.indexStore) void IndexData.removeSaveLeftovers(o.indexDir).catch(() => undefined);
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { guard: true, ...o.fetch };
@@ -564,7 +564,7 @@ export function serveBatching(o: Pick<ServeOptions, 'batchMax' | 'batchWaitMs'>)
 
 /** `shitu serve`: listens at once (/health answers, /ready waits for the models), runs until SIGINT/SIGTERM, then drains. */
 export async function serve(o: ServeOptions): Promise<void> {
-  const { createPipeline, resolveBatching } = await import('./pipeline');
+  const { createPipeline, resolveBatching } = await import('../pipeline/pipeline');
   const batching = serveBatching(o);
   resolveBatching(batching); // a bad --batch-max / --batch-wait-ms fails here, before listening
   const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads, batching });

@@ -5,9 +5,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { ShituError } from './errors';
-import { modelHome } from './models';
-import { packageRoot } from './package-root';
+import { ShituError } from '../errors';
+import { modelHome } from './resolve';
+import { packageRoot } from '../util/package-root';
 
 export const FETCHABLE = ['PP-ShiTuV2_det', 'PP-ShiTuV2_rec', 'PP-ShiTuV2_rec_CLIP_vit_base', 'PP-ShiTuV2_rec_CLIP_vit_large'];
 

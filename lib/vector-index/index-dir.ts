@@ -17,7 +17,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native } from './native';
+import { native } from '../native/loader';
 
 const LEFTOVER = /^\.(.+)\.(tmp|old)-(\d+)-([0-9a-f]+)$/;
 /** What earlier versions left: `.{name}.tmp-XXXXXX` (mkdtemp) and `{name}.old-{pid}-{ms}`. */

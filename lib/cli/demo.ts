@@ -2,10 +2,10 @@
 // save and reload it, recognise query images, write JSON and annotated pictures.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ShituError } from './errors';
-import { IndexData } from './index-data';
-import { createPipeline } from './pipeline';
-import { packageRoot } from './package-root';
+import { ShituError } from '../errors';
+import { IndexData } from '../vector-index/index-data';
+import { createPipeline } from '../pipeline/pipeline';
+import { packageRoot } from '../util/package-root';
 
 export async function runDemo(shared: string, out: string): Promise<void> {
   const images = path.join(shared, 'data', 'images');

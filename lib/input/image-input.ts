@@ -6,10 +6,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as net from 'node:net';
-import { ShituError } from './errors';
-import { FETCH_LIMITS } from './limits';
+import { ShituError } from '../errors';
+import { FETCH_LIMITS } from '../limits';
 import { BlockedAddressError, UrlGuard, UrlGuardOptions } from './url-guard';
-import { listImages } from './gallery';
+import { listImages } from '../vector-index/formats/gallery-labels';
 
 export interface RawImage {
   data: Uint8Array;

@@ -1,6 +1,6 @@
 // Remove-id files: one id per line (the first token), blank and '#' lines ignored.
 import * as fs from 'node:fs';
-import { ShituError } from './errors';
+import { ShituError } from '../../errors';
 
 export async function readRemoveIds(file: string): Promise<number[]> {
   const text = await fs.promises.readFile(file, 'utf8').catch((e: Error) => {

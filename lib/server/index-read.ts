@@ -6,10 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { IndexData } from './index-data';
+import type { IndexData } from '../vector-index/index-data';
 import { Type } from '@sinclair/typebox';
-import { envelope, ErrorBody, IdMap } from './server-schemas';
-import { FileIndexStore, INDEX_KEY_RE, IndexStore } from './server-store';
+import { envelope, ErrorBody, IdMap } from './schemas';
+import { FileIndexStore } from '../store/file-store';
+import { INDEX_KEY_RE, IndexStore } from '../store/index-store';
 
 export interface IndexListEntry {
   indexKey: string;

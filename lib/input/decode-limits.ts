@@ -1,7 +1,7 @@
 // The decode limits handed to every native call that decodes an image:
 // the pixel limit and the format allowlist (checked natively on the container
 // header before anything is decoded, see native/image_probe.h).
-import { DEFAULT_IMAGE_FORMATS, DEFAULT_MAX_INPUT_PIXELS, IMAGE_FORMATS } from './limits';
+import { DEFAULT_IMAGE_FORMATS, DEFAULT_MAX_INPUT_PIXELS, IMAGE_FORMATS } from '../limits';
 
 export interface DecodeLimits {
   /** 0: no limit of this package (OpenCV's own 2^30 pixels remains). */

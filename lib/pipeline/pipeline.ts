@@ -6,17 +6,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { EventEmitter } from 'node:events';
 import { loadPipelineConfig, PipelineConfig, validateConfig } from './config';
-import { callNative, ShituError } from './errors';
-import { GalleryEntry, parseGalleryFile } from './gallery';
-import { expandInputs, FetchOptions, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from './image-input';
-import { DecodeLimits, resolveDecodeLimits } from './decode-limits';
-import { BATCHING, DET_THRESHOLD, TOPK } from './limits';
-import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from './index-data';
-import { IndexSearcher, isIndexSearcher, passesThreshold } from './index-searcher';
-import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from './models';
-import { native } from './native';
+import { callNative, ShituError } from '../errors';
+import { GalleryEntry, parseGalleryFile } from '../vector-index/formats/gallery-labels';
+import { expandInputs, FetchOptions, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from '../input/image-input';
+import { DecodeLimits, resolveDecodeLimits } from '../input/decode-limits';
+import { BATCHING, DET_THRESHOLD, TOPK } from '../limits';
+import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
+import { IndexSearcher, isIndexSearcher, passesThreshold } from '../vector-index/searcher';
+import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from '../models/resolve';
+import { native } from '../native/loader';
 import { BoxJson, RecognitionResult } from './result';
-import { readRemoveIds } from './remove-ids';
+import { readRemoveIds } from '../vector-index/formats/remove-ids';
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */

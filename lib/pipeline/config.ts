@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import YAML from 'yaml';
-import { ShituError } from './errors';
-import { BATCH_SIZE, DET_THRESHOLD, REC_THRESHOLD, TOPK } from './limits';
+import { ShituError } from '../errors';
+import { BATCH_SIZE, DET_THRESHOLD, REC_THRESHOLD, TOPK } from '../limits';
 
 // The reference writes None for "no value".
 const NullableString = Type.Union([Type.String(), Type.Null()]);

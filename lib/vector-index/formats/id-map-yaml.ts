@@ -22,7 +22,7 @@
 // PaddleX or this package write always quote such labels, so both read the same).
 // Ids follow PyYAML's int rules (`010` is 8, `0x1f` 31, `1_000` 1000, `1:20` 80).
 import YAML from 'yaml';
-import { ShituError } from './errors';
+import { ShituError } from '../../errors';
 
 export interface IdMapFile {
   idMap: Map<number, string>;

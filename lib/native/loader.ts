@@ -10,8 +10,8 @@
 // ($ORIGIN). No LD_LIBRARY_PATH is ever needed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ShituError } from './errors';
-import { packageRoot } from './package-root';
+import { ShituError } from '../errors';
+import { packageRoot } from '../util/package-root';
 
 /** The platform this prebuild directory name describes (only linux-x64, glibc, is built). */
 export const PREBUILD_PLATFORM = `${process.platform}-${process.arch}`;

@@ -10,11 +10,11 @@
 // index is a directory saved atomically with a checksum, loaded once and cached.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { callNative, ShituError } from './errors';
-import { IndexData } from './index-data';
-import { native } from './native';
-import { NdArray, readPickle } from './pickle';
-import { INDEX_KEY_RE } from './server-store';
+import { callNative, ShituError } from '../errors';
+import { IndexData } from '../vector-index/index-data';
+import { native } from '../native/loader';
+import { NdArray, readPickle } from '../vector-index/formats/pickle';
+import { INDEX_KEY_RE } from './index-store';
 
 /** One stored entry (the bytes of the file <storage>/<indexKey>) as an index. */
 export async function readPaddleXServingEntry(bytes: Buffer, file: string): Promise<IndexData> {

@@ -3,9 +3,9 @@
 // with print / saveToJson / saveToImg / img like the reference's result object.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { callNative } from './errors';
-import { RawImage } from './image-input';
-import { native } from './native';
+import { callNative } from '../errors';
+import { RawImage } from '../input/image-input';
+import { native } from '../native/loader';
 
 export interface BoxJson {
   labels: Array<string | null>;

@@ -1,13 +1,13 @@
 // A gallery index: FAISS vectors (native VectorIndex) plus the id -> label map,
 // saved as a directory (vector.index + id_map.yaml) in PaddleX's layout, with
-// no gap (lib/index-dir.ts), and loaded only when ids, vectors and labels agree.
+// no gap (lib/vector-index/index-dir.ts), and loaded only when ids, vectors and labels agree.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { callNative, callNativeSync, ShituError } from './errors';
-import { formatIdMapYaml, parseIdMapYaml } from './id-map-yaml';
+import { callNative, callNativeSync, ShituError } from '../errors';
+import { formatIdMapYaml, parseIdMapYaml } from './formats/id-map-yaml';
 import { dropTempDir, makeTempDir, recoverInterruptedSave, removeSaveLeftovers, saveInProgress, sha256Bytes, sha256File, swapIntoPlace } from './index-dir';
-import { native } from './native';
-import { readPaddleClasIdMap } from './pickle';
+import { native } from '../native/loader';
+import { readPaddleClasIdMap } from './formats/pickle';
 import { RwLock } from './rw-lock';
 
 /**

@@ -3,7 +3,7 @@
 // blank and '#' lines ignored, paths relative to the gallery root.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ShituError } from './errors';
+import { ShituError } from '../../errors';
 
 export interface GalleryEntry {
   image: string;

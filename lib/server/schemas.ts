@@ -5,8 +5,8 @@
 // Optional fields accept null as PaddleX's serving schema does (pydantic
 // Optional[...] = None), written as OpenAPI 3.0's `nullable`.
 import { Static, TSchema, Type } from '@sinclair/typebox';
-import { INDEX_TYPES, METRIC_TYPES } from './index-data';
-import { DET_THRESHOLD, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from './limits';
+import { INDEX_TYPES, METRIC_TYPES } from '../vector-index/index-data';
+import { DET_THRESHOLD, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
 
 /** T or null (OpenAPI 3.0 `nullable`, which Fastify's Ajv understands). */
 const Nullable = <T extends TSchema>(t: T) => Type.Unsafe<Static<T> | null>({ ...t, nullable: true });

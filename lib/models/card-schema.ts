@@ -5,7 +5,7 @@
 // naming the key, never a NaN handed to static_cast<int> natively.
 import { Static, TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { ShituError } from './errors';
+import { ShituError } from '../errors';
 
 /** Image sides the pre-processing may resize to (0: from the model's input shape). */
 export const RESIZE_SIDE = { min: 0, max: 8192 } as const;

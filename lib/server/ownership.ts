@@ -3,7 +3,7 @@
 // server-auth.ts). An index whose directory is gone no longer counts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { IndexOwnership } from './server-auth';
+import type { IndexOwnership } from './auth';
 
 export class FileOwnership implements IndexOwnership {
   private readonly dir: string;
