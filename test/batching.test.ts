@@ -137,7 +137,7 @@ t.test('batching option checks', async (t) => {
 });
 
 t.test('shitu serve: batching off unless --batch-max or --batch-wait-ms is given', async (t) => {
-  const { serveBatching } = await import('../lib/server/app');
+  const { serveBatching } = await import('../lib/cli/serve');
   t.equal(serveBatching({}), false, 'default: off');
   t.equal(serveBatching({ batchMax: 0 }), false, '--batch-max 0: off');
   t.equal(serveBatching({ batchMax: 0, batchWaitMs: 5 }), false, '--batch-max 0 wins over a wait');

@@ -172,7 +172,7 @@ export function buildCli(): Command {
     .option('--allow-fetch <cidrs>', 'non-public addresses image URLs may reach, comma-separated CIDRs', (v) => v.split(','))
     .option('--log', 'log requests (JSON lines on stdout)')
     .action(async (o) => {
-      const { serve } = await import('../server/app');
+      const { serve } = await import('./serve');
       await serve(o);
     });
 

@@ -4,26 +4,29 @@
 // GET /health (liveness), GET /ready (readiness) and GET /openapi.json.
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import * as path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify, { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { ShituError } from '../errors';
-import { fetchImage, FetchOptions } from '../input/image-input';
+import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
 import { SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
-import { ApiKeySpec, AuthError, Authenticator, loadApiKeys, checkIndexQuota, checkVectorQuota, IndexOwnership, Principal, Scope } from './auth';
-import { BusyError, CancelledError, Limiter, LimiterStats } from './limiter';
+import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
+import { Limiter, LimiterStats } from './limiter';
 import { FileOwnership, MemoryOwnership } from './ownership';
-import { AddRequest, BuildRequest, InferRequest, RemoveRequest, routeSchemas } from './schemas';
-import { IdMapEntries, IndexKeyError, IndexStore } from '../store/index-store';
+import { routeSchemas } from './schemas';
+import type { IndexStore } from '../store/index-store';
 import { openIndexStore } from '../store/open';
-import { registerIndexReadRoutes } from './index-read';
-import { serverTiming } from './timing';
+import { RouteContext, success } from './context';
+import { HttpError, statusOf } from './error-status';
+import { indexReadRoutes } from './routes/index-read';
+import { indexWriteRoutes } from './routes/index-write';
+import { inferRoutes } from './routes/infer';
 import { registerWebApp } from './web-app';
+
+export { HttpError } from './error-status';
 
 export interface ServerOptions {
   /** Where indexes live: one directory per indexKey (the file store). */
@@ -80,140 +83,6 @@ export interface ShituServerState {
 }
 
 export type ShituServer = FastifyInstance & { shitu: ShituServerState };
-
-/** An error with the HTTP status it answers with. */
-export class HttpError extends Error {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  constructor(status: number, message: string, headers?: Record<string, string>) {
-    super(message);
-    this.name = 'HttpError';
-    this.status = status;
-    this.headers = headers;
-  }
-}
-
-const success = (request: FastifyRequest, result: unknown) => ({ logId: request.id, errorCode: 0, errorMsg: 'Success', result });
-
-/** "/imageLabelPairs/2/image" -> "imageLabelPairs[2].image" */
-function fieldName(instancePath: string, missing?: string): string {
-  const parts = instancePath.split('/').filter(Boolean);
-  if (missing) parts.push(missing);
-  let out = '';
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
-  return out || 'body';
-}
-
-function validationMessage(err: FastifyError): string {
-  return (err.validation ?? []).map((v) => {
-    const missing = v.keyword === 'required' ? String((v.params as { missingProperty?: string }).missingProperty ?? '') : undefined;
-    const field = fieldName(v.instancePath, missing);
-    if (missing) return `${field}: is required`;
-    if (v.keyword === 'enum') return `${field}: must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((a) => JSON.stringify(a)).join(', ')}`;
-    return `${field}: ${v.message ?? 'is invalid'}`;
-  }).join('; ');
-}
-
-const B64_RE = /^[A-Za-z0-9+/_-]+={0,2}$/;
-
-/** An `image` field: an http(s) URL (fetched within bounds) or Base64 file content. */
-async function imageBytes(value: string, where: string, fetchOpts: FetchOptions): Promise<Buffer> {
-  if (/^https?:\/\//i.test(value)) {
-    try {
-      return await fetchImage(value, fetchOpts);
-    } catch (e) {
-      throw new HttpError(400, `${where}: ${(e as Error).message}`);
-    }
-  }
-  // Accept a data: URI prefix and line-wrapped Base64 too.
-  const b64 = value.replace(/^data:[^,]*;base64,/i, '').replace(/\s+/g, '');
-  if (!b64 || b64.length % 4 === 1 || !B64_RE.test(b64)) throw new HttpError(400, `${where}: neither an http(s) URL nor Base64-encoded image content`);
-  const buf = Buffer.from(b64, b64.includes('-') || b64.includes('_') ? 'base64url' : 'base64');
-  if (buf.length === 0) throw new HttpError(400, `${where}: empty image`);
-  return buf;
-}
-
-/** Labels must say something: the schema rejects empty ones, this also blank ones. */
-function checkLabels(pairs: Array<{ label: string }>): string[] {
-  return pairs.map((x, i) => {
-    if (!x.label.trim()) throw new HttpError(422, `imageLabelPairs[${i}].label: must not be blank`);
-    return x.label;
-  });
-}
-
-/** Turns pipeline failures into HTTP errors; gallery failures name each image's position. */
-function mapGalleryError(e: unknown, prefix: string): unknown {
-  if (e instanceof ShituError && e.code === 'ERR_GALLERY' && Array.isArray(e.details)) {
-    const parts = (e.details as Array<{ image: string; message: string }>).map((d) => {
-      const m = /^#(\d+)$/.exec(d.image);
-      const where = m ? `${prefix}[${m[1]}].image` : d.image;
-      return `${where}: ${d.message.replace(/^cannot decode image #\d+: /, 'cannot decode image: ')}`;
-    });
-    const codes = (e.details as Array<{ code?: string }>).map((d) => d.code);
-    const status = codes.includes('ERR_IMAGE_TOO_LARGE') ? 413 : codes.includes('ERR_IMAGE_FORMAT') ? 415 : codes.includes('ERR_OUT_OF_MEMORY') ? 503 : 400;
-    return new HttpError(status, parts.join('; '), status === 503 ? { 'retry-after': '5' } : undefined);
-  }
-  return e;
-}
-
-function statusOf(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string> } {
-  if (e instanceof HttpError) return { status: e.status, message: e.message, headers: e.headers };
-  if (e instanceof IndexKeyError) return { status: e.status, message: e.message };
-  if (e instanceof AuthError)
-    return { status: e.status, message: e.message, headers: e.status === 401 ? { 'www-authenticate': 'Bearer realm="shitu"' } : undefined };
-  if (e instanceof BusyError) return { status: 503, message: e.message, headers: { 'retry-after': String(e.retryAfterS) } };
-  if (e instanceof CancelledError) return { status: 499, message: e.message };
-  if (e instanceof ShituError) {
-    switch (e.code) {
-      case 'ERR_IMAGE_DECODE':
-      case 'ERR_IMAGE_MISSING':
-      case 'ERR_FETCH':
-      case 'ERR_INPUT':
-        return { status: 400, message: e.message };
-      case 'ERR_IMAGE_TOO_LARGE':
-        return { status: 413, message: e.message };
-      case 'ERR_IMAGE_FORMAT':
-        return { status: 415, message: e.message };
-      case 'ERR_OUT_OF_MEMORY':
-        return { status: 503, message: e.message, headers: { 'retry-after': '5' } };
-      case 'ERR_INDEX_ID':
-        return { status: 404, message: e.message };
-      case 'ERR_INDEX_UNSUPPORTED':
-      case 'ERR_INDEX_DIM':
-        return { status: 422, message: e.message };
-      case 'ERR_CLOSED':
-        return { status: 503, message: e.message, headers: { 'retry-after': '5' } };
-      case 'ERR_STORE_UNAVAILABLE':
-        return { status: 503, message: e.message, headers: { 'retry-after': '1' } };
-      default:
-        return { status: 500, message: `${e.code}: ${e.message}` };
-    }
-  }
-  const fe = e as FastifyError;
-  if (fe && fe.validation) return { status: 422, message: validationMessage(fe) };
-  if (fe && fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: `request body is larger than the server's limit of ${bodyLimit} bytes` };
-  if (fe && typeof fe.code === 'string' && fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 600)
-    return { status: fe.statusCode, message: fe.message };
-  if (e instanceof RangeError || e instanceof TypeError) return { status: 422, message: e.message };
-  return { status: 500, message: (e as Error)?.message ?? String(e) };
-}
-
-/** Aborts when the client closes the connection before its response is written. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  const res = reply.raw;
-  const onClose = () => {
-    if (!res.writableFinished) ac.abort();
-  };
-  res.once('close', onClose);
-  return ac.signal;
-}
-
-/** Route-level settings read by the hooks: the scope a route needs and whether it takes a recognition slot. */
-interface RouteConfig {
-  scope?: Scope;
-  admission?: boolean;
-}
 
 const positiveInt = (name: string, v: number | undefined, def: number): number => {
   if (v === undefined) return def;
@@ -326,7 +195,6 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   };
   app.decorate('shitu', state);
   app.decorateRequest('principal', undefined);
-  const principalOf = (request: FastifyRequest) => (request as unknown as { principal?: Principal }).principal;
 
   const needPipeline = (): Pipeline => {
     if (loadError) throw new HttpError(500, `the pipeline failed to load: ${loadError.message}`);
@@ -344,8 +212,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   // Decided from the request line and headers, before the body is read:
   // authentication (401/403) and admission (503 when every slot and the queue are taken).
   app.addHook('onRequest', async (request, reply) => {
-    const cfg = (request.routeOptions.config ?? {}) as RouteConfig;
-    if (cfg.scope && auth) (request as unknown as { principal?: Principal }).principal = auth.authorize(request.headers, cfg.scope);
+    const cfg = request.routeOptions.config ?? {};
+    if (cfg.scope && auth) request.principal = auth.authorize(request.headers, cfg.scope);
     if (cfg.admission && limiter.full) {
       reply.header('connection', 'close'); // the unread body is not worth reading
       throw limiter.refuse();
@@ -389,14 +257,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.register(registerWebApp);
-  const images = (pairs: Array<{ image: string }>) =>
-    Promise.all(pairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, fetchOpts)));
-
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, decodeOverrideFor };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-    registerIndexReadRoutes(r, store);
-
     // Reached through inject() (tests); a listening server answers these before Fastify.
     r.get('/health', { schema: { summary: 'Liveness (never waits behind recognitions)' } }, async (request) => success(request, { status: 'ok' }));
     r.get('/ready', { schema: { summary: 'Readiness: 200 once the pipeline is loaded' } }, async (request, reply) => {
@@ -405,95 +268,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
       reply.code(h.status);
       return { ...h.body, logId: request.id };
     });
-
-    r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: schemas.build, config: { scope: 'write', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
-      const p = needPipeline();
-      const signal = clientGone(reply);
-      const { imageLabelPairs, indexType, metricType } = request.body;
-      const principal = principalOf(request);
-      await checkIndexQuota(principal, ownership);
-      checkVectorQuota(principal, imageLabelPairs.length);
-      const labels = checkLabels(imageLabelPairs);
-      const imgs = await images(imageLabelPairs);
-      const index = await limiter.run(
-        () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', ...decodeOverrideFor(p) })
-          .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
-        signal);
-      const indexKey = await store.create(index);
-      if (principal) await ownership.recordOwner(indexKey, principal.name);
-      return success(request, { indexKey, idMap: idMapOf(index.idMapEntries) });
-    });
-
-    r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: schemas.add, config: { scope: 'write', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
-      const p = needPipeline();
-      const signal = clientGone(reply);
-      const { imageLabelPairs } = request.body;
-      const labels = checkLabels(imageLabelPairs);
-      const key = keyOf(request.body.indexKey);
-      await store.check(key); // 404 before any download
-      const principal = principalOf(request);
-      const imgs = await images(imageLabelPairs);
-      const idMap = await store.append(key, (index) => {
-        checkVectorQuota(principal, index.count + imageLabelPairs.length);
-        return limiter.run(
-          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, ...decodeOverrideFor(p) })
-            .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
-          signal);
-      });
-      return success(request, { idMap: idMapOf(idMap) });
-    });
-
-    r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: schemas.remove, config: { scope: 'write' } as RouteConfig as Record<string, unknown> }, async (request) => {
-      needPipeline();
-      const key = keyOf(request.body.indexKey);
-      const { ids } = request.body;
-      const idMap = await store.remove(key, ids).catch((e) => {
-        if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
-          const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
-          const shown = unknown.slice(0, SERVICE_LIMITS.maxIdsInError).join(', ');
-          const more = unknown.length > SERVICE_LIMITS.maxIdsInError ? ` and ${unknown.length - SERVICE_LIMITS.maxIdsInError} more` : '';
-          throw new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`);
-        }
-        throw e;
-      });
-      return success(request, { idMap: idMapOf(idMap) });
-    });
-
-    r.post<{ Body: InferRequest }>('/shitu-infer', { schema: schemas.infer, config: { scope: 'read', admission: true } as RouteConfig as Record<string, unknown> }, async (request, reply) => {
-      const p = needPipeline();
-      const signal = clientGone(reply);
-      const b = request.body;
-      const returnImage = b.returnImage ?? true;
-      const givenKey = b.indexKey ?? undefined;
-      // No key, no default key: the pipeline config's own index, when it names one.
-      const index = givenKey === undefined && !defaultKey && p.config.index ? undefined : await store.searchable(keyOf(givenKey));
-      const img = await imageBytes(b.image, 'image', fetchOpts);
-      const out = await limiter.run(async () => {
-        let res;
-        try {
-          res = await p.recognize(img, {
-            index, detThreshold: b.detThreshold ?? undefined, recThreshold: b.recThreshold ?? undefined, recTopk: b.topk ?? undefined,
-            keepImage: returnImage, ...decodeOverrideFor(p),
-          });
-        } catch (e) {
-          if (e instanceof ShituError && e.code === 'ERR_IMAGE_DECODE') throw new HttpError(400, `image: cannot decode the image (not a supported format, or corrupt)`);
-          if (e instanceof ShituError && (e.code === 'ERR_IMAGE_TOO_LARGE' || e.code === 'ERR_IMAGE_FORMAT'))
-            throw new ShituError(e.code, `image: ${e.message.replace(/^(cannot decode )?image argument \d+:? ?/, '')}`);
-          throw e;
-        }
-        const picture = returnImage ? (await res.image('.jpg')).toString('base64') : null;
-        return { boxes: res.boxes, picture, timings: res.timings };
-      }, signal);
-      reply.header('server-timing', serverTiming(out.timings));
-      return success(request, {
-        detectedObjects: out.boxes.map((box) => ({
-          bbox: box.coordinate,
-          recResults: box.labels[0] == null ? [] : box.labels.map((label, j) => ({ label: label as string, score: box.rec_scores[j] as number })),
-          score: box.det_score,
-        })),
-        image: out.picture,
-      });
-    });
+    r.register(indexReadRoutes(store));
+    r.register(indexWriteRoutes(ctx));
+    r.register(inferRoutes(ctx));
   });
 
   /** The server's decode options over the pipeline's (only the keys the server sets). */
@@ -519,80 +296,4 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   // A store this server opened (from a URL or directory) is this server's to close.
   if (ownStore) app.addHook('onClose', async () => { await store.close(); });
   return app;
-}
-
-function idMapOf(entries: IdMapEntries): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [id, label] of entries) out[String(id)] = label;
-  return out;
-}
-
-export interface ServeOptions {
-  host?: string;
-  port?: number;
-  config?: string;
-  device?: string;
-  threads?: number;
-  indexDir?: string;
-  /** A postgresql:// URL: replicas share their indexes (else indexDir). */
-  indexStore?: string;
-  defaultIndexKey?: string;
-  maxConcurrent?: number;
-  maxQueue?: number;
-  /** Dynamic batching: crops per feature-model Run across concurrent requests (default 0: off, see bench/REPORT.md §4b; when on, BATCHING.maxBatch.default unless given). */
-  batchMax?: number;
-  /** Dynamic batching: how long the first request waits for the others' crops (default BATCHING.maxWaitMs.default). */
-  batchWaitMs?: number;
-  bodyLimit?: number;
-  /** API key file (see server-auth.ts); SHITU_API_KEYS adds keys from the environment. */
-  apiKeys?: string;
-  limitInputPixels?: number;
-  imageFormats?: string[];
-  /** CIDRs image URLs may reach although not public. */
-  allowFetch?: string[];
-  log?: boolean;
-}
-
-/**
- * serve's batching option from --batch-max / --batch-wait-ms: off unless one
- * is given (on CPU it measured no faster, bench/REPORT.md §4b); --batch-max 0 keeps it off.
- */
-export function serveBatching(o: Pick<ServeOptions, 'batchMax' | 'batchWaitMs'>): false | { maxBatch?: number; maxWaitMs?: number } {
-  if (o.batchMax === 0 || (o.batchMax === undefined && o.batchWaitMs === undefined)) return false;
-  return { ...(o.batchMax !== undefined && { maxBatch: o.batchMax }), ...(o.batchWaitMs !== undefined && { maxWaitMs: o.batchWaitMs }) };
-}
-
-/** `shitu serve`: listens at once (/health answers, /ready waits for the models), runs until SIGINT/SIGTERM, then drains. */
-export async function serve(o: ServeOptions): Promise<void> {
-  const { createPipeline, resolveBatching } = await import('../pipeline/pipeline');
-  const batching = serveBatching(o);
-  resolveBatching(batching); // a bad --batch-max / --batch-wait-ms fails here, before listening
-  const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads, batching });
-  pipelineP.catch((e) => process.stderr.write(`error ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(e as Error).message}\n`));
-  const indexDir = path.resolve(o.indexDir ?? 'indexes');
-  const apiKeys = loadApiKeys({ file: o.apiKeys });
-  const app = createServer(pipelineP, {
-    indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
-    apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
-    fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
-    logger: o.log ? { level: 'info' } : false,
-  });
-  const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
-  process.stderr.write(`shitu serve: listening on ${address} (indexes in ${app.shitu.store.location}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})\n`);
-  pipelineP.then(() => process.stderr.write('shitu serve: pipeline loaded, ready\n'), () => undefined);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      process.stderr.write(`shitu serve: ${sig}, draining\n`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve();
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
-  await app.close();
-  const p = await pipelineP.catch(() => undefined);
-  await p?.close();
 }

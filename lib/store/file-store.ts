@@ -7,8 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../errors';
 import { IndexData } from '../vector-index/index-data';
-import type { IndexSearcher } from '../vector-index/searcher';
-import { checkIndexKey, IdMapEntries, IndexKeyError, IndexStore, INDEX_KEY_RE } from './index-store';
+import { byNewest, checkIndexKey, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE } from './index-store';
 
 export class FileIndexStore implements IndexStore {
   readonly dir: string;
@@ -83,7 +82,7 @@ export class FileIndexStore implements IndexStore {
     });
   }
 
-  async list(): Promise<string[]> {
+  async list(): Promise<IndexListEntry[]> {
     let names: string[];
     try {
       names = await fs.promises.readdir(this.dir);
@@ -91,7 +90,13 @@ export class FileIndexStore implements IndexStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
-    return names.filter((n) => INDEX_KEY_RE.test(n) && fs.existsSync(path.join(this.dir, n, 'vector.index'))).map((n) => n.toLowerCase()).sort();
+    const out: IndexListEntry[] = [];
+    for (const name of names) {
+      if (!INDEX_KEY_RE.test(name)) continue;
+      const stat = await fs.promises.stat(path.join(this.dir, name, 'vector.index')).catch(() => undefined);
+      if (stat?.isFile()) out.push({ indexKey: name.toLowerCase(), modified: stat.mtime.toISOString() });
+    }
+    return out.sort(byNewest);
   }
 
   async idMap(key: string): Promise<IdMapEntries> {

@@ -23,6 +23,17 @@ export function checkIndexKey(key: string): string {
   return key.toLowerCase();
 }
 
+/** One index in a store's listing. */
+export interface IndexListEntry {
+  indexKey: string;
+  /** When the index was last saved (file store) or created (PostgreSQL store), ISO 8601. */
+  modified: string;
+}
+
+/** Newest first, then by key: the order every store lists in. */
+export const byNewest = (a: IndexListEntry, b: IndexListEntry): number =>
+  a.modified < b.modified ? 1 : a.modified > b.modified ? -1 : a.indexKey.localeCompare(b.indexKey);
+
 /** id -> label, in id order. */
 export type IdMapEntries = Array<[number, string]>;
 
@@ -51,8 +62,8 @@ export interface IndexStore {
   append(key: string, f: (index: IndexData) => Promise<unknown>): Promise<IdMapEntries>;
   /** Removes ids (ShituError ERR_INDEX_ID with the unknown ids as details: nothing removed). */
   remove(key: string, ids: number[]): Promise<IdMapEntries>;
-  /** Every index key, sorted. */
-  list(): Promise<string[]>;
+  /** Every index, newest first (ties by key). */
+  list(): Promise<IndexListEntry[]>;
   /** One index's id map, without loading its vectors where the store can. */
   idMap(key: string): Promise<IdMapEntries>;
   /** Resolves when every write in progress has finished. */

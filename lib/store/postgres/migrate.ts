@@ -34,7 +34,7 @@ export async function migrateIndexes(sources: string[], url: string, o: { search
   const store = new PgIndexStore(url, { search: o.search, reconnectWaitMs: 10000 });
   try {
     await store.ready();
-    const existing = new Set(await store.list());
+    const existing = new Set((await store.list()).map((e) => e.indexKey));
     const out: MigratedIndex[] = [];
     for (const dir of dirs) {
       const base = path.basename(dir);

@@ -15,7 +15,7 @@ import { callNative, ShituError } from '../../errors';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../vector-index/index-data';
 import type { IndexSearcher } from '../../vector-index/searcher';
 import { native } from '../../native/loader';
-import { checkIndexKey, IdMapEntries, IndexKeyError, IndexStore } from '../index-store';
+import { byNewest, checkIndexKey, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore } from '../index-store';
 import { storeFailure, unavailable } from './errors';
 import { createAnnIndex, parseVector, PgSearchOptions, searchInDatabase, vectorLiteral } from './pgvector-search';
 import { CHANGE_CHANNEL, ensureSchema } from './schema';
@@ -373,10 +373,10 @@ export class PgIndexStore implements IndexStore {
     return this.withClient((c) => searchInDatabase(c, this.checkKey(key), e.meta.dim, e.meta.metricType, queries, k, o));
   }
 
-  async list(): Promise<string[]> {
+  async list(): Promise<IndexListEntry[]> {
     await this.ready();
-    const r = await this.query('SELECT key::text AS key FROM shitu_index ORDER BY key');
-    return r.rows.map((x: { key: string }) => x.key);
+    const r = await this.query('SELECT key::text AS key, created_at FROM shitu_index');
+    return r.rows.map((x: { key: string; created_at: Date }) => ({ indexKey: x.key, modified: x.created_at.toISOString() })).sort(byNewest);
   }
 
   async idMap(key: string): Promise<IdMapEntries> {

@@ -1,0 +1,95 @@
+// How the service answers a failure: HttpError (an error that carries its
+// status), the one table from ShituError codes to HTTP statuses, and the
+// mapping of every other error (validation, auth, admission, Fastify's own)
+// to the {errorCode, errorMsg} envelope.
+import type { FastifyError } from 'fastify';
+import { ShituError } from '../errors';
+import { AuthError } from './auth';
+import { BusyError, CancelledError } from './limiter';
+import { IndexKeyError } from '../store/index-store';
+
+/** An error with the HTTP status it answers with. */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  constructor(status: number, message: string, headers?: Record<string, string>) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** Status (and Retry-After, seconds) of each ShituError code a client can cause or wait out; any other code is a 500. */
+export const CODE_STATUS: Readonly<Record<string, { status: number; retryAfterS?: number }>> = {
+  ERR_IMAGE_DECODE: { status: 400 },
+  ERR_IMAGE_MISSING: { status: 400 },
+  ERR_FETCH: { status: 400 },
+  ERR_INPUT: { status: 400 },
+  ERR_IMAGE_TOO_LARGE: { status: 413 },
+  ERR_IMAGE_FORMAT: { status: 415 },
+  ERR_OUT_OF_MEMORY: { status: 503, retryAfterS: 5 },
+  ERR_INDEX_ID: { status: 404 },
+  ERR_INDEX_UNSUPPORTED: { status: 422 },
+  ERR_INDEX_DIM: { status: 422 },
+  ERR_CLOSED: { status: 503, retryAfterS: 5 },
+  ERR_STORE_UNAVAILABLE: { status: 503, retryAfterS: 1 },
+};
+
+/** "/imageLabelPairs/2/image" -> "imageLabelPairs[2].image" */
+function fieldName(instancePath: string, missing?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (missing) parts.push(missing);
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  return out || 'body';
+}
+
+function validationMessage(err: FastifyError): string {
+  return (err.validation ?? []).map((v) => {
+    const missing = v.keyword === 'required' ? String((v.params as { missingProperty?: string }).missingProperty ?? '') : undefined;
+    const field = fieldName(v.instancePath, missing);
+    if (missing) return `${field}: is required`;
+    if (v.keyword === 'enum') return `${field}: must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((a) => JSON.stringify(a)).join(', ')}`;
+    return `${field}: ${v.message ?? 'is invalid'}`;
+  }).join('; ');
+}
+
+/** Turns pipeline failures into HTTP errors; gallery failures name each image's position. */
+export function mapGalleryError(e: unknown, prefix: string): unknown {
+  if (e instanceof ShituError && e.code === 'ERR_GALLERY' && Array.isArray(e.details)) {
+    const parts = (e.details as Array<{ image: string; message: string }>).map((d) => {
+      const m = /^#(\d+)$/.exec(d.image);
+      const where = m ? `${prefix}[${m[1]}].image` : d.image;
+      return `${where}: ${d.message.replace(/^cannot decode image #\d+: /, 'cannot decode image: ')}`;
+    });
+    const codes = (e.details as Array<{ code?: string }>).map((d) => d.code);
+    // The most telling code decides the status: too large, then format, then memory, else 400.
+    const code = ['ERR_IMAGE_TOO_LARGE', 'ERR_IMAGE_FORMAT', 'ERR_OUT_OF_MEMORY'].find((c) => codes.includes(c));
+    const s = code ? CODE_STATUS[code] : { status: 400 };
+    return new HttpError(s.status, parts.join('; '), s.retryAfterS ? { 'retry-after': String(s.retryAfterS) } : undefined);
+  }
+  return e;
+}
+
+export function statusOf(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string> } {
+  if (e instanceof HttpError) return { status: e.status, message: e.message, headers: e.headers };
+  if (e instanceof IndexKeyError) return { status: e.status, message: e.message };
+  if (e instanceof AuthError)
+    return { status: e.status, message: e.message, headers: e.status === 401 ? { 'www-authenticate': 'Bearer realm="shitu"' } : undefined };
+  if (e instanceof BusyError) return { status: 503, message: e.message, headers: { 'retry-after': String(e.retryAfterS) } };
+  if (e instanceof CancelledError) return { status: 499, message: e.message };
+  if (e instanceof ShituError) {
+    const s = CODE_STATUS[e.code];
+    if (!s) return { status: 500, message: `${e.code}: ${e.message}` };
+    return { status: s.status, message: e.message, headers: s.retryAfterS ? { 'retry-after': String(s.retryAfterS) } : undefined };
+  }
+  const fe = e as FastifyError;
+  if (fe && fe.validation) return { status: 422, message: validationMessage(fe) };
+  if (fe && fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: `request body is larger than the server's limit of ${bodyLimit} bytes` };
+  if (fe && typeof fe.code === 'string' && fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 600)
+    return { status: fe.statusCode, message: fe.message };
+  if (e instanceof RangeError || e instanceof TypeError) return { status: 422, message: e.message };
+  return { status: 500, message: (e as Error)?.message ?? String(e) };
+}
+
