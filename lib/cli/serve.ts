@@ -3,13 +3,11 @@
 import * as path from 'node:path';
 import { loadApiKeys } from '../server/auth';
 import { createServer } from '../server/app';
+import { PipelineFlags, pipelineOptionsOf } from './options';
 
-export interface ServeOptions {
+export interface ServeOptions extends Partial<PipelineFlags> {
   host?: string;
   port?: number;
-  config?: string;
-  device?: string;
-  threads?: number;
   indexDir?: string;
   /** A postgresql:// URL: replicas share their indexes (else indexDir). */
   indexStore?: string;
@@ -44,7 +42,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const { createPipeline, resolveBatching } = await import('../pipeline/pipeline');
   const batching = serveBatching(o);
   resolveBatching(batching); // a bad --batch-max / --batch-wait-ms fails here, before listening
-  const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', { device: o.device, threads: o.threads, batching });
+  const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', pipelineOptionsOf({ config: o.config ?? 'PP-ShiTuV2', device: o.device ?? 'cpu', ...o }, { batching }));
   pipelineP.catch((e) => process.stderr.write(`error ${(e as { code?: string }).code ?? 'ERR_INTERNAL'}: ${(e as Error).message}\n`));
   const indexDir = path.resolve(o.indexDir ?? 'indexes');
   const apiKeys = loadApiKeys({ file: o.apiKeys });

@@ -1,0 +1,60 @@
+// build-index, append-index, remove-index: index files from a shell.
+import { Command, Option } from 'commander';
+import { ShituError } from '../../errors';
+import { IndexData, INDEX_TYPES, METRIC_TYPES } from '../../vector-index/index-data';
+import { readRemoveIds } from '../../vector-index/formats/remove-ids';
+import { pipelineFlags, progressBar, withPipeline } from '../options';
+
+export function registerIndexCommands(program: Command): void {
+  pipelineFlags(program.command('build-index'))
+    .description('build an index from a gallery directory and its label file')
+    .requiredOption('--gallery <dir>', 'gallery root directory')
+    .requiredOption('--labels <file>', 'label file: "relative/path.jpg label" per line')
+    .requiredOption('--out <dir>', 'index directory to write')
+    .addOption(new Option('--index-type <type>').choices(INDEX_TYPES as string[]).default('HNSW32'))
+    .addOption(new Option('--metric-type <metric>').choices(METRIC_TYPES as string[]).default('IP'))
+    .option('--crop', 'crop gallery images to their main body first')
+    .action(async (o) =>
+      withPipeline(o, async (p) => {
+        const index = await p.buildIndex({
+          galleryImgs: o.gallery, galleryLabel: o.labels, indexType: o.indexType, metricType: o.metricType,
+          cropByDetection: !!o.crop, onProgress: progressBar('embedding'),
+        });
+        await index.save(o.out);
+        process.stderr.write(`index: ${index.count} vectors, ${index.labels.length} labels, ${index.indexType}/${index.metricType} -> ${o.out}\n`);
+      }));
+
+  pipelineFlags(program.command('append-index'))
+    .description('add gallery images to a saved index (only the new images are embedded)')
+    .requiredOption('--index <dir>', 'index directory (updated in place)')
+    .requiredOption('--gallery <dir>', 'gallery root directory')
+    .requiredOption('--labels <file>', 'label file')
+    .action(async (o) =>
+      withPipeline(o, async (p) => {
+        const index = await IndexData.load(o.index);
+        await p.appendIndex({ galleryImgs: o.gallery, galleryLabel: o.labels, index, onProgress: progressBar('embedding') });
+        await index.save(o.index);
+        process.stderr.write(`index: ${index.count} vectors -> ${o.index}\n`);
+      }));
+
+  program
+    .command('remove-index')
+    .description('remove ids from a saved index')
+    .requiredOption('--index <dir>', 'index directory (updated in place)')
+    .option('--ids <ids>', 'comma-separated ids')
+    .option('--ids-file <file>', 'file with one id per line')
+    .action(async (o) => {
+      const index = await IndexData.load(o.index);
+      const ids: number[] = [];
+      if (o.ids) for (const s of String(o.ids).split(',')) {
+        const id = Number(s.trim());
+        if (!Number.isInteger(id)) throw new ShituError('ERR_INDEX_ID', `not an id: ${JSON.stringify(s)}`);
+        ids.push(id);
+      }
+      if (o.idsFile) ids.push(...(await readRemoveIds(o.idsFile)));
+      if (!ids.length) throw new ShituError('ERR_INDEX_ID', 'give --ids or --ids-file');
+      const n = await index.remove(ids);
+      await index.save(o.index);
+      process.stderr.write(`removed ${n}; index: ${index.count} vectors -> ${o.index}\n`);
+    });
+}

@@ -1,0 +1,42 @@
+// get-pipeline-config, demo, models fetch.
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { getPipelineConfig } from '../../pipeline/config';
+import { fetchModel } from '../../models/fetch';
+import { findSharedDir } from '../../util/shared-dir';
+import { packageRoot } from '../../util/package-root';
+
+function defaultSharedDir(): string {
+  return findSharedDir() ?? path.resolve(packageRoot(), '..', 'shared');
+}
+
+export function registerMiscCommands(program: Command): void {
+  program
+    .command('get-pipeline-config')
+    .description('write the default PP-ShiTuV2 pipeline config')
+    .argument('[name]', 'pipeline name', 'PP-ShiTuV2')
+    .option('--save-path <path>', 'file or directory to write (default: print)')
+    .action(async (name: string, o: { savePath?: string }) => {
+      const c = getPipelineConfig(name, o.savePath);
+      if (!o.savePath) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+      else process.stderr.write(`written: ${o.savePath}\n`);
+    });
+  program
+    .command('demo')
+    .description('the quick start on the shared stand-in models: build an index, recognise, write JSON and pictures')
+    .option('--shared <dir>', 'the shared data directory (default: $SHITU_SHARED_DIR, ../shared beside the package, /work/shared)', defaultSharedDir())
+    .option('--out <dir>', 'output directory', 'output')
+    .action(async (o) => {
+      const { runDemo } = await import('../demo');
+      await runDemo(o.shared, o.out);
+    });
+  const models = program.command('models').description('model management');
+  models
+    .command('fetch')
+    .description('download an official PP-ShiTuV2 model and convert it to ONNX (needs network and paddle2onnx)')
+    .argument('<name>', 'PP-ShiTuV2_det | PP-ShiTuV2_rec | PP-ShiTuV2_rec_CLIP_vit_base | PP-ShiTuV2_rec_CLIP_vit_large')
+    .action(async (name: string) => {
+      const dir = await fetchModel(name, (msg) => process.stderr.write(msg + '\n'));
+      process.stderr.write(`installed: ${dir}\n`);
+    });
+}

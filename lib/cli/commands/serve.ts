@@ -1,0 +1,29 @@
+// serve: the HTTP service's flags (the service itself: lib/cli/serve.ts).
+import { Command } from 'commander';
+import { BATCHING } from '../../limits';
+import { intArg, listArg, numberArg, pipelineFlags } from '../options';
+
+export function registerServeCommand(program: Command): void {
+  // serve: HTTP service compatible with the PP-ShiTuV2 serving API (lib/server/app.ts).
+  pipelineFlags(program.command('serve'))
+    .description('HTTP service compatible with the PP-ShiTuV2 serving API (/shitu-index-build, -add, -remove, /shitu-infer)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', intArg(0, 65535), 8080)
+    .option('--index-dir <dir>', 'directory holding the indexes (one per indexKey)', 'indexes')
+    .option('--index-store <url>', 'postgresql://user@host:port/db: indexes in PostgreSQL, shared by replicas (instead of --index-dir)')
+    .option('--default-index-key <key>', 'index used when a request has no indexKey')
+    .option('--max-concurrent <n>', 'recognitions running at once', intArg(1), 2)
+    .option('--max-queue <n>', 'requests waiting; beyond it 503 + Retry-After', intArg(0), 32)
+    .option('--batch-max <n>', `dynamic batching: crops per feature-model run across concurrent requests (default off; when on, ${BATCHING.maxBatch.default})`, intArg(0))
+    .option('--batch-wait-ms <ms>', `dynamic batching: longest wait for other requests' crops (default ${BATCHING.maxWaitMs.default}; turns batching on)`, numberArg())
+    .option('--body-limit <bytes>', 'largest request body', intArg(1), 64 * 1024 * 1024)
+    .option('--api-keys <file>', 'API keys, one "<key> <read|write|read,write> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
+    .option('--limit-input-pixels <n>', 'refuse images declaring more pixels (413)', intArg(1))
+    .option('--image-formats <list>', 'formats decoded, comma-separated (default jpeg,png,webp,tiff,bmp)', listArg)
+    .option('--allow-fetch <cidrs>', 'non-public addresses image URLs may reach, comma-separated CIDRs', listArg)
+    .option('--log', 'log requests (JSON lines on stdout)')
+    .action(async (o) => {
+      const { serve } = await import('../serve');
+      await serve(o);
+    });
+}
