@@ -15,6 +15,8 @@ import { parseApiKeys } from '../lib/server/auth';
 import { MAX_LABEL_LENGTH, TOPK } from '../lib/limits';
 import { img, STANDIN_CONFIG } from './helpers/shared';
 import { pngBomb, tiffBomb } from './helpers/bombs';
+import { expectLabel } from './helpers/recognition';
+import { CASES } from './helpers/recognition-cases';
 
 const b64 = (...p: string[]) => fs.readFileSync(img(...p)).toString('base64');
 const READ = 'r'.repeat(20), WRITE = 'w'.repeat(20), BOTH = 'b'.repeat(24), SMALL = 's'.repeat(20);
@@ -103,11 +105,12 @@ t.test('null for optional fields, as PaddleX accepts', async (t) => {
 t.test('null indexKey with a default index uses the default', async (t) => {
   const indexDir = fs.mkdtempSync(path.join(tmp, 'idx-'));
   const first = await start(t, { indexDir });
-  const key = (await post(first.base, '/shitu-index-build', { imageLabelPairs: pairs(1) })).body.result.indexKey;
+  const key = (await post(first.base, '/shitu-index-build', { imageLabelPairs: pairs(1) })).body.result.indexKey; // GALLERIES.oneEntry
   const { base } = await start(t, { indexDir, defaultIndexKey: key });
-  const r = await post(base, '/shitu-infer', { image: b64('product_demo', 'query', 'anmuxi.jpg'), indexKey: null, returnImage: false, recThreshold: 0 });
+  const c = CASES.oneEntryAnmuxi;
+  const r = await post(base, '/shitu-infer', { image: b64(c.image), indexKey: null, returnImage: false, recThreshold: c.recThreshold });
   t.equal(r.status, 200);
-  t.equal(r.body.result.detectedObjects[0].recResults[0].label, 'l0');
+  expectLabel(t, r.body.result.detectedObjects[0], c.expected, c.id);
 });
 
 t.test('bounded work per request', async (t) => {

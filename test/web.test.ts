@@ -20,6 +20,8 @@ import { isWebAppPath, registerWebApp } from '../lib/server/web-app';
 import Fastify from 'fastify';
 import { native } from '../lib/native/loader';
 import { img, STANDIN_CONFIG } from './helpers/shared';
+import { expectLabel } from './helpers/recognition';
+import { CASES } from './helpers/recognition-cases';
 
 const CHROMIUM = process.env.SHITU_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve(__dirname, '..', 'output', 'screenshots');
@@ -233,7 +235,7 @@ t.test('through the page: gallery, link, recognition, errors, screenshots', asyn
 
   // --- recognise a photo: the drawn boxes are the API's detectedObjects
   await page.getByRole('tab', { name: 'Recognise' }).click();
-  const queryPath = img('product_demo/query/anmuxi.jpg');
+  const queryPath = img(CASES.webAnmuxi.image);
   const { width: W, height: H } = await native.decodeImage(fs.readFileSync(queryPath));
   const recognise = async (action: () => Promise<unknown>) => {
     const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/shitu-infer')), action()]);
@@ -279,7 +281,7 @@ t.test('through the page: gallery, link, recognition, errors, screenshots', asyn
   t.equal(first.sent.returnImage, false, 'the page draws the boxes itself');
   const objects = first.body.result.detectedObjects;
   t.ok(objects.length >= 1, 'objects detected');
-  t.match(objects[0].recResults[0].label, /^安慕希/, 'the query is recognised');
+  expectLabel(t, objects[0], CASES.webAnmuxi.expected, `${CASES.webAnmuxi.id}: the query is recognised`);
   await checkDrawn(t, objects);
   t.match(await page.textContent('#boxes'), '安慕希', 'the CJK label is shown on the picture');
   t.match(await page.textContent('#objects'), `detection score ${objects[0].score.toFixed(3)}`, 'the detection score is listed');
