@@ -108,19 +108,9 @@ export interface DetectedObject {
   score: number;
 }
 
-export interface IndexListEntry {
-  indexKey: string;
-  modified: string;
-}
-
-export interface IndexView {
-  indexKey: string;
-  indexType: string;
-  metricType: string;
-  dim: number;
-  count: number;
-  idMap: IdMap;
-}
+// The read routes' bodies, defined once beside the routes (type-only: erased from the bundle).
+import type { IndexListEntry, IndexView } from '../lib/server/routes/index-read';
+export type { IndexListEntry, IndexView };
 
 export interface ImageLabelPair {
   image: string;
