@@ -17,11 +17,11 @@ import type { Test } from 'tap';
 
 /**
  * Scores closer than this are a tie (cosine, the IP metric; L2 squared distances
- * of unit vectors are twice the cosine difference). Measured here (2 cores, Intel
- * without VNNI; test/helpers/tie-noise.ts): the largest difference for the same
+ * of unit vectors are twice the cosine difference). Measured here (2 cores, AMD
+ * EPYC with AVX-512 VNNI; test/helpers/tie-noise.ts): the largest difference for the same
  * box and label was 0.0040 between intra-op threads 1 and 2 and batching on and
- * off, 0.040 between reduced and full decode (a different picture). VNNI and
- * other CPUs' kernels roughly double the int8 rounding noise, so 0.02 = 5x the
+ * off, 0.040 between reduced and full decode (a different picture). Other CPUs'
+ * int8 kernels (with or without VNNI) may round differently, so 0.02 = 5x the
  * same-picture noise: a flip between CPUs needs more than that.
  */
 export const TIE_MARGIN = 0.02;
