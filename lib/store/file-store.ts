@@ -25,10 +25,6 @@ export class FileIndexStore implements IndexStore {
 
   checkKey(key: string): string { return checkIndexKey(key); }
 
-  pathOf(key: string): string {
-    return path.join(this.dir, this.checkKey(key));
-  }
-
   newKey(): string {
     return crypto.randomUUID();
   }
