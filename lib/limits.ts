@@ -60,3 +60,17 @@ export const SERVICE_LIMITS = {
 
 /** Fetching image URLs. */
 export const FETCH_LIMITS = { timeoutMs: 15_000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5 } as const;
+
+/** Gallery evaluation and gallery health (lib/eval/). */
+export const EVAL = {
+  /** Entries searched per box (mAP@k's k). */
+  topk: { min: 1, max: 100, default: 5 },
+  /** targetPrecision: (min, max]. */
+  targetPrecision: { min: 0, max: 1, default: 0.95 },
+  /** Queries per evaluation. */
+  maxQueries: 100_000,
+  /** Cosine similarity at or above which two gallery vectors are the same picture. */
+  exactDuplicateSimilarity: 0.9999,
+  /** Neighbours looked at per entry for duplicates and conflicts. */
+  duplicateSearch: 16,
+} as const;

@@ -17,6 +17,7 @@ import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveMo
 import { native } from '../native/loader';
 import { BoxJson, RecognitionResult } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
+import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -333,6 +334,12 @@ export class Pipeline extends EventEmitter {
     }
     await index.remove(ids);
     return index;
+  }
+
+  /** How well a gallery recognises a labelled query set, or itself leave-one-out (lib/eval/evaluate.ts). */
+  async evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
+    this.checkOpen();
+    return this.track(evaluate(this, o));
   }
 
   /** Recognises one prepared image. */
