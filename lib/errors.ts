@@ -26,6 +26,9 @@ export type ShituErrorCode =
   | 'ERR_FETCH'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_CLOSED'
+  | 'ERR_ABORTED'
+  | 'ERR_TIMEOUT'
+  | 'ERR_BUSY'
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_NATIVE_MISSING'
   | 'ERR_INTERNAL';

@@ -1,10 +1,12 @@
 // Public API of shitu-node.
 export { createPipeline, Pipeline } from './pipeline/pipeline';
-export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, RemoveIndexOptions, PredictOptions, PipelineSettings } from './pipeline/pipeline';
+export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, RemoveIndexOptions, PredictOptions, PipelineSettings, SkippedImage, GalleryResult } from './pipeline/pipeline';
+export type { AdmissionStats } from './pipeline/admission';
+export type { CancelOptions } from './pipeline/cancel';
 export { IndexData } from './vector-index/index-data';
 export type { IndexType, MetricType, SearchHit } from './vector-index/index-data';
 export { RecognitionResult } from './pipeline/result';
-export type { BoxJson, ResultJson, StageTimings, PrintOptions } from './pipeline/result';
+export type { BoxJson, ResultJson, StageTimings, PrintOptions, ItemError } from './pipeline/result';
 export { getPipelineConfig, loadPipelineConfig, DEFAULT_CONFIG } from './pipeline/config';
 export type { PipelineConfig, SubModuleConfig } from './pipeline/config';
 export { ShituError } from './errors';

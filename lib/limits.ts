@@ -31,6 +31,19 @@ export const BATCHING = {
   maxWaitMs: { min: 0, max: 100, default: 2 },
 } as const;
 
+/**
+ * A pipeline's admission of native jobs (createPipeline's maxQueue, closeTimeoutMs)
+ * and the per-call deadline (timeoutMs of recognize, predict, buildIndex, ...).
+ */
+export const PIPELINE_LIMITS = {
+  /** Jobs waiting for a slot beyond which a new one is refused with ERR_BUSY (default: no bound). */
+  maxQueue: { min: 0, default: Infinity },
+  /** How long close() waits for running native jobs before it resolves. */
+  closeTimeoutMs: { min: 0, max: 2 ** 31 - 1, default: 5_000 },
+  /** timeoutMs: setTimeout's range. */
+  timeoutMs: { min: 1, max: 2 ** 31 - 1 },
+} as const;
+
 /** Labels of index entries, in characters. */
 export const MAX_LABEL_LENGTH = 1024;
 
@@ -52,6 +65,8 @@ export const SERVICE_LIMITS = {
   /** The request's headers must arrive within this, the whole request (headers and body) within requestTimeoutMs. */
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
+  /** A request's work (queueing, fetching, recognition or embedding) must finish within this, else 504 ERR_TIMEOUT (`shitu serve --request-timeout`). */
+  requestDeadlineMs: 30_000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: 5_000,
   /** Unknown ids named in a remove error, at most (the rest are counted). */

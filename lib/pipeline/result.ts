@@ -50,8 +50,18 @@ function isDirTarget(p: string): boolean {
   return (fs.existsSync(p) && fs.statSync(p).isDirectory()) || p.endsWith('/') || path.extname(p) === '';
 }
 
+/** Why an item of predict(list, { onError: 'yield' }) has no recognition: its code, message and which input it was. */
+export interface ItemError {
+  code: string;
+  message: string;
+  /** The input's path or URL, or "#n" (its place in the list). */
+  input: string;
+}
+
 export class RecognitionResult {
   readonly inputPath: string | null;
+  /** Set (and boxes empty) when this item failed under predict's onError 'yield'. */
+  readonly error?: ItemError;
   readonly boxes: BoxJson[];
   readonly timings: StageTimings;
   /** @internal file stem for saved outputs */
@@ -62,8 +72,9 @@ export class RecognitionResult {
   private readonly picture?: RawImage;
 
   /** @internal */
-  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: unknown; picture?: RawImage; decodeLimits?: { maxPixels: number; formats: string[] } }) {
+  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: unknown; picture?: RawImage; decodeLimits?: { maxPixels: number; formats: string[] }; error?: ItemError }) {
     this.inputPath = args.inputPath;
+    if (args.error) this.error = args.error;
     this.boxes = args.boxes;
     this.timings = args.timings;
     this.stem = args.stem;
