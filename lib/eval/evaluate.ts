@@ -225,7 +225,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     let answer: QueryDetail['answer'] = null;
     boxes.forEach((b, i) => {
       const h = b.hits[0];
-      if (h && (answer === null || g.index.isBetter(h.score, answer.score))) answer = { label: h.label, score: h.score, box: i };
+      if (h && (answer === null || (g.index.metricType === 'L2' ? h.score < answer.score : h.score > answer.score))) answer = { label: h.label, score: h.score, box: i };
     });
     done++;
     o.onProgress?.({ stage: 'queries', done, total: queries.length });

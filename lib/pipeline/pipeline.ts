@@ -458,7 +458,8 @@ export class Pipeline extends EventEmitter {
   /** How well a gallery recognises a labelled query set, or itself leave-one-out (lib/eval/evaluate.ts). */
   async evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
     this.checkOpen();
-    return this.track(evaluate(this, o));
+    // Each image it embeds goes through this pipeline's admission (embed, buildIndex).
+    return evaluate(this, o);
   }
 
   /** Recognises one prepared image. */
