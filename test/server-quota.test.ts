@@ -106,7 +106,10 @@ for (const [name, storeOf, writers] of STORES) {
     t.equal(bad.status, 400, bad.body.errorMsg);
     // Several failures at once must not hold slots either.
     const bads = await Promise.all([0, 1, 2].map(() => post(base, '/shitu-index-build', { imageLabelPairs: [{ image: 'aGVsbG8=', label: 'x' }] }, K.ONE)));
-    t.same(bads.map((r) => r.status), [400, 400, 400]);
+    // While one holds the only slot, the others may be refused by the quota (403)
+    // instead of failing on their image (400): which depends on timing.
+    const statuses = bads.map((r) => r.status);
+    t.ok(statuses.every((s) => s === 400 || s === 403) && statuses.includes(400), `each failed or was refused: ${statuses}`);
     const good = await post(base, '/shitu-index-build', { imageLabelPairs: pairs(1) }, K.ONE);
     t.equal(good.status, 200, 'the quota is free after the failures');
     t.match(await post(base, '/shitu-index-build', { imageLabelPairs: pairs(1) }, K.ONE), { status: 403, body: { errorMsg: /its limit is 1/ } }, 'and used up by the success');
