@@ -58,6 +58,8 @@ t.test('own threads: readFile stays prompt under 16 recognitions, results right,
     t.ok(r.maxBusy >= 1 && r.maxBusy <= s.threads, `busy threads (at most ${r.maxBusy}) within the pool`);
     t.ok(r.maxQueued >= 1, `jobs queued behind the pool's threads (up to ${r.maxQueued})`);
     t.match(r.statsIdle, { threads: s.threads, busy: 0, queued: 0 }, 'idle afterwards');
+    // Threads that ONNX Runtime or OpenMP start from a pool thread inherit its name: at least as many.
+    t.ok(r.namedThreads >= r.statsIdle.threads, `the process has shitu-worker threads (${r.namedThreads})`);
     t.match(r.statsEnd, { busy: 0, queued: 0 }, 'idle at the end');
   });
 

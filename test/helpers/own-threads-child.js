@@ -106,6 +106,9 @@ function runWorker(loop) {
   out.maxBusy = maxBusy;
   out.maxQueued = maxQueued;
   out.statsIdle = native.workerPoolStats();
+  // The pool's threads as the kernel lists them (named in worker_pool.cc).
+  out.namedThreads = fs.readdirSync('/proc/self/task')
+    .filter((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'shitu-worker').length;
 
   // Cancellation on the native calls themselves.
   const det = pipeline.detector.native;
