@@ -664,6 +664,10 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
   const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, maxQueue, closeTimeoutMs, reducedDecode: o.reducedDecode ?? false, batching }, limits);
+  // A thread of the addon's own pool (native/worker_pool.h) for each recognition
+  // this pipeline runs at once; the addon caps it (workerPoolStats().maxWorkers).
+  // An addon built before the pool (SHITU_ADDON_PATH at an older build) has none.
+  if (typeof native.reserveWorkers === 'function') native.reserveWorkers(concurrency);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }
