@@ -46,6 +46,21 @@ export const PIPELINE_LIMITS = {
 
 /** Labels of index entries, in characters. */
 export const MAX_LABEL_LENGTH = 1024;
+/**
+ * What a label may not contain, for every store: U+0000 (PostgreSQL's text
+ * cannot hold it) and lone UTF-16 surrogates (not Unicode: UTF-8 writers turn
+ * them into U+FFFD, so the stored label would differ from the one sent). A
+ * JSON Schema `pattern`, matched with the `u` flag as Ajv does.
+ */
+export const LABEL_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
+
+/**
+ * Index ownership (API keys' `indexes=N` quotas): a build's reservation counts
+ * toward its key's quota until the index exists, for at most reservationTtlMs
+ * if the process that made it is gone without releasing it; the file store's
+ * ownership lock is taken over when its holder has died or held it for lockStaleMs.
+ */
+export const OWNERSHIP_LIMITS = { reservationTtlMs: 60 * 60 * 1000, lockStaleMs: 10_000, lockWaitMs: 30_000 } as const;
 
 /** Service defaults (each can be changed per server). */
 export const SERVICE_LIMITS = {
@@ -75,3 +90,17 @@ export const SERVICE_LIMITS = {
 
 /** Fetching image URLs. */
 export const FETCH_LIMITS = { timeoutMs: 15_000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5 } as const;
+
+/** Gallery evaluation and gallery health (lib/eval/). */
+export const EVAL = {
+  /** Entries searched per box (mAP@k's k). */
+  topk: { min: 1, max: 100, default: 5 },
+  /** targetPrecision: (min, max]. */
+  targetPrecision: { min: 0, max: 1, default: 0.95 },
+  /** Queries per evaluation. */
+  maxQueries: 100_000,
+  /** Cosine similarity at or above which two gallery vectors are the same picture. */
+  exactDuplicateSimilarity: 0.9999,
+  /** Neighbours looked at per entry for duplicates and conflicts. */
+  duplicateSearch: 16,
+} as const;

@@ -20,6 +20,7 @@ import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveMo
 import { native } from '../native/loader';
 import { BoxJson, RecognitionResult, StageTimings } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
+import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -452,6 +453,13 @@ export class Pipeline extends EventEmitter {
     } finally {
       cancel.dispose();
     }
+  }
+
+  /** How well a gallery recognises a labelled query set, or itself leave-one-out (lib/eval/evaluate.ts). */
+  async evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
+    this.checkOpen();
+    // Each image it embeds goes through this pipeline's admission (embed, buildIndex).
+    return evaluate(this, o);
   }
 
   /** Recognises one prepared image. */

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { callNative } from '../errors';
 import { RawImage } from '../input/image-input';
 import { native } from '../native/loader';
+import { colorIndexOf } from '../util/label-colour';
 
 export interface BoxJson {
   labels: Array<string | null>;
@@ -38,13 +39,6 @@ export interface PrintOptions {
   formatJson?: boolean;
   indent?: number;
   ensureAscii?: boolean;
-}
-
-/** Stable colour per label: the same label gets the same colour in every picture. */
-export function colorIndexOf(label: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 16777619);
-  return (h >>> 0) % 20;
 }
 
 function toJsonText(v: unknown, o: PrintOptions): string {

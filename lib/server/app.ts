@@ -20,7 +20,7 @@ import { routeSchemas } from './schemas';
 import type { IndexStore } from '../store/index-store';
 import { openIndexStore } from '../store/open';
 import { RouteContext, success } from './context';
-import { HttpError, statusOf } from './error-status';
+import { clientError, HttpError, publicMessage } from './error-status';
 import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
@@ -121,9 +121,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { guard: true, ...o.fetch };
   const auth = o.apiKeys && o.apiKeys.length ? new Authenticator(o.apiKeys) : undefined;
-  // Index quotas count owners beside a directory store; another store without an
-  // ownership of its own counts the indexes built through this process only.
-  const ownership = o.ownership ?? (o.indexStore === undefined && o.indexDir ? new FileOwnership(o.indexDir) : new MemoryOwnership());
+  // Ownership (quotas, write rights): the store's own (PostgreSQL), else files beside a
+  // directory store; another store without one counts this process's builds only.
+  const ownership = o.ownership ?? store.ownership?.() ?? (o.indexStore === undefined && o.indexDir ? new FileOwnership(o.indexDir) : new MemoryOwnership());
   // Validated now (a bad value fails createServer), applied per request over the pipeline's own.
   const decodeOverride = { limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats };
   resolveDecodeLimits(decodeOverride);
@@ -150,7 +150,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     if (p === '/health') return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ok' } } };
     if (p !== '/ready') return null;
     if (!state.ready) {
-      const why = loadError ? `the pipeline failed to load: ${loadError.message}` : closing ? 'the server is closing' : 'the pipeline is still loading';
+      const why = loadError ? `the pipeline failed to load: ${publicMessage(loadError.message)}` : closing ? 'the server is closing' : 'the pipeline is still loading';
       return { status: 503, body: { logId, errorCode: 503, errorMsg: why }, headers: { 'retry-after': '2' } };
     }
     return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ready', ...limiter.stats } } };
@@ -229,8 +229,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const { status, message, headers } = statusOf(err, bodyLimit);
-    if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed');
+    const { status, message, headers, internal } = clientError(err, bodyLimit);
+    if (internal) request.log.error({ err, logId: request.id }, 'request failed');
     if (headers) reply.headers(headers);
     reply.code(status).type('application/json').send({ logId: request.id, errorCode: status, errorMsg: message });
   });

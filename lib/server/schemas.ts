@@ -6,7 +6,7 @@
 // Optional[...] = None), written as OpenAPI 3.0's `nullable`.
 import { Static, TSchema, Type } from '@sinclair/typebox';
 import { INDEX_TYPES, METRIC_TYPES } from '../vector-index/index-data';
-import { DET_THRESHOLD, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
+import { DET_THRESHOLD, LABEL_PATTERN, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
 
 /** T or null (OpenAPI 3.0 `nullable`, which Fastify's Ajv understands). */
 const Nullable = <T extends TSchema>(t: T) => Type.Unsafe<Static<T> | null>({ ...t, nullable: true });
@@ -37,7 +37,10 @@ const IndexKeyField = Nullable(Type.String({
   description: 'The key of the index, as returned by /shitu-index-build. Optional (absent or null) when the server has a default index.',
 }));
 export const IdMap = Type.Record(Type.String(), Type.String(), { description: 'Mapping from vector ids (as strings) to labels.' });
-const Label = Type.String({ minLength: 1, maxLength: MAX_LABEL_LENGTH, description: `The label (1 to ${MAX_LABEL_LENGTH} characters, not blank).` });
+const Label = Type.String({
+  minLength: 1, maxLength: MAX_LABEL_LENGTH, pattern: LABEL_PATTERN,
+  description: `The label (1 to ${MAX_LABEL_LENGTH} characters, not blank, without U+0000 or unpaired surrogates: one rule for every store).`,
+});
 
 export interface SchemaLimits {
   maxPairs: number;

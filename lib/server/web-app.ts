@@ -27,15 +27,6 @@ function setPageHeaders(reply: FastifyReply) {
   reply.headers(PAGE_HEADERS);
 }
 
-/**
- * True for the page's own URLs (`/`, `/?…`, `/web/…`): served without
- * authentication, unlike the API routes. For an auth hook to exempt them.
- */
-export function isWebAppPath(url: string): boolean {
-  const p = url.split('?')[0];
-  return p === '/' || p.startsWith('/web/');
-}
-
 /** Registers GET / (the page) and GET /web/* (its script and style sheet). */
 export async function registerWebApp(app: FastifyInstance, opts: { dir?: string } = {}): Promise<void> {
   const dir = opts.dir ?? WEB_APP_DIR;

@@ -73,13 +73,6 @@ export class IndexData {
   labelOf(id: number): string | undefined { return this.idMap.get(id); }
   get labels(): string[] { return [...new Set(this.idMap.values())]; }
 
-  /** Higher is better for IP; lower is better for L2 (squared distances). */
-  isBetter(a: number, b: number): boolean { return this.metricType === 'L2' ? a < b : a > b; }
-  /** Whether a top-1 score passes rec_threshold, following the metric's direction. */
-  passes(score: number, threshold: number): boolean {
-    return this.metricType === 'L2' ? score <= threshold : score >= threshold;
-  }
-
   /** Adds L2-normalised vectors (n*dim) with their labels; returns the new ids. */
   async add(vectors: Float32Array, labels: string[]): Promise<number[]> {
     if (vectors.length !== labels.length * this.dim)

@@ -17,7 +17,7 @@ export function registerServeCommand(program: Command): void {
     .option('--batch-max <n>', `dynamic batching: crops per feature-model run across concurrent requests (default off; when on, ${BATCHING.maxBatch.default})`, intArg(0))
     .option('--batch-wait-ms <ms>', `dynamic batching: longest wait for other requests' crops (default ${BATCHING.maxWaitMs.default}; turns batching on)`, numberArg())
     .option('--body-limit <bytes>', 'largest request body', intArg(1), 64 * 1024 * 1024)
-    .option('--api-keys <file>', 'API keys, one "<key> <read|write|read,write> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
+    .option('--api-keys <file>', 'API keys, one "<key> <scopes: read,write,admin> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
     .option('--limit-input-pixels <n>', 'refuse images declaring more pixels (413)', intArg(1))
     .option('--image-formats <list>', 'formats decoded, comma-separated (default jpeg,png,webp,tiff,bmp)', listArg)
     .option('--allow-fetch <cidrs>', 'non-public addresses image URLs may reach, comma-separated CIDRs', listArg)

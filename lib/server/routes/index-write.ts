@@ -1,10 +1,11 @@
 // POST /shitu-index-build, /shitu-index-add, /shitu-index-remove: the writes,
 // as PaddleX's serving API defines them. Build and add embed their images
 // under admission (one recognition slot) and are aborted when the client leaves.
+import * as crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ShituError } from '../../errors';
 import { SERVICE_LIMITS } from '../../limits';
-import { checkIndexQuota, checkVectorQuota } from '../auth';
+import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
 import { clientGone, idMapOf, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
 import { checkLabels, imageBytes } from '../image-field';
@@ -20,16 +21,26 @@ export function indexWriteRoutes(c: RouteContext) {
       const signal = clientGone(reply);
       const { imageLabelPairs, indexType, metricType } = request.body;
       const principal = request.principal;
-      await checkIndexQuota(principal, c.ownership);
       checkVectorQuota(principal, imageLabelPairs.length);
       const labels = checkLabels(imageLabelPairs);
-      const imgs = await images(imageLabelPairs);
-      const index = await c.limiter.run(
-        () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', ...c.decodeOverrideFor(p) })
-          .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
-        signal);
-      const indexKey = await c.store.create(index);
-      if (principal) await c.ownership.recordOwner(indexKey, principal.name);
+      // The key is chosen first and reserved against the quota before any work
+      // (atomically: concurrent builds cannot overshoot); a failed build frees it.
+      const indexKey = c.store.checkKey(crypto.randomUUID());
+      const reservation = await reserveIndex(principal, indexKey, c.ownership);
+      let index;
+      try {
+        const imgs = await images(imageLabelPairs);
+        index = await c.limiter.run(
+          () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', ...c.decodeOverrideFor(p) })
+            .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
+          signal);
+        await c.store.create(index, indexKey);
+      } catch (e) {
+        await reservation?.release().catch((err) => request.log.error({ err, logId: request.id }, 'releasing an index reservation failed'));
+        throw e;
+      }
+      // The index exists, so it counts even if this bookkeeping fails.
+      await reservation?.commit().catch((err) => request.log.error({ err, logId: request.id }, 'committing an index reservation failed'));
       return success(request, { indexKey, idMap: idMapOf(index.idMapEntries) });
     });
 
@@ -41,14 +52,17 @@ export function indexWriteRoutes(c: RouteContext) {
       const key = c.keyOf(request.body.indexKey);
       await c.store.check(key); // 404 before any download
       const principal = request.principal;
+      await checkWriteAccess(principal, key, c.ownership);
       const imgs = await images(imageLabelPairs);
       const idMap = await c.store.append(key, (index) => {
+        // Early refusal before embedding (where the store hands over the index itself);
+        // checkCount below is the check that holds under concurrent adds.
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return c.limiter.run(
           () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, ...c.decodeOverrideFor(p) })
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal);
-      });
+      }, { checkCount: (n) => checkVectorQuota(principal, n) });
       return success(request, { idMap: idMapOf(idMap) });
     });
 
@@ -56,6 +70,8 @@ export function indexWriteRoutes(c: RouteContext) {
       c.needPipeline();
       const key = c.keyOf(request.body.indexKey);
       const { ids } = request.body;
+      await c.store.check(key); // 404 before 403
+      await checkWriteAccess(request.principal, key, c.ownership);
       const idMap = await c.store.remove(key, ids).catch((e) => {
         if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
           const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];

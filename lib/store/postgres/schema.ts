@@ -5,6 +5,8 @@
 //   shitu_vector  one row per gallery entry: id, label, pgvector embedding
 //   shitu_change  one row per committed write (index_key, version): what the
 //                 replicas replay to update their in-process FAISS copies
+//   shitu_owner   one row per index an API key built or is building (quotas,
+//                 write rights; lib/store/postgres/pg-ownership.ts)
 import type { ClientBase } from 'pg';
 
 /** The NOTIFY channel; the payload is "<indexKey>:<version>". */
@@ -45,6 +47,14 @@ CREATE TABLE IF NOT EXISTS shitu_change (
   committed_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (index_key, version)
 );
+-- No foreign key to shitu_index: a row is written (reserved) before its index exists.
+CREATE TABLE IF NOT EXISTS shitu_owner (
+  index_key uuid PRIMARY KEY,
+  owner text NOT NULL,
+  -- While the index is being built: until when the reservation counts without it.
+  reserved_until timestamptz
+);
+CREATE INDEX IF NOT EXISTS shitu_owner_by_owner ON shitu_owner (owner);
 `;
 
 export async function ensureSchema(c: ClientBase): Promise<void> {
