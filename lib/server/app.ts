@@ -68,6 +68,13 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * How long a request's work (waiting for a slot, fetching, recognising or
+   * embedding) may take in ms (default 30000): past it the work is stopped at its
+   * next boundary and the answer is 504 ERR_TIMEOUT. A client that disconnects
+   * stops its work the same way.
+   */
+  requestDeadlineMs?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
   /** Fastify's logger option (default off). */
@@ -126,6 +133,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     keepAliveTimeout: positiveInt('keepAliveTimeoutMs', o.keepAliveTimeoutMs, SERVICE_LIMITS.keepAliveTimeoutMs),
   };
   const maxConnections = positiveInt('maxConnections', o.maxConnections, SERVICE_LIMITS.maxConnections);
+  const requestDeadlineMs = positiveInt('requestDeadlineMs', o.requestDeadlineMs, SERVICE_LIMITS.requestDeadlineMs);
   // Node requires the header deadline not to exceed the whole-request deadline.
   timeouts.headersTimeout = Math.min(timeouts.headersTimeout, timeouts.requestTimeout);
 
@@ -257,7 +265,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.register(registerWebApp);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, decodeOverrideFor };
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, decodeOverrideFor };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.

@@ -34,6 +34,10 @@ export const CODE_STATUS: Readonly<Record<string, { status: number; retryAfterS?
   ERR_INDEX_UNSUPPORTED: { status: 422 },
   ERR_INDEX_DIM: { status: 422 },
   ERR_CLOSED: { status: 503, retryAfterS: 5 },
+  ERR_BUSY: { status: 503, retryAfterS: 1 },
+  ERR_TIMEOUT: { status: 504 },
+  // The client went away: nobody reads this answer (as the limiter's CancelledError).
+  ERR_ABORTED: { status: 499 },
   ERR_STORE_UNAVAILABLE: { status: 503, retryAfterS: 1 },
 };
 

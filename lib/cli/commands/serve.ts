@@ -1,6 +1,6 @@
 // serve: the HTTP service's flags (the service itself: lib/cli/serve.ts).
 import { Command } from 'commander';
-import { BATCHING } from '../../limits';
+import { BATCHING, SERVICE_LIMITS } from '../../limits';
 import { intArg, listArg, numberArg, pipelineFlags } from '../options';
 
 export function registerServeCommand(program: Command): void {
@@ -14,6 +14,7 @@ export function registerServeCommand(program: Command): void {
     .option('--default-index-key <key>', 'index used when a request has no indexKey')
     .option('--max-concurrent <n>', 'recognitions running at once', intArg(1), 2)
     .option('--max-queue <n>', 'requests waiting; beyond it 503 + Retry-After', intArg(0), 32)
+    .option('--request-timeout <ms>', `deadline of a request's work (queueing, fetching, recognition, embedding); past it 504 ERR_TIMEOUT (default ${SERVICE_LIMITS.requestDeadlineMs})`, intArg(1, 2 ** 31 - 1))
     .option('--batch-max <n>', `dynamic batching: crops per feature-model run across concurrent requests (default off; when on, ${BATCHING.maxBatch.default})`, intArg(0))
     .option('--batch-wait-ms <ms>', `dynamic batching: longest wait for other requests' crops (default ${BATCHING.maxWaitMs.default}; turns batching on)`, numberArg())
     .option('--body-limit <bytes>', 'largest request body', intArg(1), 64 * 1024 * 1024)
