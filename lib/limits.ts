@@ -60,3 +60,10 @@ export const SERVICE_LIMITS = {
 
 /** Fetching image URLs. */
 export const FETCH_LIMITS = { timeoutMs: 15_000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5 } as const;
+
+/**
+ * JSON request bodies (lib/server/body/): nesting depth and values (counted as
+ * containers, commas and colons) checked on the raw bytes as they arrive, and
+ * the size above which a body is parsed on a worker thread, off the event loop.
+ */
+export const BODY_LIMITS = { maxJsonDepth: 32, maxJsonValues: 100_000, offloadBytes: 1024 * 1024 } as const;
