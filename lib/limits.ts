@@ -67,3 +67,15 @@ export const FETCH_LIMITS = { timeoutMs: 15_000, maxBytes: 32 * 1024 * 1024, max
  * the size above which a body is parsed on a worker thread, off the event loop.
  */
 export const BODY_LIMITS = { maxJsonDepth: 32, maxJsonValues: 100_000, offloadBytes: 1024 * 1024 } as const;
+
+/**
+ * Connection shares (lib/server/transport/): sockets per client address, those
+ * of them that have not sent a complete request yet, the deadline for a new
+ * socket's first request headers, and the health port's own slots.
+ */
+export const CONNECTION_LIMITS = {
+  maxPerClient: 64,
+  maxPendingPerClient: 16,
+  firstRequestTimeoutMs: 5_000,
+  health: { maxConnections: 64, maxPerClient: 8, maxPendingPerClient: 4, headersTimeoutMs: 2_000 },
+} as const;

@@ -5,12 +5,12 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
-import { BODY_LIMITS, SERVICE_LIMITS } from '../limits';
+import { BODY_LIMITS, CONNECTION_LIMITS, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
@@ -27,6 +27,9 @@ import { inferRoutes } from './routes/infer';
 import { registerWebApp } from './web-app';
 import { BodyError } from './body/body-error';
 import { registerJsonBody } from './body/json-parser';
+import { HostAllowList } from './transport/host-allow';
+import { ConnectionGuard } from './transport/connection-guard';
+import { createHealthServer } from './transport/health-server';
 
 export { HttpError } from './error-status';
 
@@ -70,6 +73,19 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * Host header values answered (names, ".suffix" / "*.suffix" for subdomains, IP
+   * addresses, "*" for any; ports ignored). Default: loopback names and addresses
+   * when bound to a loopback address, else any. Others get 421 (/health and /ready excepted).
+   */
+  allowedHosts?: readonly string[];
+  /** Sockets open at once per client address (default 64), and of those not yet past their first request's headers (default 16); beyond: 503 and closed. */
+  maxConnectionsPerClient?: number;
+  maxPendingPerClient?: number;
+  /** A new socket must send its first request's headers within this (default 5 s). */
+  firstRequestTimeoutMs?: number;
+  /** Also answer /health and /ready on this port (0: any free one), with connection slots of its own; see shitu.healthAddress(). */
+  healthPort?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
   /** Fastify's logger option (default off). */
@@ -81,6 +97,9 @@ export interface ShituServerState {
   readonly store: IndexStore;
   /** True once the pipeline is loaded, false again while closing. */
   readonly ready: boolean;
+  /** The health port's address once listening (with the healthPort option). */
+  healthAddress(): AddressInfo | null;
+  readonly connections: ConnectionGuard;
   stats(): LimiterStats;
 }
 
@@ -130,6 +149,15 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const maxConnections = positiveInt('maxConnections', o.maxConnections, SERVICE_LIMITS.maxConnections);
   // Node requires the header deadline not to exceed the whole-request deadline.
   timeouts.headersTimeout = Math.min(timeouts.headersTimeout, timeouts.requestTimeout);
+  const guard = new ConnectionGuard({
+    maxPerClient: positiveInt('maxConnectionsPerClient', o.maxConnectionsPerClient, CONNECTION_LIMITS.maxPerClient),
+    maxPendingPerClient: positiveInt('maxPendingPerClient', o.maxPendingPerClient, CONNECTION_LIMITS.maxPendingPerClient),
+    firstRequestTimeoutMs: Math.min(timeouts.headersTimeout, positiveInt('firstRequestTimeoutMs', o.firstRequestTimeoutMs, CONNECTION_LIMITS.firstRequestTimeoutMs)),
+  });
+  const givenHosts = o.allowedHosts !== undefined ? new HostAllowList(o.allowedHosts) : undefined;
+  let hosts: HostAllowList | undefined = givenHosts;
+  if (o.healthPort !== undefined && (!Number.isInteger(o.healthPort) || o.healthPort < 0 || o.healthPort > 65535))
+    throw new RangeError(`createServer: healthPort must be a port number (0 to 65535), got ${JSON.stringify(o.healthPort)}`);
 
   let pipeline: Pipeline | undefined;
   let loadError: Error | undefined;
@@ -170,11 +198,22 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout),
       }, (req, res) => {
         const h = req.method === 'GET' ? healthAnswer(req.url) : null;
-        if (!h) return handler(req, res);
-        res.writeHead(h.status, { 'content-type': 'application/json; charset=utf-8', ...h.headers, ...(closing ? { connection: 'close' } : {}) });
-        res.end(JSON.stringify(h.body));
+        if (h) {
+          res.writeHead(h.status, { 'content-type': 'application/json; charset=utf-8', ...h.headers, ...(closing ? { connection: 'close' } : {}) });
+          res.end(JSON.stringify(h.body));
+          return;
+        }
+        hosts ??= HostAllowList.forBound((server.address() as AddressInfo | null)?.address);
+        if (!hosts.allows(req.headers.host)) {
+          // 421 Misdirected Request: a name this server is not meant to be reached by (DNS rebinding).
+          res.writeHead(421, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+          res.end(JSON.stringify({ logId: crypto.randomUUID(), errorCode: 421, errorMsg: `Host ${JSON.stringify(req.headers.host ?? '')} is not a name this server answers to (see --allowed-hosts)` }));
+          return;
+        }
+        return handler(req, res);
       });
       server.maxConnections = maxConnections;
+      guard.attach(server);
       return server;
     },
   }) as unknown as ShituServer;
@@ -193,11 +232,29 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     });
   });
 
+  const healthServer = o.healthPort === undefined ? undefined : createHealthServer(healthAnswer, CONNECTION_LIMITS.health);
+  if (healthServer) {
+    // On the main port's address, once it listens.
+    app.addHook('onListen', async () => {
+      const host = (app.server.address() as AddressInfo).address;
+      await new Promise<void>((resolve, reject) => {
+        healthServer.once('error', reject);
+        healthServer.listen(o.healthPort, host, () => { healthServer.off('error', reject); resolve(); });
+      });
+    });
+    app.addHook('onClose', async () => {
+      healthServer.closeAllConnections();
+      await new Promise<void>((r) => healthServer.close(() => r()));
+    });
+  }
+
   const state: ShituServerState = {
     limiter,
     store,
     get ready() { return !!pipeline && !closing; },
     stats: () => limiter.stats,
+    healthAddress: () => (healthServer?.address() as AddressInfo | null) ?? null,
+    connections: guard,
   };
   app.decorate('shitu', state);
   registerJsonBody(app, { bodyLimit, maxDepth: BODY_LIMITS.maxJsonDepth, maxValues: BODY_LIMITS.maxJsonValues, offloadBytes: BODY_LIMITS.offloadBytes });
