@@ -79,3 +79,10 @@ export const CONNECTION_LIMITS = {
   firstRequestTimeoutMs: 5_000,
   health: { maxConnections: 64, maxPerClient: 8, maxPendingPerClient: 4, headersTimeoutMs: 2_000 },
 } as const;
+
+/**
+ * Image URL fetches of the service (lib/server/fetches/): at once per request
+ * and per process (each one socket), fetches waiting for a process slot
+ * (beyond: 503), and bytes fetched per request (all its URLs together).
+ */
+export const FETCH_BUDGET = { perRequest: 4, perProcess: 16, maxQueued: 256, maxBytesPerRequest: 128 * 1024 * 1024 } as const;

@@ -10,7 +10,7 @@ import Fastify, { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
-import { BODY_LIMITS, CONNECTION_LIMITS, SERVICE_LIMITS } from '../limits';
+import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
@@ -30,6 +30,7 @@ import { registerJsonBody } from './body/json-parser';
 import { HostAllowList } from './transport/host-allow';
 import { ConnectionGuard } from './transport/connection-guard';
 import { createHealthServer } from './transport/health-server';
+import { imagesOf } from './fetches/request-fetches';
 
 export { HttpError } from './error-status';
 
@@ -55,6 +56,8 @@ export interface ServerOptions {
    * internal sources.
    */
   fetch?: FetchOptions;
+  /** Image URL fetches at once per request (default 4) and per process (16), and bytes fetched per request (128 MiB). */
+  fetchBudget?: { perRequest?: number; perProcess?: number; maxBytesPerRequest?: number };
   /** API keys (see server-auth.ts); none or empty: no authentication. */
   apiKeys?: ApiKeySpec[];
   /** Who owns which index, for the per-key index quota (default: files beside indexDir). */
@@ -322,7 +325,16 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.register(registerWebApp);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, decodeOverrideFor };
+  // Image URL fetches: a process-wide pool of sockets, a share per request (lib/server/fetches/).
+  const fb = o.fetchBudget ?? {};
+  const fetchGate = new Limiter(positiveInt('fetchBudget.perProcess', fb.perProcess, FETCH_BUDGET.perProcess), FETCH_BUDGET.maxQueued);
+  const fetchBudget = {
+    fetch: fetchOpts, gate: fetchGate,
+    perRequest: positiveInt('fetchBudget.perRequest', fb.perRequest, FETCH_BUDGET.perRequest),
+    maxBytesPerRequest: positiveInt('fetchBudget.maxBytesPerRequest', fb.maxBytesPerRequest, FETCH_BUDGET.maxBytesPerRequest),
+  };
+  const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, images, decodeOverrideFor };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.

@@ -7,12 +7,12 @@ import { SERVICE_LIMITS } from '../../limits';
 import { checkIndexQuota, checkVectorQuota } from '../auth';
 import { clientGone, idMapOf, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
-import { checkLabels, imageBytes } from '../image-field';
+import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
 
 export function indexWriteRoutes(c: RouteContext) {
-  const images = (pairs: Array<{ image: string }>) =>
-    Promise.all(pairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, c.fetchOpts)));
+  const images = (pairs: Array<{ image: string }>, signal: AbortSignal) =>
+    c.images(pairs.map((x) => x.image), (i) => `imageLabelPairs[${i}].image`, signal);
 
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: c.schemas.build, config: { scope: 'write', admission: true } }, async (request, reply) => {
@@ -23,7 +23,7 @@ export function indexWriteRoutes(c: RouteContext) {
       await checkIndexQuota(principal, c.ownership);
       checkVectorQuota(principal, imageLabelPairs.length);
       const labels = checkLabels(imageLabelPairs);
-      const imgs = await images(imageLabelPairs);
+      const imgs = await images(imageLabelPairs, signal);
       const index = await c.limiter.run(
         () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', ...c.decodeOverrideFor(p) })
           .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
@@ -41,7 +41,7 @@ export function indexWriteRoutes(c: RouteContext) {
       const key = c.keyOf(request.body.indexKey);
       await c.store.check(key); // 404 before any download
       const principal = request.principal;
-      const imgs = await images(imageLabelPairs);
+      const imgs = await images(imageLabelPairs, signal);
       const idMap = await c.store.append(key, (index) => {
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return c.limiter.run(
