@@ -4,6 +4,11 @@ export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, Remo
 export { IndexData } from './vector-index/index-data';
 export type { IndexType, MetricType, SearchHit } from './vector-index/index-data';
 export { RecognitionResult } from './pipeline/result';
+export { checkGallery } from './eval/gallery-check';
+export type { GalleryCheckOptions, GalleryCheckReport } from './eval/gallery-check';
+export type { EvaluateOptions, EvaluationReport } from './eval/evaluate';
+export { writeEvaluation } from './eval/write-report';
+export { writeCheck } from './eval/write-check';
 export type { BoxJson, ResultJson, StageTimings, PrintOptions } from './pipeline/result';
 export { getPipelineConfig, loadPipelineConfig, DEFAULT_CONFIG } from './pipeline/config';
 export type { PipelineConfig, SubModuleConfig } from './pipeline/config';

@@ -18,6 +18,8 @@ import { native } from '../native/loader';
 import { BoxJson, RecognitionResult } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
+import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
+import type { GalleryInput } from '../eval/gallery-source';
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -340,6 +342,12 @@ export class Pipeline extends EventEmitter {
   async evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
     this.checkOpen();
     return this.track(evaluate(this, o));
+  }
+
+  /** Gallery health: conflicts, likely mislabels, outliers, duplicates, pictures without a main body (lib/eval/gallery-check.ts). */
+  async checkGallery(src: { index: IndexData | string } | { gallery: GalleryInput }, o: GalleryCheckOptions = {}): Promise<GalleryCheckReport> {
+    this.checkOpen();
+    return this.track(checkGallery(this, src, o));
   }
 
   /** Recognises one prepared image. */
