@@ -160,9 +160,9 @@ export async function checkGallerySource(g: GallerySource, o: GalleryCheckOption
   outliers.sort((a, b) => a.meanOwnSimilarity - b.meanOwnSimilarity);
 
   let noMainBody: EntryRef[] | null = null;
-  if (g.images && o.pipeline && o.detect !== false) {
+  if (g.sources && o.pipeline && o.detect !== false) {
     noMainBody = [];
-    const images = g.images;
+    const images = g.sources;
     const pipeline = o.pipeline;
     // The same picture twice is detected once.
     const byHash = new Map<string, Promise<boolean>>();

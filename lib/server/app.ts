@@ -24,6 +24,7 @@ import { HttpError, statusOf } from './error-status';
 import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
+import { evalRoutes } from './routes/eval';
 import { registerWebApp } from './web-app';
 
 export { HttpError } from './error-status';
@@ -271,6 +272,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     r.register(indexReadRoutes(store));
     r.register(indexWriteRoutes(ctx));
     r.register(inferRoutes(ctx));
+    r.register(evalRoutes(ctx));
   });
 
   /** The server's decode options over the pipeline's (only the keys the server sets). */
