@@ -129,3 +129,16 @@ export const CONNECTION_LIMITS = {
  * (beyond: 503), and bytes fetched per request (all its URLs together).
  */
 export const FETCH_BUDGET = { perRequest: 4, perProcess: 16, maxQueued: 256, maxBytesPerRequest: 128 * 1024 * 1024 } as const;
+
+/** Gallery health (lib/eval/gallery-check.ts): default similarities (cosine). */
+export const GALLERY_CHECK = {
+  /** When there is no pipeline config to take rec_threshold from. */
+  conflictSimilarity: 0.5,
+  nearDuplicateSimilarity: 0.98,
+  /** Nearest neighbours whose similarity-weighted vote suggests a label. */
+  vote: 5,
+  /** A likely mislabel is closer to another label than to its own by at least this. */
+  mislabelMargin: 0.1,
+  /** Labels with more entries than this get no spread (quadratic in the label's size). */
+  maxLabelForSpread: 2000,
+} as const;

@@ -21,6 +21,8 @@ import { native } from '../native/loader';
 import { BoxJson, RecognitionResult, StageTimings } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
+import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
+import type { GalleryInput } from '../eval/gallery-source';
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -460,6 +462,12 @@ export class Pipeline extends EventEmitter {
     this.checkOpen();
     // Each image it embeds goes through this pipeline's admission (embed, buildIndex).
     return evaluate(this, o);
+  }
+
+  /** Gallery health: conflicts, likely mislabels, outliers, duplicates, pictures without a main body (lib/eval/gallery-check.ts). */
+  async checkGallery(src: { index: IndexData | string } | { gallery: GalleryInput }, o: GalleryCheckOptions = {}): Promise<GalleryCheckReport> {
+    this.checkOpen();
+    return checkGallery(this, src, o);
   }
 
   /** Recognises one prepared image. */

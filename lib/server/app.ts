@@ -24,6 +24,7 @@ import { clientError, HttpError, publicMessage } from './error-status';
 import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
+import { evalRoutes } from './routes/eval';
 import { registerWebApp } from './web-app';
 import { BodyError } from './body/body-error';
 import { registerJsonBody } from './body/json-parser';
@@ -356,6 +357,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     r.register(indexReadRoutes(store));
     r.register(indexWriteRoutes(ctx));
     r.register(inferRoutes(ctx));
+    r.register(evalRoutes(ctx));
   });
 
   /** The server's decode options over the pipeline's (only the keys the server sets). */
