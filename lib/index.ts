@@ -21,7 +21,7 @@ export { UrlGuard } from './input/url-guard';
 export type { UrlGuardOptions } from './input/url-guard';
 export { DEFAULT_MAX_INPUT_PIXELS, DEFAULT_IMAGE_FORMATS, OPTIONAL_IMAGE_FORMATS, TOPK, MAX_LABEL_LENGTH, SERVICE_LIMITS } from './limits';
 export { parseApiKeys, loadApiKeys } from './server/auth';
-export type { ApiKeySpec, Scope, IndexOwnership } from './server/auth';
+export type { ApiKeySpec, Scope, IndexOwnership, OwnerReservation } from './server/auth';
 export { parseGalleryFile } from './vector-index/formats/gallery-labels';
 export type { ServerOptions, ShituServer } from './server/app';
 import type * as ServerModule from './server/app';
