@@ -14,7 +14,7 @@ import { DecodeLimits, resolveDecodeLimits } from '../input/decode-limits';
 import { BATCHING, DET_THRESHOLD, PIPELINE_LIMITS, TOPK } from '../limits';
 import { Admission, AdmissionStats } from './admission';
 import { CancelOptions, Cancellation, validateCancelOptions } from './cancel';
-import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
+import { DEFAULT_INDEX_SHAPE, IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
 import { IndexSearcher, isIndexSearcher, passesThreshold } from '../vector-index/searcher';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from '../models/resolve';
 import { native } from '../native/loader';
@@ -403,8 +403,8 @@ export class Pipeline extends EventEmitter {
   async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult>;
   async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult> {
     this.checkOpen();
-    const indexType = o.indexType ?? 'HNSW32';
-    const metricType = o.metricType ?? 'IP';
+    const indexType = o.indexType ?? DEFAULT_INDEX_SHAPE.indexType;
+    const metricType = o.metricType ?? DEFAULT_INDEX_SHAPE.metricType;
     if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
     if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
     const cancel = this.galleryCall(o, 'buildIndex');

@@ -12,7 +12,7 @@ import { idMapOf, requestWork, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
 import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
-import { IndexData } from '../../vector-index/index-data';
+import { IndexData, SERVICE_INDEX_SHAPE } from '../../vector-index/index-data';
 import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
 
 /** buildIndex/appendIndex's answer in either shape (onError 'fail' gives the index alone). */
@@ -45,7 +45,7 @@ export function indexWriteRoutes(c: RouteContext) {
         const imgs = await work.settle(images(imageLabelPairs, work.signal));
         ({ index, skipped } = asResult(await work.settle(c.limiter.run(
           () => p.buildIndex({
-            galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', onError: onError ?? 'fail',
+            galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? SERVICE_INDEX_SHAPE.indexType, metricType: metricType ?? SERVICE_INDEX_SHAPE.metricType, onError: onError ?? 'fail',
             signal: work.signal, ...c.decodeOverrideFor(p),
           }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal))));
