@@ -27,8 +27,13 @@ function gate<T = void>(): { job: () => Promise<T>; release: (v: T) => void; sta
   return { job: () => { started = true; return p; }, release, started: () => started };
 }
 const tick = () => new Promise((r) => setImmediate(r));
+/** Waits until cond() holds; fails naming what it waited for after 30 s (a loose bound: a hang, not a speed). */
 async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+  const end = Date.now() + 30_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`waited 30 s for ${cond.toString()}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 let pipeline: Pipeline;
