@@ -387,6 +387,7 @@ export class Pipeline extends EventEmitter {
     const entries = this.galleryEntries(o);
     const { vectors, rows, skipped } = await cancel.race(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), cancel, o.onError ?? 'fail'));
     const target = typeof index === 'function' ? index() : index;
+    if (!rows.length) return { index: target, skipped }; // every image skipped: nothing to add
     await this.admission.run(async () => {
       cancel.commit();
       // The flag is not passed on: past the point of no return the add is never cut short.
