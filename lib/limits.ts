@@ -104,3 +104,41 @@ export const EVAL = {
   /** Neighbours looked at per entry for duplicates and conflicts. */
   duplicateSearch: 16,
 } as const;
+/**
+ * JSON request bodies (lib/server/body/): nesting depth and values (counted as
+ * containers, commas and colons) checked on the raw bytes as they arrive, and
+ * the size above which a body is parsed on a worker thread, off the event loop.
+ */
+export const BODY_LIMITS = { maxJsonDepth: 32, maxJsonValues: 100_000, offloadBytes: 1024 * 1024 } as const;
+
+/**
+ * Connection shares (lib/server/transport/): sockets per client address, those
+ * of them that have not sent a complete request yet, the deadline for a new
+ * socket's first request headers, and the health port's own slots.
+ */
+export const CONNECTION_LIMITS = {
+  maxPerClient: 64,
+  maxPendingPerClient: 16,
+  firstRequestTimeoutMs: 5_000,
+  health: { maxConnections: 64, maxPerClient: 8, maxPendingPerClient: 4, headersTimeoutMs: 2_000 },
+} as const;
+
+/**
+ * Image URL fetches of the service (lib/server/fetches/): at once per request
+ * and per process (each one socket), fetches waiting for a process slot
+ * (beyond: 503), and bytes fetched per request (all its URLs together).
+ */
+export const FETCH_BUDGET = { perRequest: 4, perProcess: 16, maxQueued: 256, maxBytesPerRequest: 128 * 1024 * 1024 } as const;
+
+/** Gallery health (lib/eval/gallery-check.ts): default similarities (cosine). */
+export const GALLERY_CHECK = {
+  /** When there is no pipeline config to take rec_threshold from. */
+  conflictSimilarity: 0.5,
+  nearDuplicateSimilarity: 0.98,
+  /** Nearest neighbours whose similarity-weighted vote suggests a label. */
+  vote: 5,
+  /** A likely mislabel is closer to another label than to its own by at least this. */
+  mislabelMargin: 0.1,
+  /** Labels with more entries than this get no spread (quadratic in the label's size). */
+  maxLabelForSpread: 2000,
+} as const;

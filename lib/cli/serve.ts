@@ -27,6 +27,11 @@ export interface ServeOptions extends Partial<PipelineFlags> {
   imageFormats?: string[];
   /** CIDRs image URLs may reach although not public. */
   allowFetch?: string[];
+  /** Host header names answered (default: loopback names when bound to loopback, else any). */
+  allowedHosts?: string[];
+  /** A second port answering /health and /ready only. */
+  healthPort?: number;
+  maxConnectionsPerClient?: number;
   log?: boolean;
 }
 
@@ -52,9 +57,12 @@ export async function serve(o: ServeOptions): Promise<void> {
     indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, requestDeadlineMs: o.requestTimeout, bodyLimit: o.bodyLimit,
     apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
     fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
+    allowedHosts: o.allowedHosts, healthPort: o.healthPort, maxConnectionsPerClient: o.maxConnectionsPerClient,
     logger: o.log ? { level: 'info' } : false,
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
+  const health = app.shitu.healthAddress();
+  if (health) process.stderr.write(`shitu serve: /health and /ready also on port ${health.port}\n`);
   process.stderr.write(`shitu serve: listening on ${address} (indexes in ${app.shitu.store.location}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})\n`);
   pipelineP.then(() => process.stderr.write('shitu serve: pipeline loaded, ready\n'), () => undefined);
   await new Promise<void>((resolve) => {

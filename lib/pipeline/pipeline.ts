@@ -21,6 +21,8 @@ import { native } from '../native/loader';
 import { BoxJson, RecognitionResult, StageTimings } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
+import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
+import type { GalleryInput } from '../eval/gallery-source';
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -463,6 +465,12 @@ export class Pipeline extends EventEmitter {
     return evaluate(this, o);
   }
 
+  /** Gallery health: conflicts, likely mislabels, outliers, duplicates, pictures without a main body (lib/eval/gallery-check.ts). */
+  async checkGallery(src: { index: IndexData | string } | { gallery: GalleryInput }, o: GalleryCheckOptions = {}): Promise<GalleryCheckReport> {
+    this.checkOpen();
+    return checkGallery(this, src, o);
+  }
+
   /** Recognises one prepared image. */
   private async recognizeOne(img: PreparedImage, index: IndexData | IndexSearcher | null, o: PredictOptions, limits: DecodeLimits, cancel: Cancellation): Promise<RecognitionResult> {
     const topk = o.recTopk ?? this.config.rec_topk;
@@ -665,6 +673,10 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
   const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, maxQueue, closeTimeoutMs, reducedDecode: o.reducedDecode ?? false, batching }, limits);
+  // A thread of the addon's own pool (native/worker_pool.h) for each recognition
+  // this pipeline runs at once; the addon caps it (workerPoolStats().maxWorkers).
+  // An addon built before the pool (SHITU_ADDON_PATH at an older build) has none.
+  if (typeof native.reserveWorkers === 'function') native.reserveWorkers(concurrency);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }

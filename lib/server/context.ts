@@ -39,6 +39,8 @@ export interface RouteContext {
   needPipeline(): Pipeline;
   /** The request's index key, or the default one (400 when neither). */
   keyOf(k: string | null | undefined): string;
+  /** The bytes of a request's image fields (URLs fetched under the fetch budget, lib/server/fetches/), in order. */
+  images(values: readonly string[], where: (i: number) => string, signal?: AbortSignal): Promise<Buffer[]>;
   /** The server's decode options over the pipeline's (only the keys the server sets). */
   decodeOverrideFor(p: Pipeline): { limitInputPixels?: number | false; imageFormats?: readonly string[] };
 }

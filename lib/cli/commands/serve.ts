@@ -1,6 +1,6 @@
 // serve: the HTTP service's flags (the service itself: lib/cli/serve.ts).
 import { Command } from 'commander';
-import { BATCHING, SERVICE_LIMITS } from '../../limits';
+import { BATCHING, CONNECTION_LIMITS, SERVICE_LIMITS } from '../../limits';
 import { intArg, listArg, numberArg, pipelineFlags } from '../options';
 
 export function registerServeCommand(program: Command): void {
@@ -22,6 +22,9 @@ export function registerServeCommand(program: Command): void {
     .option('--limit-input-pixels <n>', 'refuse images declaring more pixels (413)', intArg(1))
     .option('--image-formats <list>', 'formats decoded, comma-separated (default jpeg,png,webp,tiff,bmp)', listArg)
     .option('--allow-fetch <cidrs>', 'non-public addresses image URLs may reach, comma-separated CIDRs', listArg)
+    .option('--allowed-hosts <list>', 'Host header names answered, comma-separated (".example.com": subdomains too, "*": any; default: loopback names when bound to loopback, else any)', listArg)
+    .option('--health-port <port>', 'also answer /health and /ready on this port, with connection slots of its own', intArg(0, 65535))
+    .option('--max-connections-per-client <n>', `sockets open at once per client address (default ${CONNECTION_LIMITS.maxPerClient})`, intArg(1))
     .option('--log', 'log requests (JSON lines on stdout)')
     .action(async (o) => {
       const { serve } = await import('../serve');

@@ -10,7 +10,7 @@ import { SERVICE_LIMITS } from '../../limits';
 import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
 import { idMapOf, requestWork, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
-import { checkLabels, imageBytes } from '../image-field';
+import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
 import { IndexData } from '../../vector-index/index-data';
 import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
@@ -25,8 +25,8 @@ const skippedOf = (skipped: SkippedImage[]) => skipped.map((s) => {
 });
 
 export function indexWriteRoutes(c: RouteContext) {
-  const images = (pairs: Array<{ image: string }>) =>
-    Promise.all(pairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, c.fetchOpts)));
+  const images = (pairs: Array<{ image: string }>, signal: AbortSignal) =>
+    c.images(pairs.map((x) => x.image), (i) => `imageLabelPairs[${i}].image`, signal);
 
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: c.schemas.build, config: { scope: 'write', admission: true } }, async (request, reply) => {
@@ -42,7 +42,7 @@ export function indexWriteRoutes(c: RouteContext) {
       const reservation = await reserveIndex(principal, indexKey, c.ownership);
       let index, skipped;
       try {
-        const imgs = await work.settle(images(imageLabelPairs));
+        const imgs = await work.settle(images(imageLabelPairs, work.signal));
         ({ index, skipped } = asResult(await work.settle(c.limiter.run(
           () => p.buildIndex({
             galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', onError: onError ?? 'fail',
@@ -68,7 +68,7 @@ export function indexWriteRoutes(c: RouteContext) {
       await c.store.check(key); // 404 before any download
       const principal = request.principal;
       await checkWriteAccess(principal, key, c.ownership);
-      const imgs = await work.settle(images(imageLabelPairs));
+      const imgs = await work.settle(images(imageLabelPairs, work.signal));
       let skipped: SkippedImage[] = [];
       const idMap = await work.settle(c.store.append(key, (index) => {
         // Early refusal before embedding (where the store hands over the index itself);

@@ -4,14 +4,14 @@
 // of replicas, never hold more than its quota. An owner's count: its rows
 // whose index exists, plus reservations not yet expired (a replica that died
 // mid-build stops holding its slot after OWNERSHIP_LIMITS.reservationTtlMs).
-import type { PoolClient } from 'pg';
+import type { SqlClient } from './schema';
 import { OWNERSHIP_LIMITS } from '../../limits';
 import type { IndexOwnership, OwnerReservation } from '../index-store';
 
 /** First key of the per-owner advisory locks (the second is hashtext(owner)): any constant every replica shares. */
 const OWNER_LOCK = 0x5348_4f57; // "SHOW"
 
-type Transaction = <T>(f: (c: PoolClient) => Promise<T>) => Promise<T>;
+type Transaction = <T>(f: (c: SqlClient) => Promise<T>) => Promise<T>;
 
 export class PgOwnership implements IndexOwnership {
   constructor(private readonly transaction: Transaction) {}

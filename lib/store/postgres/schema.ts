@@ -7,7 +7,17 @@
 //                 replicas replay to update their in-process FAISS copies
 //   shitu_owner   one row per index an API key built or is building (quotas,
 //                 write rights; lib/store/postgres/pg-ownership.ts)
-import type { ClientBase } from 'pg';
+
+/**
+ * What the store's helpers need of a connection; pg's Client and PoolClient
+ * satisfy it. Declared here instead of imported from pg so that the published
+ * .d.ts files do not need @types/pg (a devDependency) in a user's project
+ * (test/consumer-types.test.ts).
+ */
+export interface SqlClient {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  query(text: string | { text: string; query_timeout?: number }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+}
 
 /** The NOTIFY channel; the payload is "<indexKey>:<version>". */
 export const CHANGE_CHANNEL = 'shitu_index_change';
@@ -57,7 +67,7 @@ CREATE TABLE IF NOT EXISTS shitu_owner (
 CREATE INDEX IF NOT EXISTS shitu_owner_by_owner ON shitu_owner (owner);
 `;
 
-export async function ensureSchema(c: ClientBase): Promise<void> {
+export async function ensureSchema(c: SqlClient): Promise<void> {
   await c.query('BEGIN');
   try {
     await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
