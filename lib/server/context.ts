@@ -47,17 +47,6 @@ export interface RouteContext {
 
 export const success = (request: FastifyRequest, result: unknown) => ({ logId: request.id, errorCode: 0, errorMsg: 'Success', result });
 
-/** Aborts when the client closes the connection before its response is written (routes without a deadline; the others use requestWork). */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  const res = reply.raw;
-  const onClose = () => {
-    if (!res.writableFinished) ac.abort();
-  };
-  res.once('close', onClose);
-  return ac.signal;
-}
-
 /**
  * The work of one request: `signal` aborts when the client goes away before
  * its response is written or when the request's deadline passes; it is
