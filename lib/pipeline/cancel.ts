@@ -10,6 +10,7 @@
 // a rejected call always left the index as it was, a resolved one changed it.
 import { ShituError } from '../errors';
 import { PIPELINE_LIMITS } from '../limits';
+import { createCancelFlag, setCancelFlag } from '../native/cancel-flag';
 
 export interface CancelOptions {
   /** Aborting it rejects the call with ShituError ERR_ABORTED (cause: the signal's reason). */
@@ -32,7 +33,7 @@ export function validateCancelOptions(o: CancelOptions): void {
 
 export class Cancellation {
   /** Shared with native code: non-zero once the call is cancelled. */
-  readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  readonly flag = createCancelFlag();
   private reasonValue: ShituError | undefined;
   private timer?: NodeJS.Timeout;
   private readonly listeners = new Set<(reason: ShituError) => void>();
@@ -71,7 +72,7 @@ export class Cancellation {
   abort(reason: ShituError): void {
     if (this.reasonValue) return;
     this.reasonValue = reason;
-    Atomics.store(this.flag, 0, 1);
+    setCancelFlag(this.flag);
     this.dispose();
     for (const l of [...this.listeners]) l(reason);
     this.listeners.clear();
