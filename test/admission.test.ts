@@ -150,3 +150,18 @@ t.test('close(): queued work rejects with ERR_CLOSED, running work finishes, new
   await t.rejects(a.run(async () => 1, Cancellation.none('x')), { code: 'ERR_CLOSED' });
   stuck.release();
 });
+
+t.test('close() during a build: the build rejects with ERR_CLOSED at its next batch instead of running to the end', async (t) => {
+  const p1 = await createPipeline(STANDIN_CONFIG, { threads: 1, concurrency: 1 });
+  const many = Array.from({ length: 8 }, () => gallery).flat();
+  let batches = 0;
+  const build = p1.buildIndex({ galleryImgs: many, galleryLabel: Array.from({ length: 8 }, () => labels).flat(), indexType: 'Flat', onProgress: () => { batches++; } })
+    .catch((e) => e);
+  await until(() => batches >= 1);
+  await p1.close();
+  const e = await build;
+  t.match(e, { code: 'ERR_CLOSED' });
+  const perBatch = Math.min(16, p1.config.SubModules.Recognition.batch_size * 4);
+  t.ok(batches < Math.ceil(many.length / perBatch), `${batches} batch(es) embedded, not all`);
+  t.same([p1.stats().inFlight, p1.stats().queued], [0, 0]);
+});
