@@ -45,9 +45,12 @@ export class Admission {
    * Runs `job` when a slot is free. Rejects with ERR_BUSY when the queue is
    * full, ERR_CLOSED after close(), and with the call's reason (ERR_ABORTED,
    * ERR_TIMEOUT) as soon as it is cancelled, queued or running (a running job
-   * keeps its slot until it reaches its next boundary and returns).
+   * keeps its slot until it reaches its next boundary and returns). With
+   * `untilDone`, a job that has started is waited for and decides the outcome
+   * itself (an index add or remove: done, or refused by native code before it
+   * changed anything).
    */
-  async run<T>(job: () => Promise<T>, cancel: Cancellation): Promise<T> {
+  async run<T>(job: () => Promise<T>, cancel: Cancellation, o: { untilDone?: boolean } = {}): Promise<T> {
     if (this.closed) throw new ShituError('ERR_CLOSED', 'the pipeline is closed');
     if (cancel.aborted) {
       this.counts.aborted++;
@@ -84,13 +87,13 @@ export class Admission {
       p = Promise.reject(e);
     }
     p.then(() => {
-      if (cancel.aborted) this.counts.aborted++;
+      if (cancel.aborted && !o.untilDone) this.counts.aborted++;
       else this.counts.completed++;
     }, (e) => {
       if (cancel.aborted || (e instanceof ShituError && (e.code === 'ERR_ABORTED' || e.code === 'ERR_TIMEOUT'))) this.counts.aborted++;
       else this.counts.failed++;
     }).finally(() => this.release());
-    return cancel.race(p);
+    return o.untilDone ? p : cancel.race(p);
   }
 
   private release() {

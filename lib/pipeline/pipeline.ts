@@ -383,17 +383,19 @@ export class Pipeline extends EventEmitter {
 
   /**
    * Embeds the gallery, then adds its vectors to `index` as one admitted job
-   * whose start is the point of no return: an abort before it leaves `index` as it was.
+   * that is waited for once started: the native add refuses a set flag before
+   * it changes anything (ERR_ABORTED, `index` as it was), and once it has
+   * started changing the index it finishes and the call resolves.
    */
   private async addGallery(index: IndexData | (() => IndexData), o: BuildIndexOptions, cancel: Cancellation): Promise<GalleryResult> {
     const entries = this.galleryEntries(o);
     const { vectors, rows, skipped } = await cancel.race(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), cancel, o.onError ?? 'fail'));
     const target = typeof index === 'function' ? index() : index;
+    if (!rows.length) return { index: target, skipped }; // every image skipped: nothing to add
     await this.admission.run(async () => {
-      cancel.commit();
-      // The flag is not passed on: past the point of no return the add is never cut short.
-      await target.add(vectors, rows.map((i) => entries[i].label));
-    }, cancel);
+      cancel.check();
+      await target.add(vectors, rows.map((i) => entries[i].label), { cancel: cancel.flag }).catch((e) => { throw cancel.translate(e); });
+    }, cancel, { untilDone: true });
     return { index: target, skipped };
   }
 
@@ -433,7 +435,7 @@ export class Pipeline extends EventEmitter {
     }
   }
 
-  /** Removes ids from an index as one admitted job; aborted before it starts, it leaves the index as it was. */
+  /** Removes ids from an index as one admitted job; aborted before the native remove changes it, it leaves the index as it was. */
   async removeIndex(o: RemoveIndexOptions): Promise<IndexData> {
     this.checkOpen();
     const cancel = new Cancellation(o, 'removeIndex');
@@ -448,9 +450,9 @@ export class Pipeline extends EventEmitter {
         throw new TypeError('removeIds must be a list of ids or the path of a file with one id per line');
       }
       await this.admission.run(async () => {
-        cancel.commit();
-        await index.remove(ids);
-      }, cancel);
+        cancel.check();
+        await index.remove(ids, { cancel: cancel.flag }).catch((e) => { throw cancel.translate(e); });
+      }, cancel, { untilDone: true });
       return index;
     } finally {
       cancel.dispose();

@@ -127,8 +127,9 @@ export function publicMessage(text: string): string {
 export function clientError(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string>; internal: boolean } {
   const s = statusOf(e, bodyLimit);
   const code = e instanceof ShituError ? e.code : undefined;
-  const routine = e instanceof BusyError || e instanceof CancelledError || (code === 'ERR_CLOSED');
-  if (code && (s.status >= 500 && s.status !== 503 || code === 'ERR_STORE_UNAVAILABLE'))
+  // Refusals, departures and deadlines are the service working as meant: their messages name nothing inside.
+  const routine = e instanceof BusyError || e instanceof CancelledError || (code !== undefined && ['ERR_CLOSED', 'ERR_BUSY', 'ERR_ABORTED', 'ERR_TIMEOUT'].includes(code));
+  if (code && (s.status >= 500 && s.status !== 503 && !routine || code === 'ERR_STORE_UNAVAILABLE'))
     return { ...s, message: `${code}: ${PUBLIC_TEXT[code] ?? 'the server failed'}; ${SERVER_SIDE_TAIL}`, internal: true };
   if (s.status === 500 && !(e instanceof HttpError))
     return { ...s, message: `ERR_INTERNAL: the server failed; ${SERVER_SIDE_TAIL}`, internal: true };
