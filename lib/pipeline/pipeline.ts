@@ -17,6 +17,13 @@ import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveMo
 import { native } from '../native/loader';
 import { BoxJson, RecognitionResult } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
+import { chunksByPixels } from './pixel-chunks';
+
+function pixelBudgetOf(o: { maxPixelsInFlight?: number }): number | undefined {
+  const b = o.maxPixelsInFlight;
+  if (b !== undefined && (!Number.isInteger(b) || b < 1)) throw new RangeError(`maxPixelsInFlight must be a positive integer, got ${JSON.stringify(b)}`);
+  return b;
+}
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -113,6 +120,13 @@ export interface BuildIndexOptions {
   /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /**
+   * Decoded pixels held at once (the sum of the declared width x height of the
+   * images being embedded; default: no budget, 2 calls of up to 16 images in
+   * flight). With a budget, one call at a time, cut by pixel-chunks.ts; an image
+   * over it is embedded alone. The service sets it per request.
+   */
+  maxPixelsInFlight?: number;
   onProgress?: (p: { done: number; total: number }) => void;
 }
 
@@ -247,7 +261,7 @@ export class Pipeline extends EventEmitter {
   /** Embeds gallery images in batches; every image that fails is reported together. */
   private async embedGallery(entries: Array<{ image: ImageInput; label: string }>, cropByDetection: boolean,
                              onProgress: ((p: { done: number; total: number }) => void) | undefined,
-                             limits: DecodeLimits): Promise<Float32Array> {
+                             limits: DecodeLimits, pixelBudget?: number): Promise<Float32Array> {
     const dim = this.featureDim;
     const all = new Float32Array(entries.length * dim);
     const failures: Array<{ image: string; code: string; message: string }> = [];
@@ -260,10 +274,11 @@ export class Pipeline extends EventEmitter {
       if (isRaw(img)) { validateRaw(img, `gallery image #${i}`); return img; }
       throw new TypeError(`gallery image #${i} must be a path, a Buffer, raw pixels or a Mat`);
     });
-    const chunks: number[] = [];
-    for (let s = 0; s < entries.length; s += batch) chunks.push(s);
-    const runChunk = async (start: number) => {
-      const part = sources.slice(start, start + batch);
+    const chunks: Array<[number, number]> = [];
+    if (pixelBudget !== undefined) chunks.push(...chunksByPixels(sources, batch, pixelBudget));
+    else for (let s = 0; s < entries.length; s += batch) chunks.push([s, Math.min(entries.length, s + batch)]);
+    const runChunk = async ([start, end]: [number, number]) => {
+      const part = sources.slice(start, end);
       let boxes: Array<number[] | null> | undefined;
       if (cropByDetection) {
         boxes = await Promise.all(part.map(async (src) => {
@@ -285,9 +300,10 @@ export class Pipeline extends EventEmitter {
       onProgress?.({ done, total: entries.length });
       this.emit('progress', { done, total: entries.length });
     };
-    // Two batches in flight keep both the decoder and the model busy.
-    const workers = Array.from({ length: Math.min(2, chunks.length) }, async (_, w) => {
-      for (let c = w; c < chunks.length; c += 2) await runChunk(chunks[c]);
+    // Two batches in flight keep both the decoder and the model busy; under a pixel budget, one.
+    const inFlight = pixelBudget !== undefined ? 1 : 2;
+    const workers = Array.from({ length: Math.min(inFlight, chunks.length) }, async (_, w) => {
+      for (let c = w; c < chunks.length; c += inFlight) await runChunk(chunks[c]);
     });
     await Promise.all(workers);
     if (failures.length) {
@@ -304,7 +320,7 @@ export class Pipeline extends EventEmitter {
     if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
     if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
     const entries = this.galleryEntries(o);
-    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits)));
+    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), pixelBudgetOf(o)));
     const index = IndexData.create(this.featureDim, indexType, metricType);
     await index.add(vectors, entries.map((e) => e.label));
     return index;
@@ -315,7 +331,7 @@ export class Pipeline extends EventEmitter {
     const index = (await this.resolveIndex(o.index, true))!;
     const entries = this.galleryEntries(o);
     // Only the new images are embedded (the reference re-extracts everything).
-    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits)));
+    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), pixelBudgetOf(o)));
     await index.add(vectors, entries.map((e) => e.label));
     return index;
   }

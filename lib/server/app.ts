@@ -10,7 +10,7 @@ import Fastify, { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
-import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, SERVICE_LIMITS } from '../limits';
+import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, GALLERY_PIXELS_IN_FLIGHT, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
@@ -65,6 +65,8 @@ export interface ServerOptions {
   /** Pixel limit and formats of the images the service decodes (default: the pipeline's). */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /** Decoded pixels a build or add holds at once (default 64 MP; false: the pipeline's own batching, unbudgeted). */
+  maxPixelsInFlight?: number | false;
   /** imageLabelPairs per request (default 1000) and ids per remove (default 10000). */
   maxPairs?: number;
   maxRemoveIds?: number;
@@ -334,7 +336,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     maxBytesPerRequest: positiveInt('fetchBudget.maxBytesPerRequest', fb.maxBytesPerRequest, FETCH_BUDGET.maxBytesPerRequest),
   };
   const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, images, decodeOverrideFor };
+  const pixelsInFlight = o.maxPixelsInFlight === false ? undefined : positiveInt('maxPixelsInFlight', o.maxPixelsInFlight, GALLERY_PIXELS_IN_FLIGHT);
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, images, decodeOverrideFor, pixelsInFlight };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.

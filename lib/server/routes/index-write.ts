@@ -25,7 +25,7 @@ export function indexWriteRoutes(c: RouteContext) {
       const labels = checkLabels(imageLabelPairs);
       const imgs = await images(imageLabelPairs, signal);
       const index = await c.limiter.run(
-        () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', ...c.decodeOverrideFor(p) })
+        () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
           .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
         signal);
       const indexKey = await c.store.create(index);
@@ -45,7 +45,7 @@ export function indexWriteRoutes(c: RouteContext) {
       const idMap = await c.store.append(key, (index) => {
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return c.limiter.run(
-          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, ...c.decodeOverrideFor(p) })
+          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
             .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           signal);
       });
