@@ -25,7 +25,6 @@ import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
 import { registerWebApp } from './web-app';
-import { BodyError } from './body/body-error';
 import { registerJsonBody } from './body/json-parser';
 import { HostAllowList } from './transport/host-allow';
 import { ConnectionGuard } from './transport/connection-guard';
@@ -102,8 +101,8 @@ export interface ShituServerState {
   readonly store: IndexStore;
   /** True once the pipeline is loaded, false again while closing. */
   readonly ready: boolean;
-  /** The health port's address once listening (with the healthPort option). */
-  healthAddress(): AddressInfo | null;
+  /** The health port's address, once it listens (after listen(); null without the healthPort option). */
+  healthAddress(): Promise<AddressInfo | null>;
   readonly connections: ConnectionGuard;
   stats(): LimiterStats;
 }
@@ -238,14 +237,16 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   const healthServer = o.healthPort === undefined ? undefined : createHealthServer(healthAnswer, CONNECTION_LIMITS.health);
+  // On the main port's address, as soon as that listens (Fastify's onListen hooks run after listen() resolves).
+  let healthListening: Promise<AddressInfo | null> = Promise.resolve(null);
   if (healthServer) {
-    // On the main port's address, once it listens.
-    app.addHook('onListen', async () => {
+    let started: (a: AddressInfo) => void, failed: (e: Error) => void;
+    healthListening = new Promise((resolve, reject) => { started = resolve; failed = reject; });
+    healthListening.catch(() => undefined); // reported to whoever asks for the address
+    app.server.once('listening', () => {
       const host = (app.server.address() as AddressInfo).address;
-      await new Promise<void>((resolve, reject) => {
-        healthServer.once('error', reject);
-        healthServer.listen(o.healthPort, host, () => { healthServer.off('error', reject); resolve(); });
-      });
+      healthServer.once('error', failed);
+      healthServer.listen(o.healthPort, host, () => { healthServer.off('error', failed); started(healthServer.address() as AddressInfo); });
     });
     app.addHook('onClose', async () => {
       healthServer.closeAllConnections();
@@ -258,7 +259,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     store,
     get ready() { return !!pipeline && !closing; },
     stats: () => limiter.stats,
-    healthAddress: () => (healthServer?.address() as AddressInfo | null) ?? null,
+    healthAddress: () => healthListening,
     connections: guard,
   };
   app.decorate('shitu', state);
@@ -293,7 +294,6 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     const { status, message, headers } = statusOf(err, bodyLimit);
     if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed');
     if (headers) reply.headers(headers);
-    if (err instanceof BodyError) reply.header('connection', 'close'); // the rest of a refused body is not worth reading
     reply.code(status).type('application/json').send({ logId: request.id, errorCode: status, errorMsg: message });
   });
   app.setNotFoundHandler((request, reply) => {

@@ -60,7 +60,8 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
     const fail = (err: Error) => {
       stop();
       job?.abort();
-      // The rest of the body is read and dropped; the error handler closes the connection after the answer.
+      // The rest of the body is read and dropped (bounded by requestTimeoutMs), so that the
+      // client, still sending, gets the answer instead of a reset connection.
       payload.resume();
       reject(err);
     };
