@@ -56,6 +56,7 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
       payload.off('data', onData);
       payload.off('end', onEnd);
       payload.off('error', onError);
+      payload.off('close', onClose);
     };
     const fail = (err: Error) => {
       stop();
@@ -98,9 +99,12 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
       }
     };
     const onError = (e: Error) => fail(new BodyError('ERR_BODY_LENGTH', 400, `request body: ${e.message}`));
+    // The client went away mid-body: what the worker holds of it is dropped.
+    const onClose = () => fail(new BodyError('ERR_BODY_LENGTH', 400, 'request body: the connection closed before the body ended'));
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);
+    payload.on('close', onClose);
     payload.resume();
   });
 }
