@@ -31,8 +31,36 @@ export const BATCHING = {
   maxWaitMs: { min: 0, max: 100, default: 2 },
 } as const;
 
+/**
+ * A pipeline's admission of native jobs (createPipeline's maxQueue, closeTimeoutMs)
+ * and the per-call deadline (timeoutMs of recognize, predict, buildIndex, ...).
+ */
+export const PIPELINE_LIMITS = {
+  /** Jobs waiting for a slot beyond which a new one is refused with ERR_BUSY (default: no bound). */
+  maxQueue: { min: 0, default: Infinity },
+  /** How long close() waits for running native jobs before it resolves. */
+  closeTimeoutMs: { min: 0, max: 2 ** 31 - 1, default: 5_000 },
+  /** timeoutMs: setTimeout's range. */
+  timeoutMs: { min: 1, max: 2 ** 31 - 1 },
+} as const;
+
 /** Labels of index entries, in characters. */
 export const MAX_LABEL_LENGTH = 1024;
+/**
+ * What a label may not contain, for every store: U+0000 (PostgreSQL's text
+ * cannot hold it) and lone UTF-16 surrogates (not Unicode: UTF-8 writers turn
+ * them into U+FFFD, so the stored label would differ from the one sent). A
+ * JSON Schema `pattern`, matched with the `u` flag as Ajv does.
+ */
+export const LABEL_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
+
+/**
+ * Index ownership (API keys' `indexes=N` quotas): a build's reservation counts
+ * toward its key's quota until the index exists, for at most reservationTtlMs
+ * if the process that made it is gone without releasing it; the file store's
+ * ownership lock is taken over when its holder has died or held it for lockStaleMs.
+ */
+export const OWNERSHIP_LIMITS = { reservationTtlMs: 60 * 60 * 1000, lockStaleMs: 10_000, lockWaitMs: 30_000 } as const;
 
 /** Service defaults (each can be changed per server). */
 export const SERVICE_LIMITS = {
@@ -52,6 +80,8 @@ export const SERVICE_LIMITS = {
   /** The request's headers must arrive within this, the whole request (headers and body) within requestTimeoutMs. */
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
+  /** A request's work (queueing, fetching, recognition or embedding) must finish within this, else 504 ERR_TIMEOUT (`shitu serve --request-timeout`). */
+  requestDeadlineMs: 30_000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: 5_000,
   /** Unknown ids named in a remove error, at most (the rest are counted). */
@@ -61,6 +91,19 @@ export const SERVICE_LIMITS = {
 /** Fetching image URLs. */
 export const FETCH_LIMITS = { timeoutMs: 15_000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5 } as const;
 
+/** Gallery evaluation and gallery health (lib/eval/). */
+export const EVAL = {
+  /** Entries searched per box (mAP@k's k). */
+  topk: { min: 1, max: 100, default: 5 },
+  /** targetPrecision: (min, max]. */
+  targetPrecision: { min: 0, max: 1, default: 0.95 },
+  /** Queries per evaluation. */
+  maxQueries: 100_000,
+  /** Cosine similarity at or above which two gallery vectors are the same picture. */
+  exactDuplicateSimilarity: 0.9999,
+  /** Neighbours looked at per entry for duplicates and conflicts. */
+  duplicateSearch: 16,
+} as const;
 /**
  * JSON request bodies (lib/server/body/): nesting depth and values (counted as
  * containers, commas and colons) checked on the raw bytes as they arrive, and
@@ -94,3 +137,16 @@ export const FETCH_BUDGET = { perRequest: 4, perProcess: 16, maxQueued: 256, max
  * is embedded alone.
  */
 export const GALLERY_PIXELS_IN_FLIGHT = 64_000_000;
+
+/** Gallery health (lib/eval/gallery-check.ts): default similarities (cosine). */
+export const GALLERY_CHECK = {
+  /** When there is no pipeline config to take rec_threshold from. */
+  conflictSimilarity: 0.5,
+  nearDuplicateSimilarity: 0.98,
+  /** Nearest neighbours whose similarity-weighted vote suggests a label. */
+  vote: 5,
+  /** A likely mislabel is closer to another label than to its own by at least this. */
+  mislabelMargin: 0.1,
+  /** Labels with more entries than this get no spread (quadratic in the label's size). */
+  maxLabelForSpread: 2000,
+} as const;

@@ -14,6 +14,8 @@ export interface ServeOptions extends Partial<PipelineFlags> {
   defaultIndexKey?: string;
   maxConcurrent?: number;
   maxQueue?: number;
+  /** --request-timeout: createServer's requestDeadlineMs. */
+  requestTimeout?: number;
   /** Dynamic batching: crops per feature-model Run across concurrent requests (default 0: off, see bench/REPORT.md §4b; when on, BATCHING.maxBatch.default unless given). */
   batchMax?: number;
   /** Dynamic batching: how long the first request waits for the others' crops (default BATCHING.maxWaitMs.default). */
@@ -52,7 +54,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const indexDir = path.resolve(o.indexDir ?? 'indexes');
   const apiKeys = loadApiKeys({ file: o.apiKeys });
   const app = createServer(pipelineP, {
-    indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
+    indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, requestDeadlineMs: o.requestTimeout, bodyLimit: o.bodyLimit,
     apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
     fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
     allowedHosts: o.allowedHosts, healthPort: o.healthPort, maxConnectionsPerClient: o.maxConnectionsPerClient,

@@ -186,10 +186,32 @@ function stemOf(p: string): string {
  * Expands one input (or a list) into images, lazily: directories list their
  * images, URLs are fetched when their turn comes.
  */
-export function* expandInputs(input: ImageInput | ImageInput[], fetchOpts?: FetchOptions): Generator<() => Promise<PreparedImage>> {
+/** A prepared image to come; `input` names it in errors: the item's path or URL, or "#n" (its place in the list). */
+export type ImageThunk = (() => Promise<PreparedImage>) & { input?: string };
+
+export function* expandInputs(input: ImageInput | ImageInput[], fetchOpts?: FetchOptions, lazyErrors = false): Generator<ImageThunk> {
   const list = Array.isArray(input) ? input : [input];
   let n = 0;
   for (const item of list) {
+    if (!lazyErrors) {
+      yield* expandOne(item, n, fetchOpts);
+    } else {
+      // predict's onError 'yield': a bad item becomes a failing thunk, so the items after it still come.
+      let thunks: ImageThunk[];
+      try {
+        thunks = [...expandOne(item, n, fetchOpts)];
+      } catch (e) {
+        thunks = [() => Promise.reject(e)];
+      }
+      const name = typeof item === 'string' ? item : `#${n}`;
+      for (const f of thunks) yield Object.assign(f, { input: name });
+    }
+    n++;
+  }
+}
+
+function* expandOne(item: ImageInput, n: number, fetchOpts?: FetchOptions): Generator<() => Promise<PreparedImage>> {
+  {
     const where = `input #${n}`;
     if (typeof item === 'string') {
       if (/^https?:\/\//i.test(item)) {
@@ -214,6 +236,5 @@ export function* expandInputs(input: ImageInput | ImageInput[], fetchOpts?: Fetc
     } else {
       throw new TypeError(`${where} must be a path, an http(s) URL, a directory, a Buffer, raw pixels {data, width, height, channels} or an opencv4nodejs Mat`);
     }
-    n++;
   }
 }

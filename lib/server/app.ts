@@ -20,10 +20,11 @@ import { routeSchemas } from './schemas';
 import type { IndexStore } from '../store/index-store';
 import { openIndexStore } from '../store/open';
 import { RouteContext, success } from './context';
-import { HttpError, statusOf } from './error-status';
+import { clientError, HttpError, publicMessage } from './error-status';
 import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
+import { evalRoutes } from './routes/eval';
 import { registerWebApp } from './web-app';
 import { registerJsonBody } from './body/json-parser';
 import { HostAllowList } from './transport/host-allow';
@@ -77,6 +78,13 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * How long a request's work (waiting for a slot, fetching, recognising or
+   * embedding) may take in ms (default 30000): past it the work is stopped at its
+   * next boundary and the answer is 504 ERR_TIMEOUT. A client that disconnects
+   * stops its work the same way.
+   */
+  requestDeadlineMs?: number;
   /**
    * Host header values answered (names, ".suffix" / "*.suffix" for subdomains, IP
    * addresses, "*" for any; ports ignored). Default: loopback names and addresses
@@ -139,9 +147,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { guard: true, ...o.fetch };
   const auth = o.apiKeys && o.apiKeys.length ? new Authenticator(o.apiKeys) : undefined;
-  // Index quotas count owners beside a directory store; another store without an
-  // ownership of its own counts the indexes built through this process only.
-  const ownership = o.ownership ?? (o.indexStore === undefined && o.indexDir ? new FileOwnership(o.indexDir) : new MemoryOwnership());
+  // Ownership (quotas, write rights): the store's own (PostgreSQL), else files beside a
+  // directory store; another store without one counts this process's builds only.
+  const ownership = o.ownership ?? store.ownership?.() ?? (o.indexStore === undefined && o.indexDir ? new FileOwnership(o.indexDir) : new MemoryOwnership());
   // Validated now (a bad value fails createServer), applied per request over the pipeline's own.
   const decodeOverride = { limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats };
   resolveDecodeLimits(decodeOverride);
@@ -151,6 +159,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     keepAliveTimeout: positiveInt('keepAliveTimeoutMs', o.keepAliveTimeoutMs, SERVICE_LIMITS.keepAliveTimeoutMs),
   };
   const maxConnections = positiveInt('maxConnections', o.maxConnections, SERVICE_LIMITS.maxConnections);
+  const requestDeadlineMs = positiveInt('requestDeadlineMs', o.requestDeadlineMs, SERVICE_LIMITS.requestDeadlineMs);
   // Node requires the header deadline not to exceed the whole-request deadline.
   timeouts.headersTimeout = Math.min(timeouts.headersTimeout, timeouts.requestTimeout);
   const guard = new ConnectionGuard({
@@ -176,7 +185,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     if (p === '/health') return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ok' } } };
     if (p !== '/ready') return null;
     if (!state.ready) {
-      const why = loadError ? `the pipeline failed to load: ${loadError.message}` : closing ? 'the server is closing' : 'the pipeline is still loading';
+      const why = loadError ? `the pipeline failed to load: ${publicMessage(loadError.message)}` : closing ? 'the server is closing' : 'the pipeline is still loading';
       return { status: 503, body: { logId, errorCode: 503, errorMsg: why }, headers: { 'retry-after': '2' } };
     }
     return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ready', ...limiter.stats } } };
@@ -291,8 +300,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const { status, message, headers } = statusOf(err, bodyLimit);
-    if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed');
+    const { status, message, headers, internal } = clientError(err, bodyLimit);
+    if (internal) request.log.error({ err, logId: request.id }, 'request failed');
     if (headers) reply.headers(headers);
     reply.code(status).type('application/json').send({ logId: request.id, errorCode: status, errorMsg: message });
   });
@@ -337,7 +346,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   };
   const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
   const pixelsInFlight = o.maxPixelsInFlight === false ? undefined : positiveInt('maxPixelsInFlight', o.maxPixelsInFlight, GALLERY_PIXELS_IN_FLIGHT);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, images, decodeOverrideFor, pixelsInFlight };
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor, pixelsInFlight };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.
@@ -351,6 +360,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     r.register(indexReadRoutes(store));
     r.register(indexWriteRoutes(ctx));
     r.register(inferRoutes(ctx));
+    r.register(evalRoutes(ctx));
   });
 
   /** The server's decode options over the pipeline's (only the keys the server sets). */
