@@ -61,7 +61,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     logger: o.log ? { level: 'info' } : false,
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
-  const health = app.shitu.healthAddress();
+  const health = await app.shitu.healthAddress();
   if (health) process.stderr.write(`shitu serve: /health and /ready also on port ${health.port}\n`);
   process.stderr.write(`shitu serve: listening on ${address} (indexes in ${app.shitu.store.location}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})\n`);
   pipelineP.then(() => process.stderr.write('shitu serve: pipeline loaded, ready\n'), () => undefined);

@@ -20,9 +20,16 @@ import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveMo
 import { native } from '../native/loader';
 import { BoxJson, RecognitionResult, StageTimings } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
+import { chunksByPixels } from './pixel-chunks';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
 import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
 import type { GalleryInput } from '../eval/gallery-source';
+
+function pixelBudgetOf(o: { maxPixelsInFlight?: number }): number | undefined {
+  const b = o.maxPixelsInFlight;
+  if (b !== undefined && (!Number.isInteger(b) || b < 1)) throw new RangeError(`maxPixelsInFlight must be a positive integer, got ${JSON.stringify(b)}`);
+  return b;
+}
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -143,6 +150,13 @@ export interface BuildIndexOptions extends CancelOptions {
   /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /**
+   * Decoded pixels held at once (the sum of the declared width x height of the
+   * images being embedded; default: no budget, 2 calls of up to 16 images in
+   * flight). With a budget, one call at a time, cut by pixel-chunks.ts; an image
+   * over it is embedded alone. The service sets it per request.
+   */
+  maxPixelsInFlight?: number;
   onProgress?: (p: { done: number; total: number }) => void;
   /**
    * 'fail' (default): any unusable gallery image rejects the call with
@@ -315,7 +329,7 @@ export class Pipeline extends EventEmitter {
    */
   private async embedGallery(entries: Array<{ image: ImageInput; label: string }>, cropByDetection: boolean,
                              onProgress: ((p: { done: number; total: number }) => void) | undefined,
-                             limits: DecodeLimits, cancel: Cancellation, onError: 'fail' | 'skip'): Promise<{ vectors: Float32Array; rows: number[]; skipped: SkippedImage[] }> {
+                             limits: DecodeLimits, cancel: Cancellation, onError: 'fail' | 'skip', pixelBudget?: number): Promise<{ vectors: Float32Array; rows: number[]; skipped: SkippedImage[] }> {
     const dim = this.featureDim;
     const all = new Float32Array(entries.length * dim);
     const failures: Array<{ image: string; code: string; message: string; row: number }> = [];
@@ -328,11 +342,12 @@ export class Pipeline extends EventEmitter {
       if (isRaw(img)) { validateRaw(img, `gallery image #${i}`); return img; }
       throw new TypeError(`gallery image #${i} must be a path, a Buffer, raw pixels or a Mat`);
     });
-    const chunks: number[] = [];
-    for (let s = 0; s < entries.length; s += batch) chunks.push(s);
-    const runChunk = async (start: number) => {
+    const chunks: Array<[number, number]> = [];
+    if (pixelBudget !== undefined) chunks.push(...chunksByPixels(sources, batch, pixelBudget));
+    else for (let s = 0; s < entries.length; s += batch) chunks.push([s, Math.min(entries.length, s + batch)]);
+    const runChunk = async ([start, end]: [number, number]) => {
       cancel.check(); // the boundary between gallery batches
-      const part = sources.slice(start, start + batch);
+      const part = sources.slice(start, end);
       let boxes: Array<number[] | null> | undefined;
       if (cropByDetection) {
         boxes = await mapLimit(part, this.concurrency, async (src) => {
@@ -355,9 +370,10 @@ export class Pipeline extends EventEmitter {
       onProgress?.({ done, total: entries.length });
       this.emit('progress', { done, total: entries.length });
     };
-    // Two batches in flight keep both the decoder and the model busy.
-    const workers = Array.from({ length: Math.min(2, chunks.length) }, async (_, w) => {
-      for (let c = w; c < chunks.length; c += 2) await runChunk(chunks[c]);
+    // Two batches in flight keep both the decoder and the model busy; under a pixel budget, one.
+    const inFlight = pixelBudget !== undefined ? 1 : 2;
+    const workers = Array.from({ length: Math.min(inFlight, chunks.length) }, async (_, w) => {
+      for (let c = w; c < chunks.length; c += inFlight) await runChunk(chunks[c]);
     });
     await Promise.all(workers);
     cancel.check();
@@ -389,7 +405,7 @@ export class Pipeline extends EventEmitter {
    */
   private async addGallery(index: IndexData | (() => IndexData), o: BuildIndexOptions, cancel: Cancellation): Promise<GalleryResult> {
     const entries = this.galleryEntries(o);
-    const { vectors, rows, skipped } = await cancel.race(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), cancel, o.onError ?? 'fail'));
+    const { vectors, rows, skipped } = await cancel.race(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), cancel, o.onError ?? 'fail', pixelBudgetOf(o)));
     const target = typeof index === 'function' ? index() : index;
     if (!rows.length) return { index: target, skipped }; // every image skipped: nothing to add
     await this.admission.run(async () => {
