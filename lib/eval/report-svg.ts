@@ -6,7 +6,7 @@
 import type { MetricType } from '../vector-index/index-data';
 import type { SweepRow } from './sweep';
 
-const W = 640, H = 360, L = 56, R = 16, T = 28, B = 48;
+const W = 640, H = 380, L = 56, R = 16, T = 28, B = 68;
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (v: number) => (Number.isFinite(v) ? Number(v.toFixed(2)) : 0);
 
@@ -31,7 +31,7 @@ function frame(title: string, xMin: number, xMax: number, xLabel: string, yLabel
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${num(y(yv))}" y2="${num(y(yv))}" stroke="#eee"/>`);
   }
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`);
-  parts.push(`<text x="${W / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
+  parts.push(`<text x="${W / 2}" y="${H - B + 34}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
   parts.push(`<text x="14" y="${H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${H / 2})">${esc(yLabel)}</text>`);
   return { head: parts.join(''), x, y };
 }
@@ -39,7 +39,8 @@ function frame(title: string, xMin: number, xMax: number, xLabel: string, yLabel
 const svg = (body: string) => `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif">\n${body}\n</svg>\n`;
 
 function legend(items: Array<[string, string]>): string {
-  return items.map(([name, colour], i) => `<rect x="${L + 8 + i * 150}" y="${T + 6}" width="10" height="10" fill="${colour}"/><text x="${L + 22 + i * 150}" y="${T + 15}" font-size="11">${esc(name)}</text>`).join('');
+  // Under the plot, where no line can hide it.
+  return items.map(([name, colour], i) => `<rect x="${L + 8 + i * 150}" y="${H - 16}" width="10" height="10" fill="${colour}"/><text x="${L + 22 + i * 150}" y="${H - 7}" font-size="11">${esc(name)}</text>`).join('');
 }
 
 /** Precision / recall / unknown rejection / accept rate against the threshold. */
