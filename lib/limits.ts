@@ -73,6 +73,8 @@ export const EVAL = {
   exactDuplicateSimilarity: 0.9999,
   /** Neighbours looked at per entry for duplicates and conflicts. */
   duplicateSearch: 16,
+  /** Entries of a stored index POST /shitu-eval reads back to check (and for leave-one-out): 50,000 x 512-d is 100 MB. */
+  maxCheckEntries: 50_000,
 } as const;
 
 /** Gallery health (lib/eval/gallery-check.ts): default similarities (cosine). */

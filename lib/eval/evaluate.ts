@@ -185,7 +185,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     const index = typeof o.index === 'string' ? await IndexData.load(o.index) : o.index!;
     if (!(index instanceof IndexData)) throw new TypeError('evaluate: index must be an IndexData or a saved index directory');
     if (index.dim !== pipeline.featureDim) throw new ShituError('ERR_INDEX_DIM', `the index holds ${index.dim}-d vectors but the feature model gives ${pipeline.featureDim}-d`);
-    g = fromIndex(index);
+    g = fromIndex(index, !!o.leaveOneOut); // queries only search it: no need to read its vectors back
   }
   throwIfCancelled(signal);
   const metric = g.index.metricType;
