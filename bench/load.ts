@@ -30,10 +30,8 @@ function findRoot(dir: string): string {
 }
 
 const ROOT = findRoot(__dirname);
-/** $SHITU_SHARED_DIR, else ../shared beside the checkout, else /work/shared; exported for models/standin.yaml. */
-const SHARED = process.env.SHITU_SHARED_DIR
-  ?? [path.resolve(ROOT, '..', 'shared'), '/work/shared'].find((p) => fs.existsSync(path.join(p, 'models')))
-  ?? path.resolve(ROOT, '..', 'shared');
+/** $SHITU_SHARED_DIR, else ../shared beside the checkout; exported for models/standin.yaml. */
+const SHARED = process.env.SHITU_SHARED_DIR ?? path.resolve(ROOT, '..', 'shared');
 process.env.SHITU_SHARED_DIR = SHARED;
 const IMG = (rel: string) => path.join(SHARED, 'data', 'images', rel);
 

@@ -1,6 +1,8 @@
 // Public API of shitu-node.
 export { createPipeline, Pipeline } from './pipeline/pipeline';
-export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, RemoveIndexOptions, PredictOptions, PipelineSettings } from './pipeline/pipeline';
+export type { CreatePipelineOptions, BuildIndexOptions, AppendIndexOptions, RemoveIndexOptions, PredictOptions, PipelineSettings, SkippedImage, GalleryResult } from './pipeline/pipeline';
+export type { AdmissionStats } from './pipeline/admission';
+export type { CancelOptions } from './pipeline/cancel';
 export { IndexData } from './vector-index/index-data';
 export type { IndexType, MetricType, SearchHit } from './vector-index/index-data';
 export { RecognitionResult } from './pipeline/result';
@@ -9,7 +11,7 @@ export type { GalleryCheckOptions, GalleryCheckReport } from './eval/gallery-che
 export type { EvaluateOptions, EvaluationReport } from './eval/evaluate';
 export { writeEvaluation } from './eval/write-report';
 export { writeCheck } from './eval/write-check';
-export type { BoxJson, ResultJson, StageTimings, PrintOptions } from './pipeline/result';
+export type { BoxJson, ResultJson, StageTimings, PrintOptions, ItemError } from './pipeline/result';
 export { getPipelineConfig, loadPipelineConfig, DEFAULT_CONFIG } from './pipeline/config';
 export type { PipelineConfig, SubModuleConfig } from './pipeline/config';
 export { ShituError } from './errors';
@@ -19,7 +21,7 @@ export { UrlGuard } from './input/url-guard';
 export type { UrlGuardOptions } from './input/url-guard';
 export { DEFAULT_MAX_INPUT_PIXELS, DEFAULT_IMAGE_FORMATS, OPTIONAL_IMAGE_FORMATS, TOPK, MAX_LABEL_LENGTH, SERVICE_LIMITS } from './limits';
 export { parseApiKeys, loadApiKeys } from './server/auth';
-export type { ApiKeySpec, Scope, IndexOwnership } from './server/auth';
+export type { ApiKeySpec, Scope, IndexOwnership, OwnerReservation } from './server/auth';
 export { parseGalleryFile } from './vector-index/formats/gallery-labels';
 export type { ServerOptions, ShituServer } from './server/app';
 import type * as ServerModule from './server/app';

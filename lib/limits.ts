@@ -31,8 +31,36 @@ export const BATCHING = {
   maxWaitMs: { min: 0, max: 100, default: 2 },
 } as const;
 
+/**
+ * A pipeline's admission of native jobs (createPipeline's maxQueue, closeTimeoutMs)
+ * and the per-call deadline (timeoutMs of recognize, predict, buildIndex, ...).
+ */
+export const PIPELINE_LIMITS = {
+  /** Jobs waiting for a slot beyond which a new one is refused with ERR_BUSY (default: no bound). */
+  maxQueue: { min: 0, default: Infinity },
+  /** How long close() waits for running native jobs before it resolves. */
+  closeTimeoutMs: { min: 0, max: 2 ** 31 - 1, default: 5_000 },
+  /** timeoutMs: setTimeout's range. */
+  timeoutMs: { min: 1, max: 2 ** 31 - 1 },
+} as const;
+
 /** Labels of index entries, in characters. */
 export const MAX_LABEL_LENGTH = 1024;
+/**
+ * What a label may not contain, for every store: U+0000 (PostgreSQL's text
+ * cannot hold it) and lone UTF-16 surrogates (not Unicode: UTF-8 writers turn
+ * them into U+FFFD, so the stored label would differ from the one sent). A
+ * JSON Schema `pattern`, matched with the `u` flag as Ajv does.
+ */
+export const LABEL_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
+
+/**
+ * Index ownership (API keys' `indexes=N` quotas): a build's reservation counts
+ * toward its key's quota until the index exists, for at most reservationTtlMs
+ * if the process that made it is gone without releasing it; the file store's
+ * ownership lock is taken over when its holder has died or held it for lockStaleMs.
+ */
+export const OWNERSHIP_LIMITS = { reservationTtlMs: 60 * 60 * 1000, lockStaleMs: 10_000, lockWaitMs: 30_000 } as const;
 
 /** Service defaults (each can be changed per server). */
 export const SERVICE_LIMITS = {
@@ -52,6 +80,8 @@ export const SERVICE_LIMITS = {
   /** The request's headers must arrive within this, the whole request (headers and body) within requestTimeoutMs. */
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
+  /** A request's work (queueing, fetching, recognition or embedding) must finish within this, else 504 ERR_TIMEOUT (`shitu serve --request-timeout`). */
+  requestDeadlineMs: 30_000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: 5_000,
   /** Unknown ids named in a remove error, at most (the rest are counted). */
@@ -76,6 +106,31 @@ export const EVAL = {
   /** Entries of a stored index POST /shitu-eval reads back to check (and for leave-one-out): 50,000 x 512-d is 100 MB. */
   maxCheckEntries: 50_000,
 } as const;
+/**
+ * JSON request bodies (lib/server/body/): nesting depth and values (counted as
+ * containers, commas and colons) checked on the raw bytes as they arrive, and
+ * the size above which a body is parsed on a worker thread, off the event loop.
+ */
+export const BODY_LIMITS = { maxJsonDepth: 32, maxJsonValues: 100_000, offloadBytes: 1024 * 1024 } as const;
+
+/**
+ * Connection shares (lib/server/transport/): sockets per client address, those
+ * of them that have not sent a complete request yet, the deadline for a new
+ * socket's first request headers, and the health port's own slots.
+ */
+export const CONNECTION_LIMITS = {
+  maxPerClient: 64,
+  maxPendingPerClient: 16,
+  firstRequestTimeoutMs: 5_000,
+  health: { maxConnections: 64, maxPerClient: 8, maxPendingPerClient: 4, headersTimeoutMs: 2_000 },
+} as const;
+
+/**
+ * Image URL fetches of the service (lib/server/fetches/): at once per request
+ * and per process (each one socket), fetches waiting for a process slot
+ * (beyond: 503), and bytes fetched per request (all its URLs together).
+ */
+export const FETCH_BUDGET = { perRequest: 4, perProcess: 16, maxQueued: 256, maxBytesPerRequest: 128 * 1024 * 1024 } as const;
 
 /** Gallery health (lib/eval/gallery-check.ts): default similarities (cosine). */
 export const GALLERY_CHECK = {

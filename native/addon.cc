@@ -17,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMemoryBindings(env, exports);
   InitDrawBindings(env, exports);
   InitPathExchangeBindings(env, exports);
+  InitWorkerPoolBindings(env, exports);
   return exports;
 }
 

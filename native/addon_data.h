@@ -10,10 +10,14 @@
 // supports; sessions are shared by pointer and safe to run from any thread),
 // FAISS's OpenMP pool (libgomp's, one per process), and the FreeType library
 // with its font cache (text_renderer.cc, under a mutex). None holds JS values.
+// Not process-wide: the worker pool (worker_pool.h), whose completions must
+// reach its own environment's JS thread.
 // VectorIndex keeps its constructor in its own per-environment map
 // (js_vector_index.cc), which predates this struct and follows the same rule.
 #pragma once
 #include <napi.h>
+
+#include "worker_pool.h"
 
 namespace shitu {
 
@@ -21,6 +25,8 @@ struct AddonData {
   Napi::FunctionReference modelCtor;      // js_model.cc
   Napi::FunctionReference detectorCtor;   // js_recognize.cc
   Napi::FunctionReference extractorCtor;  // js_recognize.cc
+  // Last, so it is destroyed first: stopping it frees jobs that hold references.
+  WorkerPool pool;                        // worker_pool.h, js_worker_pool.cc
 };
 
 // This environment's state; set up by addon.cc before any binding registers.

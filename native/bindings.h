@@ -10,4 +10,5 @@ void InitRecognizeBindings(Napi::Env env, Napi::Object exports);    // js_recogn
 void InitDrawBindings(Napi::Env env, Napi::Object exports);         // js_draw.cc
 void InitMemoryBindings(Napi::Env env, Napi::Object exports);       // js_memory.cc
 void InitPathExchangeBindings(Napi::Env env, Napi::Object exports); // js_path_exchange.cc
+void InitWorkerPoolBindings(Napi::Env env, Napi::Object exports);   // js_worker_pool.cc
 }  // namespace shitu

@@ -32,6 +32,7 @@ inline constexpr const char* kErrIndexId = "ERR_INDEX_ID";
 inline constexpr const char* kErrIndexCorrupt = "ERR_INDEX_CORRUPT";
 inline constexpr const char* kErrDevice = "ERR_DEVICE";
 inline constexpr const char* kErrDraw = "ERR_DRAW";
+inline constexpr const char* kErrAborted = "ERR_ABORTED";  // a job cancelled through its `cancel` flag (cancel.h)
 inline constexpr const char* kErrInternal = "ERR_INTERNAL";
 
 }  // namespace shitu

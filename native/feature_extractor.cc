@@ -85,7 +85,7 @@ void FeatureExtractor::RunPreprocessed(float* input, size_t rows, float* out, St
   }
 }
 
-std::vector<float> FeatureExtractor::Extract(const std::vector<cv::Mat>& crops, StageTimes* t) const {
+std::vector<float> FeatureExtractor::Extract(const std::vector<cv::Mat>& crops, StageTimes* t, const CancelFlag& cancel) const {
   const size_t per = inputSize();
   std::vector<float> features(crops.size() * dim_);
   if (crops.empty()) return features;
@@ -95,6 +95,7 @@ std::vector<float> FeatureExtractor::Extract(const std::vector<cv::Mat>& crops, 
   std::unique_ptr<float[]> batch(new float[maxRows * per]);
   Stopwatch sw;
   for (size_t start = 0; start < crops.size(); start += maxRows) {
+    cancel.ThrowIfCancelled("before a feature batch");
     const size_t n = std::min(crops.size() - start, maxRows);
     for (size_t i = 0; i < n; ++i) PreprocessInto(crops[start + i], spec_.pre, batch.get() + i * per);
     if (t) t->recPreprocess += sw.Lap();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cancel.h"
 #include "model_session.h"
 #include "preprocess.h"
 #include "stage_times.h"
@@ -23,8 +24,10 @@ struct FeatureSpec {
 class FeatureExtractor {
  public:
   FeatureExtractor(std::shared_ptr<ModelSession> model, FeatureSpec spec);
-  // Returns crops.size() * dim() floats, row-major.
-  std::vector<float> Extract(const std::vector<cv::Mat>& crops, StageTimes* times) const;
+  // Returns crops.size() * dim() floats, row-major. `cancel` is checked before
+  // each Run (ERR_ABORTED).
+  std::vector<float> Extract(const std::vector<cv::Mat>& crops, StageTimes* times,
+                             const CancelFlag& cancel = CancelFlag()) const;
   // The two halves of Extract, for the cross-recognition batcher:
   // values per pre-processed crop (3 * H * W),
   size_t inputSize() const { return 3 * static_cast<size_t>(spec_.pre.width) * spec_.pre.height; }

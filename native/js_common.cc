@@ -1,6 +1,9 @@
 #include "js_common.h"
 
 #include <exception>
+#include <memory>
+
+#include "addon_data.h"
 
 namespace shitu {
 
@@ -67,49 +70,65 @@ std::vector<std::string> GetStringArray(const Napi::Object& o, const char* key) 
   return out;
 }
 
+CancelFlag ParseCancel(const Napi::Object& o, std::vector<Napi::Value>& keep) {
+  Napi::Value v = o.Get("cancel");
+  if (v.IsUndefined() || v.IsNull()) return CancelFlag();
+  const char* what = "option 'cancel' must be an Int32Array over a SharedArrayBuffer";
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(o.Env(), what);
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  if (a.ElementLength() < 1) throw Napi::TypeError::New(o.Env(), what);
+  // A plain ArrayBuffer can be detached (transferred) while the job reads it;
+  // a SharedArrayBuffer never is.
+  bool plain = true;
+  if (napi_is_arraybuffer(o.Env(), a.ArrayBuffer(), &plain) != napi_ok || plain)
+    throw Napi::TypeError::New(o.Env(), what);
+  keep.push_back(v);
+  return CancelFlag(a.Data());
+}
+
 PromiseWorker::PromiseWorker(Napi::Env env, Work work, Done done, std::vector<Napi::Value> keep)
-    : Napi::AsyncWorker(env, "shitu"), deferred_(Napi::Promise::Deferred::New(env)),
-      work_(std::move(work)), done_(std::move(done)) {
+    : deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {
   for (auto& v : keep) keep_.push_back(Napi::Persistent(v));
 }
 
 Napi::Promise PromiseWorker::Queue(Napi::Env env, Work work, Done done, std::vector<Napi::Value> keep) {
-  auto* w = new PromiseWorker(env, std::move(work), std::move(done), std::move(keep));
+  std::unique_ptr<PromiseWorker> w(new PromiseWorker(env, std::move(work), std::move(done), std::move(keep)));
   Napi::Promise p = w->deferred_.Promise();
-  w->Napi::AsyncWorker::Queue();
+  GetAddonData(env).pool.Queue(env, std::move(w));
   return p;
 }
 
 void PromiseWorker::Execute() {
   try {
     work_();
+    return;
   } catch (const ShituError& e) {
     code_ = e.code();
     message_ = e.what();
-    SetError(message_);
   } catch (const std::bad_alloc&) {
     code_ = kErrOutOfMemory;
     message_ = "out of memory";
-    SetError(message_);
   } catch (const std::exception& e) {
     code_ = kErrInternal;
     message_ = e.what();
-    SetError(message_);
   } catch (...) {
     code_ = kErrInternal;
     message_ = "unknown native error";
-    SetError(message_);
   }
+  failed_ = true;
 }
 
-// Both completions may run while their environment is being torn down (a
-// worker_threads Worker terminated with native work in flight): then every
-// N-API call fails and node-addon-api throws Napi::Error. Nobody is left to
-// receive the promise, so that failure is swallowed instead of reaching
-// std::terminate.
-void PromiseWorker::OnOK() {
-  Napi::Env env = Env();
+// May run while its environment is being torn down (a worker_threads Worker
+// terminated with native work in flight): then every N-API call fails and
+// node-addon-api throws Napi::Error. Nobody is left to receive the promise, so
+// that failure is swallowed instead of reaching std::terminate.
+void PromiseWorker::Complete(Napi::Env env) {
   try {
+    if (failed_) {
+      deferred_.Reject(MakeError(env, code_, message_).Value());
+      return;
+    }
     try {
       deferred_.Resolve(done_(env));
     } catch (const Napi::Error& e) {
@@ -119,13 +138,6 @@ void PromiseWorker::OnOK() {
     } catch (const std::exception& e) {
       deferred_.Reject(MakeError(env, kErrInternal, e.what()).Value());
     }
-  } catch (const Napi::Error&) {
-  }
-}
-
-void PromiseWorker::OnError(const Napi::Error&) {
-  try {
-    deferred_.Reject(MakeError(Env(), code_, message_).Value());
   } catch (const Napi::Error&) {
   }
 }

@@ -3,6 +3,8 @@
 //   detector.detect(image, {threshold})                  -> Promise<{width, height, boxes, timings}>
 //   extractor.embed(images, {boxes?, collectErrors?})    -> Promise<{features, dim, count, errors, timings}>
 //   recognize(detector, extractor, index|null, image, o) -> Promise<{width, height, boxes, timings, image?}>
+// detect, embed and recognize also take `cancel` (cancel.h: an Int32Array over a
+// SharedArrayBuffer, non-zero = cancelled), checked at each stage boundary.
 #include <memory>
 
 #include "addon_data.h"
@@ -84,15 +86,18 @@ class DetectorWrap : public Napi::ObjectWrap<DetectorWrap> {
     Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     src.limits = ParseDecodeLimits(o);
     float threshold = static_cast<float>(GetNumber(o, "threshold", -1));
+    const CancelFlag cancel = ParseCancel(o, keep);
     struct Out { std::vector<Detection> dets; int w = 0, h = 0; StageTimes t; };
     auto out = std::make_shared<Out>();
     auto det = detector;
     return PromiseWorker::Queue(
         env,
-        [det, src, threshold, out] {
+        [det, src, threshold, cancel, out] {
+          cancel.ThrowIfCancelled("before decoding");
           Stopwatch sw;
           cv::Mat img = DecodeImage(src);
           out->t.decode = sw.Lap();
+          cancel.ThrowIfCancelled("after decoding");
           out->w = img.cols;
           out->h = img.rows;
           out->dets = det->Detect(img, threshold, &out->t);
@@ -175,6 +180,7 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
     std::vector<ImageSource> srcs;
     std::vector<std::vector<float>> boxes;
     const DecodeLimits limits = ParseDecodeLimits(o);
+    const CancelFlag cancel = ParseCancel(o, keep);
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       srcs.push_back(ParseImageSource(arr.Get(i), keep, "#" + std::to_string(i)));
       srcs.back().limits = limits;
@@ -194,11 +200,12 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
     auto ex = extractor;
     return PromiseWorker::Queue(
         env,
-        [ex, srcs, boxes, collect, out] {
+        [ex, srcs, boxes, collect, cancel, out] {
           Stopwatch sw;
           std::vector<cv::Mat> images, crops;
           std::vector<int> rowOf(srcs.size(), -1);
           for (size_t i = 0; i < srcs.size(); ++i) {
+            cancel.ThrowIfCancelled("before decoding");
             try {
               images.push_back(DecodeImage(srcs[i]));
             } catch (const ShituError& e) {
@@ -217,7 +224,8 @@ class ExtractorWrap : public Napi::ObjectWrap<ExtractorWrap> {
             rowOf[i] = static_cast<int>(crops.size()) - 1;
           }
           out->t.decode = sw.Lap();
-          std::vector<float> f = ex->Extract(crops, &out->t);
+          cancel.ThrowIfCancelled("after decoding");
+          std::vector<float> f = ex->Extract(crops, &out->t, cancel);
           out->dim = ex->dim();
           out->features.assign(srcs.size() * out->dim, 0.f);
           for (size_t i = 0; i < srcs.size(); ++i)
@@ -289,7 +297,7 @@ static Napi::Value CreateFeatureExtractorJs(const Napi::CallbackInfo& info) {
 }
 
 // recognize(detector, extractor, index | null, image, {detThreshold, topk, keepImage, keepFeatures, reducedDecode,
-//           batchMax, batchWaitMs, nprobe, efSearch, rerank})
+//           batchMax, batchWaitMs, nprobe, efSearch, rerank, cancel})
 static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto det = UnwrapDetector(info[0]);
@@ -308,6 +316,7 @@ static Napi::Value RecognizeJs(const Napi::CallbackInfo& info) {
   ro.reducedDecode = GetBool(o, "reducedDecode", false);
   ro.batching.maxBatch = GetInt(o, "batchMax", 0);
   ro.batching.maxWaitMs = GetNumber(o, "batchWaitMs", 2);
+  ro.cancel = ParseCancel(o, keep);
   std::shared_ptr<SearchFn> search;
   if (!info[2].IsNull() && !info[2].IsUndefined()) search = std::make_shared<SearchFn>(MakeSearchFn(info[2], o, ex->dim()));
   auto out = std::make_shared<RecognizeResult>();

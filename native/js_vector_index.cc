@@ -6,10 +6,14 @@
 //       (bytes must not change until it settles; verify (default true) runs the
 //       structural check of faiss_file_check.h before FAISS reads the bytes)
 //   VectorIndex.checkFile(path: string): Promise<{outer, inner, dim, ntotal, nlist, storedVectors}>
-//   add(vectors: Float32Array, ids: BigInt64Array): Promise<void>      (arrays are copied: reusable at once)
+//   add(vectors: Float32Array, ids: BigInt64Array, options?: {cancel?}): Promise<void>
+//       (arrays are copied: reusable at once)
 //   search(queries: Float32Array, k: number, params?: {nprobe?: number, efSearch?: number, rerank?: number})
 //       : Promise<{ids: BigInt64Array, scores: Float32Array}>           (row-major nq x k, id -1 = no hit)
-//   remove(ids: BigInt64Array, tombstone?: boolean): Promise<number>
+//   remove(ids: BigInt64Array, tombstone?: boolean, options?: {cancel?}): Promise<number>
+//       (add and remove: `cancel`, an Int32Array over a SharedArrayBuffer set
+//       non-zero, rejects with ERR_ABORTED and leaves the index unchanged, if set
+//       before the index is changed: cancel.h)
 //   compact(): Promise<void>
 //   writeFile(path: string): Promise<void>
 //   toBuffer(): Promise<Buffer>
@@ -187,6 +191,13 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
   const std::shared_ptr<VectorIndex>& index() const { return index_; }
 
  private:
+  // info[i] as an options object (absent or undefined: an empty one).
+  static Napi::Object OptionsArg(const Napi::CallbackInfo& info, size_t i) {
+    if (info.Length() <= i || info[i].IsUndefined()) return Napi::Object::New(info.Env());
+    if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "options must be an object");
+    return info[i].As<Napi::Object>();
+  }
+
   // options.verify: absent = true.
   static bool VerifyOption(const Napi::CallbackInfo& info, size_t i) {
     if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return true;
@@ -249,8 +260,10 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
     auto idsArray = RequireBigInt64Array(info[1], "ids");
     auto vectors = CopyFinite(vectorsArray, index_->Dim(), "vectors");
     auto ids = std::make_shared<std::vector<int64_t>>(idsArray.Data(), idsArray.Data() + idsArray.ElementLength());
+    std::vector<Napi::Value> keep;
+    const CancelFlag cancel = ParseCancel(OptionsArg(info, 2), keep);
     auto index = index_;  // the worker keeps the index alive, whatever happens to `this`
-    return PromiseWorker::Queue(env, [index, vectors, ids] { index->Add(*vectors, *ids); }, Undefined);
+    return PromiseWorker::Queue(env, [index, vectors, ids, cancel] { index->Add(*vectors, *ids, cancel); }, Undefined, keep);
   }
 
   Napi::Value Search(const Napi::CallbackInfo& info) {
@@ -289,11 +302,13 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
       tombstone = info[1].As<Napi::Boolean>().Value();
     }
     auto ids = std::make_shared<std::vector<int64_t>>(idsArray.Data(), idsArray.Data() + idsArray.ElementLength());
+    std::vector<Napi::Value> keep;
+    const CancelFlag cancel = ParseCancel(OptionsArg(info, 2), keep);
     auto index = index_;
     auto removed = std::make_shared<size_t>(0);
     return PromiseWorker::Queue(
-        env, [index, ids, tombstone, removed] { *removed = index->Remove(*ids, tombstone); },
-        [removed](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*removed)); });
+        env, [index, ids, tombstone, cancel, removed] { *removed = index->Remove(*ids, tombstone, cancel); },
+        [removed](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*removed)); }, keep);
   }
 
   Napi::Value Compact(const Napi::CallbackInfo& info) {

@@ -254,19 +254,7 @@ size_t Emit(const ModelScan& scan, const uint8_t* begin, const uint8_t* end, uin
   return static_cast<size_t>(w - dst);
 }
 
-const uint8_t* Bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
-
 }  // namespace
-
-StrippedModel StripInitializerInputs(const std::string& modelBytes) {
-  const uint8_t* begin = Bytes(modelBytes);
-  const uint8_t* end = begin + modelBytes.size();
-  ModelScan scan = ScanModel(begin, end);
-  if (scan.removed == 0) return StrippedModel{modelBytes, 0};
-  std::string out(modelBytes.size(), '\0');
-  out.resize(Emit(scan, begin, end, reinterpret_cast<uint8_t*>(out.data())));
-  return StrippedModel{std::move(out), scan.removed};
-}
 
 StrippedModel StripInitializerInputs(std::string&& modelBytes) {
   StrippedModel result{std::move(modelBytes), 0};

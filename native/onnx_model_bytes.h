@@ -22,11 +22,10 @@ struct StrippedModel {
 //
 // Throws ShituError(kErrModelLoad, ...) when the bytes are not a parseable ONNX
 // ModelProto (random bytes, a truncated file, a JPEG, no graph field, ...).
-StrippedModel StripInitializerInputs(const std::string& modelBytes);
-
-// The same, rewriting the caller's buffer in place (no second copy of a model of
-// tens of MB; on these machines copying 4 MB into fresh memory costs ~10 ms).
-// On error the argument is left moved-from.
+//
+// It rewrites the caller's buffer in place (no second copy of a model of tens of
+// MB; on these machines copying 4 MB into fresh memory costs ~10 ms). On error
+// the argument is left moved-from.
 StrippedModel StripInitializerInputs(std::string&& modelBytes);
 
 }  // namespace shitu

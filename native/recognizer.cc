@@ -14,6 +14,7 @@ cv::Mat CropBox(const cv::Mat& img, const Detection& d) {
 
 RecognizeResult Recognize(const ImageSource& src, const Detector& detector, const FeatureExtractor& extractor,
                           const SearchFn* search, const RecognizeOptions& o, FeatureBatcher* batcher) {
+  o.cancel.ThrowIfCancelled("before decoding");
   if (!o.batching.enabled()) batcher = nullptr;
   // Counted as before the feature stage from here, so a leader of a batch waits for these crops.
   FeatureBatcher::Ticket ticket(batcher);
@@ -32,15 +33,17 @@ RecognizeResult Recognize(const ImageSource& src, const Detector& detector, cons
     full = img.size();
   }
   r.times.decode = sw.Lap();
+  o.cancel.ThrowIfCancelled("after decoding");
   r.width = full.width;
   r.height = full.height;
 
   std::vector<Detection> dets = detector.Detect(img, o.detThreshold, &r.times);
+  o.cancel.ThrowIfCancelled("after detection");
   std::vector<cv::Mat> crops;
   crops.reserve(dets.size());
   for (const Detection& d : dets) crops.push_back(CropBox(img, d));
   std::vector<float> features =
-      batcher ? batcher->Extract(crops, o.batching, ticket, &r.times) : extractor.Extract(crops, &r.times);
+      batcher ? batcher->Extract(crops, o.batching, ticket, &r.times) : extractor.Extract(crops, &r.times, o.cancel);
   if (full != img.size()) {
     // Boxes into full-picture pixels (after cropping, which works on the reduced picture).
     const float fx = static_cast<float>(full.width) / img.cols, fy = static_cast<float>(full.height) / img.rows;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "cancel.h"
 #include "detector.h"
 #include "feature_batcher.h"
 #include "feature_extractor.h"
@@ -33,6 +34,9 @@ struct RecognizeOptions {
   // Crops batched with other recognitions' (feature_batcher.h) when enabled
   // and Recognize is given the extractor's batcher.
   BatchingOptions batching;
+  // Checked before decoding, after decoding, after detection and before each
+  // feature batch: a set flag fails the recognition with ERR_ABORTED.
+  CancelFlag cancel;
 };
 
 // How much of the detector's input side a reduced picture must still cover.

@@ -520,17 +520,17 @@ std::string VectorIndex::ListlessMessage() const {
 
 // ---- add ----
 
-void VectorIndex::Add(const std::vector<float>& vectors, const std::vector<Id>& ids) {
+void VectorIndex::Add(const std::vector<float>& vectors, const std::vector<Id>& ids, const CancelFlag& cancel) {
   const uint64_t expected = static_cast<uint64_t>(ids.size()) * static_cast<uint64_t>(dim_);
   if (vectors.size() != expected) {
     throw ShituError(kErrIndexDim, "got " + std::to_string(vectors.size()) + " floats for " +
                                        std::to_string(ids.size()) + " ids; expected " + std::to_string(expected) +
                                        " (" + std::to_string(ids.size()) + " x dimension " + std::to_string(dim_) + ")");
   }
-  Add(vectors.data(), static_cast<int64_t>(ids.size()), ids.data());
+  Add(vectors.data(), static_cast<int64_t>(ids.size()), ids.data(), cancel);
 }
 
-void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids) {
+void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids, const CancelFlag& cancel) {
   if (n < 0) throw std::invalid_argument("negative vector count");
   if (n == 0) return;
   CheckFinite(vectors, n * dim_, dim_, "vectors");
@@ -549,6 +549,7 @@ void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids) {
     }
     if (index_ && index_->rev_map.count(id)) throw ShituError(kErrIndexId, name + " already in the index");
   }
+  cancel.ThrowIfCancelled("before adding to the index");
 
   // An "IVF" index is built now. Until the add succeeds it stays undecided.
   std::unique_ptr<faiss::IndexIDMap2> fresh;
@@ -557,6 +558,8 @@ void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids) {
     fresh = Wrap(SizedByFirstAdd(type_, dim_, n, static_cast<faiss::MetricType>(metricType_)));
     target = fresh.get();
   }
+  // Training an existing index changes it: from there on the add completes.
+  const bool trainsInPlace = !fresh && !target->index->is_trained;
   if (!target->index->is_trained) {
     try {
       TrainIndex(target->index, n, vectors, dim_);
@@ -566,6 +569,7 @@ void VectorIndex::Add(const float* vectors, int64_t n, const Id* ids) {
                                                  " vectors: " + FaissMessage(e));
     }
   }
+  if (!trainsInPlace) cancel.ThrowIfCancelled("before adding to the index");
   try {
     target->add_with_ids(n, vectors, ids);
   } catch (const faiss::FaissException& e) {
@@ -588,7 +592,7 @@ bool VectorIndex::CanRemove() const {
   return dynamic_cast<const faiss::IndexFlatCodes*>(inner) != nullptr;
 }
 
-size_t VectorIndex::Remove(const std::vector<Id>& idsIn, bool tombstone) {
+size_t VectorIndex::Remove(const std::vector<Id>& idsIn, bool tombstone, const CancelFlag& cancel) {
   std::vector<Id> ids(idsIn);
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -610,6 +614,7 @@ size_t VectorIndex::Remove(const std::vector<Id>& idsIn, bool tombstone) {
     throw ShituError(kErrIndexId, std::string(unknown.size() == 1 ? "id " : "ids ") + IdList(unknown) +
                                       (unknown.size() == 1 ? " is" : " are") + " not in the index; nothing was removed");
   }
+  cancel.ThrowIfCancelled("before removing from the index");
 
   if (!real) {
     tombstones_.insert(ids.begin(), ids.end());

@@ -27,6 +27,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cancel.h"
+
 namespace faiss {
 struct IOWriter;
 }  // namespace faiss
@@ -84,17 +86,20 @@ class VectorIndex {
   static std::unique_ptr<VectorIndex> FromBuffer(const uint8_t* data, size_t size, bool verify = true);
 
   // Adds n vectors (n * Dim() floats) with their ids. Ids must be >= 0 and new.
-  void Add(const float* vectors, int64_t n, const Id* ids);
+  // `cancel` is checked once the index is held and again after any training,
+  // before the index changes: a cancelled Add (kErrAborted) changes nothing.
+  void Add(const float* vectors, int64_t n, const Id* ids, const CancelFlag& cancel = CancelFlag());
   // Same, checking vectors.size() == ids.size() * Dim() (kErrIndexDim).
-  void Add(const std::vector<float>& vectors, const std::vector<Id>& ids);
+  void Add(const std::vector<float>& vectors, const std::vector<Id>& ids, const CancelFlag& cancel = CancelFlag());
 
   // Removes ids (duplicates in the list count once); returns how many. All ids
   // are checked first: one unknown id fails the call and removes nothing.
   // Flat/IVF remove for real. HNSW cannot: without `tombstone` that is
   // kErrIndexUnsupported; with it the ids are hidden from searches, Count, Ids
   // and Reconstruct until Compact (which WriteFile/ToBuffer run first).
-  // `tombstone` is ignored by index types that can really remove.
-  size_t Remove(const std::vector<Id>& ids, bool tombstone = false);
+  // `tombstone` is ignored by index types that can really remove. `cancel` is
+  // checked once the index is held, before it changes (kErrAborted: nothing removed).
+  size_t Remove(const std::vector<Id>& ids, bool tombstone = false, const CancelFlag& cancel = CancelFlag());
 
   // Rebuilds the index without its tombstoned vectors (same type, metric,
   // parameters and ids). No-op without tombstones.

@@ -8,7 +8,10 @@
 #   - the `shitu` CLI predicts (and draws, without any font installed),
 #   - two workers recognise at once, the main thread after they exit,
 #   - ldd of the installed addon resolves inside node_modules or to the baseline,
-#   - a --build-from-source install with prerequisites missing prints the one line.
+#   - a --build-from-source install with prerequisites missing prints the one line,
+#   - the install warns of no engine mismatch (EBADENGINE) on the machine's node,
+#   - each extra Node.js line (SHITU_EXTRA_NODE_BINS: bin directories, space
+#     separated) loads the prebuilt addon and recognises through require and import.
 # Prints the packed size, installed size, install time and the ldd closure.
 #
 #   sudo scripts/chroot-install-test.sh path/to/shitu-node-X.tgz
@@ -50,6 +53,12 @@ cleanup() {
 trap cleanup EXIT
 tar -C "$sys" -xf "$base"
 cp /usr/bin/node "$sys/usr/bin/node"
+extra=()
+for bin in ${SHITU_EXTRA_NODE_BINS:-}; do
+  v=$("$bin/node" --version)
+  mkdir -p "$sys/opt/node-$v/bin" && cp "$bin/node" "$sys/opt/node-$v/bin/node"
+  extra+=("/opt/node-$v/bin/node")
+done
 mkdir -p "$sys/usr/lib/node_modules" "$sys/etc/ssl/certs"
 cp -a "$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")" "$sys/usr/lib/node_modules/npm"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$sys/usr/bin/npm"
@@ -70,8 +79,8 @@ unshare -m bash -c '
   mount --rbind /dev "$1/dev"
   chroot "$1" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt SHITU_SHARED_DIR=/shared npm_config_update_notifier=false \
-    /bin/bash /check/inside-chroot.sh "/pkg/$2"
-' _ "$sys" "$(basename "$tgz")"
+    /bin/bash /check/inside-chroot.sh "/pkg/$2" "${@:3}"
+' _ "$sys" "$(basename "$tgz")" "${extra[@]}"
 rc=$?
 set -e
 [ $rc = 0 ] && echo "[chroot] all checks passed" || echo "[chroot] FAILED (exit $rc)"

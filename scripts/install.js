@@ -17,9 +17,11 @@ function wantsSource() {
   return process.env.SHITU_BUILD_FROM_SOURCE === '1' || flag === 'true' || flag.split(',').includes('shitu-node');
 }
 
+// detect-libc, as sharp does: it reads the loader's files before falling back to
+// process.report (which is slow and can hang on some hosts' network interfaces).
 function glibcVersion() {
-  const header = process.report && process.report.getReport().header;
-  return header && header.glibcVersionRuntime; // undefined on musl and non-Linux
+  const libc = require('detect-libc');
+  return libc.familySync() === libc.GLIBC ? libc.versionSync() || undefined : undefined; // undefined on musl and non-Linux
 }
 
 const newerOrEqual = (have, need) => {

@@ -212,3 +212,17 @@ t.test('argument validation', async (t) => {
   await t.rejects(native.drawResults(dog, ok, { fontPath: '/no/such/font.ttf' }), { code: 'ERR_DRAW' });
   await t.rejects(native.drawResults(dog, ok, { fontPath: dog }), { code: 'ERR_DRAW' }, 'not a font file');
 });
+
+t.test('the drawn palette is the one the web page uses (lib/util/label-colour.ts)', async (t) => {
+  const { LABEL_PALETTE, colorIndexOf } = await import('../lib/util/label-colour');
+  // One box per palette entry, side by side, with no text: each outline's pixels are the entry's RGB.
+  const n = LABEL_PALETTE.length;
+  const boxes = LABEL_PALETTE.map((_, i) => ({ coordinate: [10 + i * 30, 10, 30 + i * 30, 60] as Box, text: '', colorIndex: i }));
+  const img: Raw = await native.drawResults(dog, boxes, { raw: true });
+  t.equal(img.channelOrder, 'bgr');
+  const got = boxes.map((b) => pixel(img, b.coordinate[0], 35).reverse());
+  t.same(got, LABEL_PALETTE.map((c) => [...c]), `${n} entries, pixel for pixel`);
+  // And a label's index is stable and within the palette.
+  t.equal(colorIndexOf('红牛'), colorIndexOf('红牛'));
+  for (const label of ['', 'a', '红牛-原味', 'x'.repeat(1000)]) t.ok(colorIndexOf(label) >= 0 && colorIndexOf(label) < n, label.slice(0, 10));
+});

@@ -68,7 +68,9 @@ t.test('API keys: 401 without a valid key, 403 without the scope; the envelope o
   t.equal(inf.status, 200);
   t.equal((await post(base, '/shitu-infer', { image: 'x', indexKey: key }, bearer(WRITE))).status, 403);
   t.equal((await post(base, '/shitu-index-remove', { ids: [0], indexKey: key }, bearer(READ))).status, 403);
-  t.equal((await post(base, '/shitu-index-add', { imageLabelPairs: pairs(1), indexKey: key }, bearer(BOTH))).status, 200, 'read,write');
+  const own = (await post(base, '/shitu-index-build', { imageLabelPairs: pairs(1) }, bearer(BOTH))).body.result.indexKey;
+  t.equal((await post(base, '/shitu-index-add', { imageLabelPairs: pairs(1), indexKey: own }, bearer(BOTH))).status, 200, 'read,write');
+  t.equal((await post(base, '/shitu-index-add', { imageLabelPairs: pairs(1), indexKey: key }, bearer(BOTH))).status, 403, 'but only to its own indexes (test/server-quota.test.ts)');
   // Health, readiness and the API description need no key.
   for (const r of ['/health', '/ready', '/openapi.json']) t.equal((await fetch(base + r)).status, 200, `${r} is open`);
   const doc = await (await fetch(base + '/openapi.json')).json() as any;
@@ -87,7 +89,7 @@ t.test('quotas per key: indexes owned and vectors per index', async (t) => {
   t.match(await post(base, '/shitu-index-build', { imageLabelPairs: pairs(1) }, bearer(WRITE)), { status: 403, body: { errorMsg: /owns 2 index\(es\), its limit is 2/ } });
   t.equal((await post(base, '/shitu-index-build', { imageLabelPairs: pairs(1) }, bearer(BOTH))).status, 200, 'another owner is not affected');
   t.throws(() => parseApiKeys('short read'), /at least 16 characters/);
-  t.throws(() => parseApiKeys(`${READ} admin`), /unknown scope "admin"/);
+  t.throws(() => parseApiKeys(`${READ} root`), /unknown scope "root"/);
 });
 
 t.test('null for optional fields, as PaddleX accepts', async (t) => {

@@ -28,11 +28,7 @@ export function showMessage(e: HTMLElement, message: string): void {
   e.hidden = !message;
 }
 
-/** The same label gets the same colour everywhere (a hue from an FNV-1a hash of the label). */
-export function labelColour(label: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 16777619);
-  return `hsl(${(h >>> 0) % 360} 75% 36%)`;
-}
+/** A label's box and tag-text colours: the palette the drawn pictures use (lib/util/label-colour.ts). */
+export { labelColours } from '../lib/util/label-colour';
 
 export const fmtScore = (s: number): string => (Math.abs(s) >= 100 ? s.toFixed(1) : s.toFixed(3));

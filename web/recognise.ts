@@ -3,7 +3,7 @@
 // detected object, tagged "label score", unmatched boxes dashed), the top-k list
 // per box with its detection score, and the per-stage timings (Server-Timing).
 import { api, ApiError, DetectedObject, fileToBase64, Timing } from './api';
-import { byId, el, fmtScore, labelColour, showMessage } from './dom';
+import { byId, el, fmtScore, labelColours, showMessage } from './dom';
 import { indexKey, onIndexChange } from './index-selection';
 
 interface Query {
@@ -91,7 +91,7 @@ function render(objects: DetectedObject[], timings: Timing[], roundTripMs: numbe
   objects.forEach((o, i) => {
     const [x1, y1, x2, y2] = o.bbox;
     const best = o.recResults[0];
-    const colour = best ? labelColour(best.label) : '';
+    const colour = best ? labelColours(best.label) : undefined;
     const box = el('div', {
       className: best ? 'box' : 'box unmatched',
       attrs: { 'data-index': String(i), 'data-bbox': JSON.stringify(o.bbox), 'data-label': best?.label ?? '' },
@@ -100,7 +100,10 @@ function render(objects: DetectedObject[], timings: Timing[], roundTripMs: numbe
     box.style.top = `${(y1 / H) * 100}%`;
     box.style.width = `${((x2 - x1) / W) * 100}%`;
     box.style.height = `${((y2 - y1) / H) * 100}%`;
-    if (colour) box.style.setProperty('--c', colour);
+    if (colour) {
+      box.style.setProperty('--c', colour.box);
+      box.style.setProperty('--t', colour.text);
+    }
     // A box at the top edge carries its tag inside.
     if ((y1 / H) * (img.clientHeight || H) < 22) box.classList.add('tag-inside');
     box.append(el('span', { className: 'tag', text: best ? `${best.label} ${fmtScore(best.score)}` : `no match ${fmtScore(o.score)}` }));
@@ -119,7 +122,7 @@ function render(objects: DetectedObject[], timings: Timing[], roundTripMs: numbe
         ? el('ol', {}, ...o.recResults.map((r) => el('li', {}, `${r.label} `, el('span', { className: 'score', text: fmtScore(r.score) }))))
         : el('div', { className: 'meta', text: 'nothing in the index above the recognition threshold' }),
     );
-    if (colour) item.style.setProperty('--c', colour);
+    if (colour) item.style.setProperty('--c', colour.box);
     item.tabIndex = 0;
     const highlight = (on: boolean) => box.classList.toggle('highlight', on);
     item.addEventListener('mouseenter', () => highlight(true));

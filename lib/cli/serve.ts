@@ -14,6 +14,8 @@ export interface ServeOptions extends Partial<PipelineFlags> {
   defaultIndexKey?: string;
   maxConcurrent?: number;
   maxQueue?: number;
+  /** --request-timeout: createServer's requestDeadlineMs. */
+  requestTimeout?: number;
   /** Dynamic batching: crops per feature-model Run across concurrent requests (default 0: off, see bench/REPORT.md §4b; when on, BATCHING.maxBatch.default unless given). */
   batchMax?: number;
   /** Dynamic batching: how long the first request waits for the others' crops (default BATCHING.maxWaitMs.default). */
@@ -25,6 +27,11 @@ export interface ServeOptions extends Partial<PipelineFlags> {
   imageFormats?: string[];
   /** CIDRs image URLs may reach although not public. */
   allowFetch?: string[];
+  /** Host header names answered (default: loopback names when bound to loopback, else any). */
+  allowedHosts?: string[];
+  /** A second port answering /health and /ready only. */
+  healthPort?: number;
+  maxConnectionsPerClient?: number;
   log?: boolean;
 }
 
@@ -47,12 +54,15 @@ export async function serve(o: ServeOptions): Promise<void> {
   const indexDir = path.resolve(o.indexDir ?? 'indexes');
   const apiKeys = loadApiKeys({ file: o.apiKeys });
   const app = createServer(pipelineP, {
-    indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit,
+    indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, requestDeadlineMs: o.requestTimeout, bodyLimit: o.bodyLimit,
     apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
     fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
+    allowedHosts: o.allowedHosts, healthPort: o.healthPort, maxConnectionsPerClient: o.maxConnectionsPerClient,
     logger: o.log ? { level: 'info' } : false,
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
+  const health = app.shitu.healthAddress();
+  if (health) process.stderr.write(`shitu serve: /health and /ready also on port ${health.port}\n`);
   process.stderr.write(`shitu serve: listening on ${address} (indexes in ${app.shitu.store.location}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})\n`);
   pipelineP.then(() => process.stderr.write('shitu serve: pipeline loaded, ready\n'), () => undefined);
   await new Promise<void>((resolve) => {

@@ -218,7 +218,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     } else {
       try {
         const { bytes, hash } = await readImage(q.source ?? q.image);
-        feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, ...limits }));
+        feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, signal, ...limits }));
       } catch (e) {
         // Name the query: one bad picture among a thousand must be findable.
         if (e instanceof ShituError && !e.message.startsWith(q.image)) throw new ShituError(e.code, `${q.image}: ${e.message.replace(/ argument \d+:/, ':')}`, { cause: e, details: e.details });
@@ -236,7 +236,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     let answer: QueryDetail['answer'] = null;
     boxes.forEach((b, i) => {
       const h = b.hits[0];
-      if (h && (answer === null || g.index.isBetter(h.score, answer.score))) answer = { label: h.label, score: h.score, box: i };
+      if (h && (answer === null || (g.index.metricType === 'L2' ? h.score < answer.score : h.score > answer.score))) answer = { label: h.label, score: h.score, box: i };
     });
     done++;
     o.onProgress?.({ stage: 'queries', done, total: queries.length });

@@ -177,7 +177,7 @@ export async function checkGallerySource(g: GallerySource, o: GalleryCheckOption
         const i = next++;
         const { bytes, hash } = await readImage(images[i]);
         let p = byHash.get(hash);
-        if (!p) byHash.set(hash, (p = queryFeatures(pipeline, bytes, { metricType: metric }).then((f) => !f.noMainBody)));
+        if (!p) byHash.set(hash, (p = queryFeatures(pipeline, bytes, { metricType: metric, signal: o.signal }).then((f) => !f.noMainBody)));
         found[i] = await p;
         o.onProgress?.({ stage: 'detection', done: ++done, total: n });
       }

@@ -5,7 +5,7 @@
 // the pair's similarity and what is wrong.
 import { callNative } from '../errors';
 import { native } from '../native/loader';
-import { colorIndexOf } from '../pipeline/result';
+import { colorIndexOf } from '../util/label-colour';
 
 export interface PicturePair { a: { image: string; label: string }; b: { image: string; label: string }; similarity: number; note: string }
 

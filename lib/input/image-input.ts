@@ -68,6 +68,8 @@ export interface FetchOptions {
    * service turns it on).
    */
   guard?: boolean | UrlGuardOptions | UrlGuard;
+  /** Aborts the fetch (e.g. when the request it serves has ended); fails with ERR_FETCH. */
+  signal?: AbortSignal;
 }
 
 /** One GET on a pinned address; resolves with the response (body unread). */
@@ -104,7 +106,9 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
   const maxRedirects = o.maxRedirects ?? FETCH_LIMITS.maxRedirects;
   const guard = o.guard instanceof UrlGuard ? o.guard : o.guard ? new UrlGuard(o.guard === true ? {} : o.guard) : null;
   const fail = (what: string, cause?: unknown) => new ShituError('ERR_FETCH', `cannot fetch ${url}: ${what}`, cause === undefined ? undefined : { cause });
-  const signal = AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
+  if (o.signal?.aborted) throw fail('cancelled');
   let current: URL;
   try {
     current = new URL(url);
@@ -126,6 +130,7 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
     try {
       res = await get(current, pinned, signal);
     } catch (e) {
+      if (o.signal?.aborted) throw fail('cancelled', e);
       if (guard) throw fail('no response (connection failed or timed out)', e);
       throw fail(signal.aborted ? `no response within ${timeoutMs} ms` : (e as Error).message, e);
     }
@@ -163,6 +168,7 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
       }
     } catch (e) {
       if (e instanceof ShituError) throw e;
+      if (o.signal?.aborted) throw fail('cancelled', e);
       throw fail(signal.aborted ? `no complete response within ${timeoutMs} ms` : (e as Error).message, e);
     }
     return Buffer.concat(chunks);
@@ -180,10 +186,32 @@ function stemOf(p: string): string {
  * Expands one input (or a list) into images, lazily: directories list their
  * images, URLs are fetched when their turn comes.
  */
-export function* expandInputs(input: ImageInput | ImageInput[], fetchOpts?: FetchOptions): Generator<() => Promise<PreparedImage>> {
+/** A prepared image to come; `input` names it in errors: the item's path or URL, or "#n" (its place in the list). */
+export type ImageThunk = (() => Promise<PreparedImage>) & { input?: string };
+
+export function* expandInputs(input: ImageInput | ImageInput[], fetchOpts?: FetchOptions, lazyErrors = false): Generator<ImageThunk> {
   const list = Array.isArray(input) ? input : [input];
   let n = 0;
   for (const item of list) {
+    if (!lazyErrors) {
+      yield* expandOne(item, n, fetchOpts);
+    } else {
+      // predict's onError 'yield': a bad item becomes a failing thunk, so the items after it still come.
+      let thunks: ImageThunk[];
+      try {
+        thunks = [...expandOne(item, n, fetchOpts)];
+      } catch (e) {
+        thunks = [() => Promise.reject(e)];
+      }
+      const name = typeof item === 'string' ? item : `#${n}`;
+      for (const f of thunks) yield Object.assign(f, { input: name });
+    }
+    n++;
+  }
+}
+
+function* expandOne(item: ImageInput, n: number, fetchOpts?: FetchOptions): Generator<() => Promise<PreparedImage>> {
+  {
     const where = `input #${n}`;
     if (typeof item === 'string') {
       if (/^https?:\/\//i.test(item)) {
@@ -208,6 +236,5 @@ export function* expandInputs(input: ImageInput | ImageInput[], fetchOpts?: Fetc
     } else {
       throw new TypeError(`${where} must be a path, an http(s) URL, a directory, a Buffer, raw pixels {data, width, height, channels} or an opencv4nodejs Mat`);
     }
-    n++;
   }
 }

@@ -2,12 +2,14 @@
 // A host name is resolved once, every address it resolves to is checked, and
 // the connection is then made to exactly the checked address (the `lookup`
 // handed to the socket returns it), so a second resolution cannot point the
-// connection elsewhere (DNS rebinding). Address classes come from ipaddr.js
-// (decimal and short IPv4 forms such as 2130706433 or 127.1 are already
-// normalised by the WHATWG URL parser; IPv4-mapped IPv6 is unwrapped here).
+// connection elsewhere (DNS rebinding). Which addresses are not public comes
+// from the IANA special-purpose tables in special-ranges.ts (decimal and short
+// IPv4 forms such as 2130706433 or 127.1 are already normalised by the WHATWG
+// URL parser; IPv4-mapped IPv6 is unwrapped here for the allow and deny lists).
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { parseAddress, specialRange } from './special-ranges';
 
 export interface UrlGuardOptions {
   /**
@@ -43,8 +45,9 @@ function parseRanges(list: readonly string[] | undefined, what: string): Range[]
 }
 
 function normalise(address: string): ipaddr.IPv4 | ipaddr.IPv6 {
-  // ipaddr.process turns ::ffff:a.b.c.d into the IPv4 address it carries.
-  return ipaddr.process(address.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
+  const a = parseAddress(address);
+  // ::ffff:a.b.c.d is matched against the lists as the IPv4 address it carries.
+  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;
 }
 
 function inAny(a: ipaddr.IPv4 | ipaddr.IPv6, ranges: Range[]): boolean {
@@ -72,12 +75,9 @@ export class UrlGuard {
     }
     if (inAny(a, this.deny)) return 'denied by the server configuration';
     if (inAny(a, this.allow)) return null;
-    // Only globally routable unicast: this refuses loopback, private, link-local
-    // (169.254.0.0/16, fe80::/10), multicast, unspecified, broadcast, carrier-grade
-    // NAT, unique-local, reserved, and the IPv6 ranges that tunnel to IPv4
-    // (6to4, Teredo, NAT64) whose embedded address could be internal.
-    const range = a.range();
-    return range === 'unicast' ? null : `a ${range} address`;
+    // Only public addresses: every IANA special-purpose range is refused, and
+    // the IPv6 ranges that carry an IPv4 address are judged by it.
+    return specialRange(a);
   }
 
   /**

@@ -1,5 +1,6 @@
 // `shitu models fetch NAME`: downloads the official Paddle inference archive
-// and converts it to ONNX with paddle2onnx. These machines are often offline
+// (streamed to a staging directory, lib/models/download.ts) and converts it to
+// ONNX with paddle2onnx. These machines are often offline
 // and paddle2onnx is a Python tool: every failure says exactly what to do.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -8,6 +9,7 @@ import YAML from 'yaml';
 import { ShituError } from '../errors';
 import { modelHome } from './resolve';
 import { packageRoot } from '../util/package-root';
+import { downloadFile } from './download';
 
 export const FETCHABLE = ['PP-ShiTuV2_det', 'PP-ShiTuV2_rec', 'PP-ShiTuV2_rec_CLIP_vit_base', 'PP-ShiTuV2_rec_CLIP_vit_large'];
 
@@ -30,24 +32,34 @@ export async function fetchModel(name: string, log: (m: string) => void): Promis
     `and copy ${name}_infer/inference.yml to ${dest}/ (pip install paddle2onnx provides the converter).`;
   const hasConverter = spawnSync('paddle2onnx', ['--version'], { stdio: 'ignore' }).status === 0;
   if (!hasConverter) throw new ShituError('ERR_MODEL_NOT_FOUND', `paddle2onnx is not installed, so ${name} cannot be converted here.\n${manual}`);
-  fs.mkdirSync(dest, { recursive: true });
-  const tarPath = path.join(dest, `${name}_infer.tar`);
-  log(`downloading ${url}`);
-  let res: Response;
+  // Everything happens in a staging directory beside the destination, renamed
+  // into place at the end: a failed download or conversion never leaves a
+  // half-installed model that resolveModel would then try to load.
+  fs.mkdirSync(modelHome(), { recursive: true });
+  const staging = fs.mkdtempSync(path.join(modelHome(), `.${name}.partial-`));
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(600_000) });
+    const tarPath = path.join(staging, `${name}_infer.tar`);
+    log(`downloading ${url}`);
+    try {
+      await downloadFile(url, tarPath, { log, signal: AbortSignal.timeout(600_000) });
+    } catch (e) {
+      throw new ShituError('ERR_MODEL_NOT_FOUND', `${(e as Error).message} (offline?).\n${manual}`, { cause: e });
+    }
+    execFileSync('tar', ['-xf', tarPath, '-C', staging]);
+    fs.rmSync(tarPath, { force: true });
+    const src = path.join(staging, `${name}_infer`);
+    const modelFile = fs.existsSync(path.join(src, 'inference.json')) ? 'inference.json' : 'inference.pdmodel';
+    log('converting with paddle2onnx');
+    execFileSync('paddle2onnx', ['--model_dir', src, '--model_filename', modelFile, '--params_filename', 'inference.pdiparams',
+      '--save_file', path.join(staging, 'inference.onnx')], { stdio: 'inherit' });
+    fs.copyFileSync(path.join(src, 'inference.yml'), path.join(staging, 'inference.yml'));
+    fs.rmSync(src, { recursive: true, force: true });
+    // A model installed before is replaced only now that its successor is whole.
+    if (fs.existsSync(dest)) fs.rmSync(dest, { recursive: true, force: true });
+    fs.renameSync(staging, dest);
   } catch (e) {
-    throw new ShituError('ERR_MODEL_NOT_FOUND', `cannot download ${url}: ${(e as Error).message} (offline?).\n${manual}`);
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
   }
-  if (!res.ok) throw new ShituError('ERR_MODEL_NOT_FOUND', `cannot download ${url}: HTTP ${res.status}.\n${manual}`);
-  fs.writeFileSync(tarPath, Buffer.from(await res.arrayBuffer()));
-  execFileSync('tar', ['-xf', tarPath, '-C', dest]);
-  const src = path.join(dest, `${name}_infer`);
-  const modelFile = fs.existsSync(path.join(src, 'inference.json')) ? 'inference.json' : 'inference.pdmodel';
-  log('converting with paddle2onnx');
-  execFileSync('paddle2onnx', ['--model_dir', src, '--model_filename', modelFile, '--params_filename', 'inference.pdiparams',
-    '--save_file', path.join(dest, 'inference.onnx')], { stdio: 'inherit' });
-  fs.copyFileSync(path.join(src, 'inference.yml'), path.join(dest, 'inference.yml'));
-  fs.rmSync(tarPath, { force: true });
   return dest;
 }

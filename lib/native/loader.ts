@@ -10,6 +10,7 @@
 // ($ORIGIN). No LD_LIBRARY_PATH is ever needed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { familySync, GLIBC } from 'detect-libc';
 import { ShituError } from '../errors';
 import { packageRoot } from '../util/package-root';
 
@@ -27,9 +28,9 @@ export function addonCandidates(): string[] {
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);
 }
 
+/** glibc or not, by detect-libc (as sharp does: no process.report, which is slow). */
 function isGlibc(): boolean {
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return typeof header?.glibcVersionRuntime === 'string';
+  return familySync() === GLIBC;
 }
 
 function missingError(tried: { path: string; error: string }[]): ShituError {

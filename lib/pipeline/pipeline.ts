@@ -4,18 +4,21 @@
 // and shapes results like the reference.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { loadPipelineConfig, PipelineConfig, validateConfig } from './config';
 import { callNative, ShituError } from '../errors';
 import { GalleryEntry, parseGalleryFile } from '../vector-index/formats/gallery-labels';
 import { expandInputs, FetchOptions, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from '../input/image-input';
 import { DecodeLimits, resolveDecodeLimits } from '../input/decode-limits';
-import { BATCHING, DET_THRESHOLD, TOPK } from '../limits';
+import { BATCHING, DET_THRESHOLD, PIPELINE_LIMITS, TOPK } from '../limits';
+import { Admission, AdmissionStats } from './admission';
+import { CancelOptions, Cancellation, validateCancelOptions } from './cancel';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
 import { IndexSearcher, isIndexSearcher, passesThreshold } from '../vector-index/searcher';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from '../models/resolve';
 import { native } from '../native/loader';
-import { BoxJson, RecognitionResult } from './result';
+import { BoxJson, RecognitionResult, StageTimings } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
 import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
@@ -30,8 +33,16 @@ export interface CreatePipelineOptions {
   useHpip?: boolean;
   /** ONNX Runtime intra-op threads per model (default: cores / concurrency, at least 1). */
   threads?: number;
-  /** Recognitions in flight at once during predict (default: cores, at most 4). */
+  /**
+   * Native jobs in flight at once, over every call of this pipeline together
+   * (recognize, predict items, gallery batches of buildIndex/appendIndex, index
+   * adds and removes); the rest wait in one FIFO queue (default: cores, at most 4).
+   */
   concurrency?: number;
+  /** Jobs that may wait for a slot; beyond it a new job rejects at once with ERR_BUSY (default: no bound). */
+  maxQueue?: number;
+  /** close() waits at most this long (ms) for running jobs (default 5000). */
+  closeTimeoutMs?: number;
   /**
    * "session" (default): each model's ONNX Runtime session has its own pool of
    * `threads`. "shared": both models (and every pipeline of the process) run on
@@ -79,8 +90,11 @@ export interface PipelineSettings {
   /** ONNX Runtime intra-op threads per model (with threadPool "shared": the shared pool's). */
   threads: number;
   threadPool: 'session' | 'shared';
-  /** Recognitions in flight during predict. */
+  /** Native jobs in flight at once, over every call of the pipeline. */
   concurrency: number;
+  /** Jobs waiting beyond which ERR_BUSY (Infinity: no bound). */
+  maxQueue: number;
+  closeTimeoutMs: number;
   reducedDecode: boolean;
   /** Dynamic batching, or null when off. */
   batching: { maxBatch: number; maxWaitMs: number } | null;
@@ -104,7 +118,20 @@ export function resolveBatching(b: boolean | BatchingOptions | undefined): Pipel
   return { maxBatch, maxWaitMs };
 }
 
-export interface BuildIndexOptions {
+/** A gallery image that buildIndex/appendIndex with onError 'skip' left out: its path (or "#n"), the error's code and message. */
+export interface SkippedImage {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** What buildIndex/appendIndex answer with onError 'skip': the index and the images left out. */
+export interface GalleryResult {
+  index: IndexData;
+  skipped: SkippedImage[];
+}
+
+export interface BuildIndexOptions extends CancelOptions {
   /** A gallery root directory (with galleryLabel a label file), or a list of images. */
   galleryImgs: string | ImageInput[];
   /** A label file ("path label" lines, relative to galleryImgs) or one label per image. */
@@ -117,19 +144,25 @@ export interface BuildIndexOptions {
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
   onProgress?: (p: { done: number; total: number }) => void;
+  /**
+   * 'fail' (default): any unusable gallery image rejects the call with
+   * ERR_GALLERY listing them all. 'skip': they are left out and listed, and the
+   * call answers `{ index, skipped }` instead of the index.
+   */
+  onError?: 'fail' | 'skip';
 }
 
 export interface AppendIndexOptions extends Omit<BuildIndexOptions, 'metricType' | 'indexType'> {
   index: IndexData | string;
 }
 
-export interface RemoveIndexOptions {
+export interface RemoveIndexOptions extends CancelOptions {
   /** Ids, or a text file with one id per line (first token). */
   removeIds: number[] | string;
   index: IndexData | string;
 }
 
-export interface PredictOptions {
+export interface PredictOptions extends CancelOptions {
   /** An index, a saved index directory, or a searcher (an index searched elsewhere, e.g. pgvector). */
   index?: IndexData | string | null | IndexSearcher;
   detThreshold?: number;
@@ -154,6 +187,34 @@ export interface PredictOptions {
   fetch?: FetchOptions;
   /** Per-call override of the pipeline's reducedDecode. */
   reducedDecode?: boolean;
+  /**
+   * 'throw' (default): a bad item ends the iteration with its error. 'yield':
+   * a bad item gives a result with empty boxes and `error: { code, message, input }`,
+   * and the items after it still come. Cancellation (ERR_ABORTED, ERR_TIMEOUT),
+   * ERR_CLOSED and ERR_BUSY always throw.
+   */
+  onError?: 'throw' | 'yield';
+}
+
+/** Errors about the call rather than one item: never turned into a yielded result. */
+const CALL_ERRORS = new Set(['ERR_ABORTED', 'ERR_TIMEOUT', 'ERR_CLOSED', 'ERR_BUSY']);
+const isCallError = (e: unknown) => e instanceof ShituError && CALL_ERRORS.has(e.code);
+
+function checkOnError(v: unknown, allowed: readonly string[]) {
+  if (v !== undefined && !allowed.includes(v as string)) throw new TypeError(`onError must be ${allowed.map((a) => JSON.stringify(a)).join(' or ')}, got ${JSON.stringify(v)}`);
+}
+
+/** At most `limit` of `f` at once over `items`, results in order (the first failure rejects). */
+async function mapLimit<T, R>(items: T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
+    }
+  }));
+  return out;
 }
 
 function checkThreshold(name: string, v: number | undefined, min: number = DET_THRESHOLD.min, max: number = DET_THRESHOLD.max) {
@@ -172,7 +233,12 @@ export class Pipeline extends EventEmitter {
   readonly decodeLimits: DecodeLimits;
   private defaultIndex?: Promise<IndexData>;
   private closed = false;
-  private inFlight = new Set<Promise<unknown>>();
+  private readonly admission: Admission;
+
+  /** The admission's counters: jobs in flight and queued now, and completed, failed, aborted and refused (ERR_BUSY) so far. */
+  stats(): AdmissionStats {
+    return this.admission.stats();
+  }
 
   /** What dynamic batching has done so far (runs of the feature model it made, recognitions and crops it served). */
   batchStats(): { runs: number; requests: number; rows: number; maxRowsInRun: number } {
@@ -189,6 +255,7 @@ export class Pipeline extends EventEmitter {
     this.detector = detector;
     this.extractor = extractor;
     this.concurrency = concurrency;
+    this.admission = new Admission(concurrency, settings.maxQueue);
   }
 
   /** Dimension of the feature vectors. */
@@ -198,13 +265,6 @@ export class Pipeline extends EventEmitter {
 
   private checkOpen() {
     if (this.closed) throw new ShituError('ERR_CLOSED', 'the pipeline is closed');
-  }
-
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.inFlight.add(p);
-    const done = () => this.inFlight.delete(p);
-    p.then(done, done);
-    return p;
   }
 
   private async resolveIndex(index: IndexData | string | null | undefined, required: boolean): Promise<IndexData | null>;
@@ -247,13 +307,18 @@ export class Pipeline extends EventEmitter {
     return galleryImgs.map((image, i) => ({ image, label: labels[i] }));
   }
 
-  /** Embeds gallery images in batches; every image that fails is reported together. */
+  /**
+   * Embeds gallery images in batches, each batch one admitted native job (its
+   * detections too, with cropByDetection), the cancellation checked before
+   * each. Every image that fails is reported together ('fail') or left out and
+   * listed ('skip'); `rows` are the entries whose vectors `vectors` holds.
+   */
   private async embedGallery(entries: Array<{ image: ImageInput; label: string }>, cropByDetection: boolean,
                              onProgress: ((p: { done: number; total: number }) => void) | undefined,
-                             limits: DecodeLimits): Promise<Float32Array> {
+                             limits: DecodeLimits, cancel: Cancellation, onError: 'fail' | 'skip'): Promise<{ vectors: Float32Array; rows: number[]; skipped: SkippedImage[] }> {
     const dim = this.featureDim;
     const all = new Float32Array(entries.length * dim);
-    const failures: Array<{ image: string; code: string; message: string }> = [];
+    const failures: Array<{ image: string; code: string; message: string; row: number }> = [];
     const batch = Math.max(1, Math.min(16, this.config.SubModules.Recognition.batch_size * 4));
     let done = 0;
     const sources = entries.map((e, i) => {
@@ -266,23 +331,25 @@ export class Pipeline extends EventEmitter {
     const chunks: number[] = [];
     for (let s = 0; s < entries.length; s += batch) chunks.push(s);
     const runChunk = async (start: number) => {
+      cancel.check(); // the boundary between gallery batches
       const part = sources.slice(start, start + batch);
       let boxes: Array<number[] | null> | undefined;
       if (cropByDetection) {
-        boxes = await Promise.all(part.map(async (src) => {
+        boxes = await mapLimit(part, this.concurrency, async (src) => {
           try {
-            const r = await this.detector.native.detect(src, { threshold: this.config.det_threshold, ...limits });
+            const r = await this.admission.run(() => callNative(() => this.detector.native.detect(src, { threshold: this.config.det_threshold, ...limits, cancel: cancel.flag })), cancel);
             return r.boxes.length ? r.boxes[0].coordinate : null;
-          } catch {
+          } catch (e) {
+            if (isCallError(e)) throw e;
             return null; // reported by embed below
           }
-        }));
+        });
       }
-      const r = await callNative(() => this.extractor.native.embed(part, { collectErrors: true, boxes, ...limits }));
+      const r = await this.admission.run(() => callNative(() => this.extractor.native.embed(part, { collectErrors: true, boxes, ...limits, cancel: cancel.flag })), cancel);
       all.set(r.features, start * dim);
       for (const e of r.errors) {
         const src = part[e.index];
-        failures.push({ image: typeof src === 'string' ? src : `#${start + e.index}`, code: e.code, message: e.message });
+        failures.push({ image: typeof src === 'string' ? src : `#${start + e.index}`, code: e.code, message: e.message, row: start + e.index });
       }
       done += part.length;
       onProgress?.({ done, total: entries.length });
@@ -293,65 +360,118 @@ export class Pipeline extends EventEmitter {
       for (let c = w; c < chunks.length; c += 2) await runChunk(chunks[c]);
     });
     await Promise.all(workers);
-    if (failures.length) {
-      failures.sort((a, b) => a.image.localeCompare(b.image));
-      throw new ShituError('ERR_GALLERY', `${failures.length} gallery image(s) could not be used:\n  ${failures.map((f) => `${f.image}: ${f.message}`).join('\n  ')}`, { details: failures });
+    cancel.check();
+    failures.sort((a, b) => a.image.localeCompare(b.image));
+    if (failures.length && onError === 'fail')
+      throw new ShituError('ERR_GALLERY', `${failures.length} gallery image(s) could not be used:\n  ${failures.map((f) => `${f.image}: ${f.message}`).join('\n  ')}`, { details: failures.map(({ row: _row, ...f }) => f) });
+    const bad = new Set(failures.map((f) => f.row));
+    const rows = entries.map((_, i) => i).filter((i) => !bad.has(i));
+    let vectors = all;
+    if (bad.size) {
+      vectors = new Float32Array(rows.length * dim);
+      rows.forEach((row, j) => vectors.set(all.subarray(row * dim, (row + 1) * dim), j * dim));
     }
-    return all;
+    return { vectors, rows, skipped: failures.map((f) => ({ path: f.image, code: f.code, message: f.message })) };
   }
 
-  async buildIndex(o: BuildIndexOptions): Promise<IndexData> {
+  /** Options common to buildIndex and appendIndex checked; the call's cancellation made. */
+  private galleryCall(o: BuildIndexOptions, what: string): Cancellation {
+    checkOnError(o.onError, ['fail', 'skip']);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`onProgress must be a function, got ${JSON.stringify(o.onProgress)}`);
+    return new Cancellation(o, what);
+  }
+
+  /**
+   * Embeds the gallery, then adds its vectors to `index` as one admitted job
+   * whose start is the point of no return: an abort before it leaves `index` as it was.
+   */
+  private async addGallery(index: IndexData | (() => IndexData), o: BuildIndexOptions, cancel: Cancellation): Promise<GalleryResult> {
+    const entries = this.galleryEntries(o);
+    const { vectors, rows, skipped } = await cancel.race(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), cancel, o.onError ?? 'fail'));
+    const target = typeof index === 'function' ? index() : index;
+    await this.admission.run(async () => {
+      cancel.commit();
+      // The flag is not passed on: past the point of no return the add is never cut short.
+      await target.add(vectors, rows.map((i) => entries[i].label));
+    }, cancel);
+    return { index: target, skipped };
+  }
+
+  /** Builds an index from a gallery; with onError 'skip' answers `{ index, skipped }`. */
+  async buildIndex(o: BuildIndexOptions & { onError: 'skip' }): Promise<GalleryResult>;
+  async buildIndex(o: BuildIndexOptions & { onError?: 'fail' }): Promise<IndexData>;
+  async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult>;
+  async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult> {
     this.checkOpen();
     const indexType = o.indexType ?? 'HNSW32';
     const metricType = o.metricType ?? 'IP';
     if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
     if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
-    const entries = this.galleryEntries(o);
-    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits)));
-    const index = IndexData.create(this.featureDim, indexType, metricType);
-    await index.add(vectors, entries.map((e) => e.label));
-    return index;
+    const cancel = this.galleryCall(o, 'buildIndex');
+    try {
+      const r = await this.addGallery(() => IndexData.create(this.featureDim, indexType, metricType), o, cancel);
+      return o.onError === 'skip' ? r : r.index;
+    } finally {
+      cancel.dispose();
+    }
   }
 
-  async appendIndex(o: AppendIndexOptions): Promise<IndexData> {
+  /** Adds gallery images to an index; with onError 'skip' answers `{ index, skipped }`. Aborted, it leaves the index as it was. */
+  async appendIndex(o: AppendIndexOptions & { onError: 'skip' }): Promise<GalleryResult>;
+  async appendIndex(o: AppendIndexOptions & { onError?: 'fail' }): Promise<IndexData>;
+  async appendIndex(o: AppendIndexOptions): Promise<IndexData | GalleryResult>;
+  async appendIndex(o: AppendIndexOptions): Promise<IndexData | GalleryResult> {
     this.checkOpen();
-    const index = (await this.resolveIndex(o.index, true))!;
-    const entries = this.galleryEntries(o);
-    // Only the new images are embedded (the reference re-extracts everything).
-    const vectors = await this.track(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits)));
-    await index.add(vectors, entries.map((e) => e.label));
-    return index;
+    const cancel = this.galleryCall(o, 'appendIndex');
+    try {
+      const index = (await cancel.race(this.resolveIndex(o.index, true)))!;
+      // Only the new images are embedded (the reference re-extracts everything).
+      const r = await this.addGallery(index, o, cancel);
+      return o.onError === 'skip' ? r : r.index;
+    } finally {
+      cancel.dispose();
+    }
   }
 
+  /** Removes ids from an index as one admitted job; aborted before it starts, it leaves the index as it was. */
   async removeIndex(o: RemoveIndexOptions): Promise<IndexData> {
     this.checkOpen();
-    const index = (await this.resolveIndex(o.index, true))!;
-    let ids: number[];
-    if (typeof o.removeIds === 'string') {
-      ids = await readRemoveIds(o.removeIds);
-    } else if (Array.isArray(o.removeIds)) {
-      ids = o.removeIds;
-    } else {
-      throw new TypeError('removeIds must be a list of ids or the path of a file with one id per line');
+    const cancel = new Cancellation(o, 'removeIndex');
+    try {
+      const index = (await cancel.race(this.resolveIndex(o.index, true)))!;
+      let ids: number[];
+      if (typeof o.removeIds === 'string') {
+        ids = await cancel.race(readRemoveIds(o.removeIds));
+      } else if (Array.isArray(o.removeIds)) {
+        ids = o.removeIds;
+      } else {
+        throw new TypeError('removeIds must be a list of ids or the path of a file with one id per line');
+      }
+      await this.admission.run(async () => {
+        cancel.commit();
+        await index.remove(ids);
+      }, cancel);
+      return index;
+    } finally {
+      cancel.dispose();
     }
-    await index.remove(ids);
-    return index;
   }
 
   /** How well a gallery recognises a labelled query set, or itself leave-one-out (lib/eval/evaluate.ts). */
   async evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
     this.checkOpen();
-    return this.track(evaluate(this, o));
+    // Each image it embeds goes through this pipeline's admission (embed, buildIndex).
+    return evaluate(this, o);
   }
 
   /** Gallery health: conflicts, likely mislabels, outliers, duplicates, pictures without a main body (lib/eval/gallery-check.ts). */
   async checkGallery(src: { index: IndexData | string } | { gallery: GalleryInput }, o: GalleryCheckOptions = {}): Promise<GalleryCheckReport> {
     this.checkOpen();
-    return this.track(checkGallery(this, src, o));
+    return checkGallery(this, src, o);
   }
 
   /** Recognises one prepared image. */
-  private async recognizeOne(img: PreparedImage, index: IndexData | IndexSearcher | null, o: PredictOptions, limits: DecodeLimits): Promise<RecognitionResult> {
+  private async recognizeOne(img: PreparedImage, index: IndexData | IndexSearcher | null, o: PredictOptions, limits: DecodeLimits, cancel: Cancellation): Promise<RecognitionResult> {
     const topk = o.recTopk ?? this.config.rec_topk;
     const recThreshold = o.recThreshold ?? this.config.rec_threshold;
     const t0 = performance.now();
@@ -369,9 +489,11 @@ export class Pipeline extends EventEmitter {
         efSearch: o.efSearch,
         rerank: o.rerank,
         ...limits,
+        cancel: cancel.flag,
       }),
     );
     if (searcher && r.boxes.length) {
+      cancel.check(); // the boundary before a search elsewhere
       // Searched outside the native call: its hits become the boxes' ids and scores.
       const ts = performance.now();
       const hits = await searcher.search(r.features, topk);
@@ -418,7 +540,9 @@ export class Pipeline extends EventEmitter {
 
   /**
    * Recognises each input; results come in input order while up to
-   * `concurrency` recognitions run at once.
+   * `concurrency` recognitions of this call are prepared and admitted ahead.
+   * signal / timeoutMs cover the whole iteration; leaving the loop early
+   * drops the recognitions admitted ahead.
    */
   async *predict(input: ImageInput | ImageInput[], o: PredictOptions = {}): AsyncGenerator<RecognitionResult> {
     this.checkOpen();
@@ -428,28 +552,57 @@ export class Pipeline extends EventEmitter {
     if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
     if (o.recTopk !== undefined && (!Number.isInteger(o.recTopk) || o.recTopk < TOPK.min || o.recTopk > TOPK.max))
       throw new RangeError(`recTopk must be an integer in [${TOPK.min}, ${TOPK.max}], got ${JSON.stringify(o.recTopk)}`);
+    checkOnError(o.onError, ['throw', 'yield']);
     const limits = resolveDecodeLimits(o, this.decodeLimits);
     for (const k of ['nprobe', 'efSearch', 'rerank'] as const)
       if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
-    const index = await this.resolveIndex(o.index, false);
-    const pending: Array<Promise<RecognitionResult>> = [];
-    const gen = expandInputs(input, o.fetch);
-    let exhausted = false;
-    const fill = () => {
-      while (!exhausted && pending.length < this.concurrency) {
-        const next = gen.next();
-        if (next.done) { exhausted = true; break; }
-        const p = this.track(next.value().then((img) => this.recognizeOne(img, index, o, limits)));
-        p.catch(() => undefined); // surfaced in order below
-        pending.push(p);
-      }
-    };
-    fill();
-    while (pending.length) {
-      const r = await pending.shift()!;
+    const cancel = new Cancellation(o, 'predict');
+    const yieldErrors = o.onError === 'yield';
+    try {
+      const index = await cancel.race(this.resolveIndex(o.index, false));
+      const pending: Array<Promise<RecognitionResult>> = [];
+      const gen = expandInputs(input, o.fetch, yieldErrors);
+      let exhausted = false;
+      let n = 0;
+      const fill = () => {
+        while (!exhausted && pending.length < this.concurrency) {
+          const next = gen.next();
+          if (next.done) { exhausted = true; break; }
+          const thunk = next.value;
+          const where = thunk.input ?? `#${n}`;
+          n++;
+          let p = cancel.race(thunk()).then((img) => this.admission.run(() => this.recognizeOne(img, index, o, limits, cancel), cancel)
+            .catch((e) => { throw yieldErrors && !isCallError(e) ? new ItemFailure(e, img.inputPath ?? where, img.stem) : e; }));
+          if (yieldErrors) p = p.catch((e) => this.failedItem(e, where));
+          p.catch(() => undefined); // surfaced in order below
+          pending.push(p);
+        }
+      };
       fill();
-      yield r;
+      while (pending.length) {
+        cancel.check(); // the boundary between items
+        const r = await pending.shift()!;
+        fill();
+        yield r;
+      }
+    } finally {
+      // Done, failed or left early: what was admitted ahead is dropped.
+      cancel.abort(new ShituError('ERR_ABORTED', 'predict: the iteration ended before this item'));
+      cancel.dispose();
     }
+  }
+
+  /** predict's onError 'yield': the result standing for a failed item. */
+  private failedItem(e: unknown, where: string): RecognitionResult {
+    if (isCallError(e)) throw e;
+    const f = e instanceof ItemFailure ? e
+      : new ItemFailure(e, where, where.startsWith('#') ? `image_${where.slice(1)}` : path.basename(where).replace(/\.[^.]*$/, ''));
+    const err = f.error as { code?: string; message?: string };
+    const timings: StageTimings = { decode: 0, detPreprocess: 0, detInference: 0, detPostprocess: 0, recPreprocess: 0, recInference: 0, recBatchWait: 0, search: 0, total: 0, wall: 0 };
+    return new RecognitionResult({
+      inputPath: f.input.startsWith('#') ? null : f.input, boxes: [], timings, stem: f.stem, source: undefined,
+      error: { code: typeof err?.code === 'string' ? err.code : 'ERR_INPUT', message: err?.message ?? String(e), input: f.input },
+    });
   }
 
   /** One image, one result. */
@@ -458,11 +611,20 @@ export class Pipeline extends EventEmitter {
     throw new ShituError('ERR_INPUT', 'no image in the input');
   }
 
-  /** Waits for running work and refuses new work. */
+  /**
+   * Refuses new work, rejects queued jobs with ERR_CLOSED (a call between its
+   * jobs fails at its next one) and waits for running jobs at most
+   * closeTimeoutMs.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.inFlight]);
+    await this.admission.close(this.settings.closeTimeoutMs);
   }
+}
+
+/** An item's failure with the input it came from (predict's onError 'yield'). */
+class ItemFailure {
+  constructor(readonly error: unknown, readonly input: string, readonly stem: string) {}
 }
 
 export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreatePipelineOptions = {}): Promise<Pipeline> {
@@ -482,6 +644,12 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
   for (const k of ['threads', 'concurrency'] as const)
     if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+  const maxQueue = o.maxQueue ?? PIPELINE_LIMITS.maxQueue.default;
+  if (maxQueue !== Infinity && (!Number.isInteger(maxQueue) || maxQueue < PIPELINE_LIMITS.maxQueue.min))
+    throw new RangeError(`maxQueue must be a non-negative integer or Infinity, got ${shown(maxQueue)}`);
+  const closeTimeoutMs = o.closeTimeoutMs ?? PIPELINE_LIMITS.closeTimeoutMs.default;
+  if (!Number.isInteger(closeTimeoutMs) || closeTimeoutMs < PIPELINE_LIMITS.closeTimeoutMs.min || closeTimeoutMs > PIPELINE_LIMITS.closeTimeoutMs.max)
+    throw new RangeError(`closeTimeoutMs must be an integer in [${PIPELINE_LIMITS.closeTimeoutMs.min}, ${PIPELINE_LIMITS.closeTimeoutMs.max}], got ${shown(closeTimeoutMs)}`);
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const concurrency = o.concurrency ?? Math.min(4, cores);
   // Cores are shared out between the recognitions in flight: measured on 2 cores,
@@ -503,7 +671,11 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, reducedDecode: o.reducedDecode ?? false, batching }, limits);
+  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, maxQueue, closeTimeoutMs, reducedDecode: o.reducedDecode ?? false, batching }, limits);
+  // A thread of the addon's own pool (native/worker_pool.h) for each recognition
+  // this pipeline runs at once; the addon caps it (workerPoolStats().maxWorkers).
+  // An addon built before the pool (SHITU_ADDON_PATH at an older build) has none.
+  if (typeof native.reserveWorkers === 'function') native.reserveWorkers(concurrency);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
   return p;
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { callNative } from '../errors';
 import { RawImage } from '../input/image-input';
 import { native } from '../native/loader';
+import { colorIndexOf } from '../util/label-colour';
 
 export interface BoxJson {
   labels: Array<string | null>;
@@ -40,13 +41,6 @@ export interface PrintOptions {
   ensureAscii?: boolean;
 }
 
-/** Stable colour per label: the same label gets the same colour in every picture. */
-export function colorIndexOf(label: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 16777619);
-  return (h >>> 0) % 20;
-}
-
 function toJsonText(v: unknown, o: PrintOptions): string {
   const text = o.formatJson === false ? JSON.stringify(v) : JSON.stringify(v, null, o.indent ?? 4);
   return o.ensureAscii ? text.replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) : text;
@@ -56,8 +50,18 @@ function isDirTarget(p: string): boolean {
   return (fs.existsSync(p) && fs.statSync(p).isDirectory()) || p.endsWith('/') || path.extname(p) === '';
 }
 
+/** Why an item of predict(list, { onError: 'yield' }) has no recognition: its code, message and which input it was. */
+export interface ItemError {
+  code: string;
+  message: string;
+  /** The input's path or URL, or "#n" (its place in the list). */
+  input: string;
+}
+
 export class RecognitionResult {
   readonly inputPath: string | null;
+  /** Set (and boxes empty) when this item failed under predict's onError 'yield'. */
+  readonly error?: ItemError;
   readonly boxes: BoxJson[];
   readonly timings: StageTimings;
   /** @internal file stem for saved outputs */
@@ -68,8 +72,9 @@ export class RecognitionResult {
   private readonly picture?: RawImage;
 
   /** @internal */
-  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: unknown; picture?: RawImage; decodeLimits?: { maxPixels: number; formats: string[] } }) {
+  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: unknown; picture?: RawImage; decodeLimits?: { maxPixels: number; formats: string[] }; error?: ItemError }) {
     this.inputPath = args.inputPath;
+    if (args.error) this.error = args.error;
     this.boxes = args.boxes;
     this.timings = args.timings;
     this.stem = args.stem;

@@ -5,12 +5,12 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
-import { SERVICE_LIMITS } from '../limits';
+import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
@@ -20,12 +20,18 @@ import { routeSchemas } from './schemas';
 import type { IndexStore } from '../store/index-store';
 import { openIndexStore } from '../store/open';
 import { RouteContext, success } from './context';
-import { HttpError, statusOf } from './error-status';
+import { clientError, HttpError, publicMessage } from './error-status';
 import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
 import { evalRoutes } from './routes/eval';
 import { registerWebApp } from './web-app';
+import { BodyError } from './body/body-error';
+import { registerJsonBody } from './body/json-parser';
+import { HostAllowList } from './transport/host-allow';
+import { ConnectionGuard } from './transport/connection-guard';
+import { createHealthServer } from './transport/health-server';
+import { imagesOf } from './fetches/request-fetches';
 
 export { HttpError } from './error-status';
 
@@ -51,6 +57,8 @@ export interface ServerOptions {
    * internal sources.
    */
   fetch?: FetchOptions;
+  /** Image URL fetches at once per request (default 4) and per process (16), and bytes fetched per request (128 MiB). */
+  fetchBudget?: { perRequest?: number; perProcess?: number; maxBytesPerRequest?: number };
   /** API keys (see server-auth.ts); none or empty: no authentication. */
   apiKeys?: ApiKeySpec[];
   /** Who owns which index, for the per-key index quota (default: files beside indexDir). */
@@ -69,6 +77,26 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * How long a request's work (waiting for a slot, fetching, recognising or
+   * embedding) may take in ms (default 30000): past it the work is stopped at its
+   * next boundary and the answer is 504 ERR_TIMEOUT. A client that disconnects
+   * stops its work the same way.
+   */
+  requestDeadlineMs?: number;
+  /**
+   * Host header values answered (names, ".suffix" / "*.suffix" for subdomains, IP
+   * addresses, "*" for any; ports ignored). Default: loopback names and addresses
+   * when bound to a loopback address, else any. Others get 421 (/health and /ready excepted).
+   */
+  allowedHosts?: readonly string[];
+  /** Sockets open at once per client address (default 64), and of those not yet past their first request's headers (default 16); beyond: 503 and closed. */
+  maxConnectionsPerClient?: number;
+  maxPendingPerClient?: number;
+  /** A new socket must send its first request's headers within this (default 5 s). */
+  firstRequestTimeoutMs?: number;
+  /** Also answer /health and /ready on this port (0: any free one), with connection slots of its own; see shitu.healthAddress(). */
+  healthPort?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
   /** Fastify's logger option (default off). */
@@ -80,6 +108,9 @@ export interface ShituServerState {
   readonly store: IndexStore;
   /** True once the pipeline is loaded, false again while closing. */
   readonly ready: boolean;
+  /** The health port's address once listening (with the healthPort option). */
+  healthAddress(): AddressInfo | null;
+  readonly connections: ConnectionGuard;
   stats(): LimiterStats;
 }
 
@@ -115,9 +146,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const defaultKey = o.defaultIndexKey !== undefined ? store.checkKey(o.defaultIndexKey) : undefined;
   const fetchOpts: FetchOptions = { guard: true, ...o.fetch };
   const auth = o.apiKeys && o.apiKeys.length ? new Authenticator(o.apiKeys) : undefined;
-  // Index quotas count owners beside a directory store; another store without an
-  // ownership of its own counts the indexes built through this process only.
-  const ownership = o.ownership ?? (o.indexStore === undefined && o.indexDir ? new FileOwnership(o.indexDir) : new MemoryOwnership());
+  // Ownership (quotas, write rights): the store's own (PostgreSQL), else files beside a
+  // directory store; another store without one counts this process's builds only.
+  const ownership = o.ownership ?? store.ownership?.() ?? (o.indexStore === undefined && o.indexDir ? new FileOwnership(o.indexDir) : new MemoryOwnership());
   // Validated now (a bad value fails createServer), applied per request over the pipeline's own.
   const decodeOverride = { limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats };
   resolveDecodeLimits(decodeOverride);
@@ -127,8 +158,18 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     keepAliveTimeout: positiveInt('keepAliveTimeoutMs', o.keepAliveTimeoutMs, SERVICE_LIMITS.keepAliveTimeoutMs),
   };
   const maxConnections = positiveInt('maxConnections', o.maxConnections, SERVICE_LIMITS.maxConnections);
+  const requestDeadlineMs = positiveInt('requestDeadlineMs', o.requestDeadlineMs, SERVICE_LIMITS.requestDeadlineMs);
   // Node requires the header deadline not to exceed the whole-request deadline.
   timeouts.headersTimeout = Math.min(timeouts.headersTimeout, timeouts.requestTimeout);
+  const guard = new ConnectionGuard({
+    maxPerClient: positiveInt('maxConnectionsPerClient', o.maxConnectionsPerClient, CONNECTION_LIMITS.maxPerClient),
+    maxPendingPerClient: positiveInt('maxPendingPerClient', o.maxPendingPerClient, CONNECTION_LIMITS.maxPendingPerClient),
+    firstRequestTimeoutMs: Math.min(timeouts.headersTimeout, positiveInt('firstRequestTimeoutMs', o.firstRequestTimeoutMs, CONNECTION_LIMITS.firstRequestTimeoutMs)),
+  });
+  const givenHosts = o.allowedHosts !== undefined ? new HostAllowList(o.allowedHosts) : undefined;
+  let hosts: HostAllowList | undefined = givenHosts;
+  if (o.healthPort !== undefined && (!Number.isInteger(o.healthPort) || o.healthPort < 0 || o.healthPort > 65535))
+    throw new RangeError(`createServer: healthPort must be a port number (0 to 65535), got ${JSON.stringify(o.healthPort)}`);
 
   let pipeline: Pipeline | undefined;
   let loadError: Error | undefined;
@@ -143,7 +184,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     if (p === '/health') return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ok' } } };
     if (p !== '/ready') return null;
     if (!state.ready) {
-      const why = loadError ? `the pipeline failed to load: ${loadError.message}` : closing ? 'the server is closing' : 'the pipeline is still loading';
+      const why = loadError ? `the pipeline failed to load: ${publicMessage(loadError.message)}` : closing ? 'the server is closing' : 'the pipeline is still loading';
       return { status: 503, body: { logId, errorCode: 503, errorMsg: why }, headers: { 'retry-after': '2' } };
     }
     return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ready', ...limiter.stats } } };
@@ -153,7 +194,11 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     logger: o.logger ?? false,
     bodyLimit,
     genReqId: () => crypto.randomUUID(),
-    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    // unicode: false: string lengths are JS lengths (UTF-16 units), read in O(1); Ajv's
+    // default counts code points by walking the string, 0.6 s for a 64 MB image field.
+    // Ajv calls the option deprecated and warns once per instance (logger: false quiets it;
+    // its other misuses throw in strict mode rather than log).
+    ajv: { customOptions: { coerceTypes: false, allErrors: false, unicode: false, logger: false } },
     keepAliveTimeout: timeouts.keepAliveTimeout,
     requestTimeout: timeouts.requestTimeout,
     serverFactory: (handler) => {
@@ -165,11 +210,22 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout),
       }, (req, res) => {
         const h = req.method === 'GET' ? healthAnswer(req.url) : null;
-        if (!h) return handler(req, res);
-        res.writeHead(h.status, { 'content-type': 'application/json; charset=utf-8', ...h.headers, ...(closing ? { connection: 'close' } : {}) });
-        res.end(JSON.stringify(h.body));
+        if (h) {
+          res.writeHead(h.status, { 'content-type': 'application/json; charset=utf-8', ...h.headers, ...(closing ? { connection: 'close' } : {}) });
+          res.end(JSON.stringify(h.body));
+          return;
+        }
+        hosts ??= HostAllowList.forBound((server.address() as AddressInfo | null)?.address);
+        if (!hosts.allows(req.headers.host)) {
+          // 421 Misdirected Request: a name this server is not meant to be reached by (DNS rebinding).
+          res.writeHead(421, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+          res.end(JSON.stringify({ logId: crypto.randomUUID(), errorCode: 421, errorMsg: `Host ${JSON.stringify(req.headers.host ?? '')} is not a name this server answers to (see --allowed-hosts)` }));
+          return;
+        }
+        return handler(req, res);
       });
       server.maxConnections = maxConnections;
+      guard.attach(server);
       return server;
     },
   }) as unknown as ShituServer;
@@ -188,13 +244,32 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     });
   });
 
+  const healthServer = o.healthPort === undefined ? undefined : createHealthServer(healthAnswer, CONNECTION_LIMITS.health);
+  if (healthServer) {
+    // On the main port's address, once it listens.
+    app.addHook('onListen', async () => {
+      const host = (app.server.address() as AddressInfo).address;
+      await new Promise<void>((resolve, reject) => {
+        healthServer.once('error', reject);
+        healthServer.listen(o.healthPort, host, () => { healthServer.off('error', reject); resolve(); });
+      });
+    });
+    app.addHook('onClose', async () => {
+      healthServer.closeAllConnections();
+      await new Promise<void>((r) => healthServer.close(() => r()));
+    });
+  }
+
   const state: ShituServerState = {
     limiter,
     store,
     get ready() { return !!pipeline && !closing; },
     stats: () => limiter.stats,
+    healthAddress: () => (healthServer?.address() as AddressInfo | null) ?? null,
+    connections: guard,
   };
   app.decorate('shitu', state);
+  registerJsonBody(app, { bodyLimit, maxDepth: BODY_LIMITS.maxJsonDepth, maxValues: BODY_LIMITS.maxJsonValues, offloadBytes: BODY_LIMITS.offloadBytes });
   app.decorateRequest('principal', undefined);
 
   const needPipeline = (): Pipeline => {
@@ -222,9 +297,10 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const { status, message, headers } = statusOf(err, bodyLimit);
-    if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed');
+    const { status, message, headers, internal } = clientError(err, bodyLimit);
+    if (internal) request.log.error({ err, logId: request.id }, 'request failed');
     if (headers) reply.headers(headers);
+    if (err instanceof BodyError) reply.header('connection', 'close'); // the rest of a refused body is not worth reading
     reply.code(status).type('application/json').send({ logId: request.id, errorCode: status, errorMsg: message });
   });
   app.setNotFoundHandler((request, reply) => {
@@ -258,7 +334,16 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.register(registerWebApp);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, needPipeline, keyOf, decodeOverrideFor };
+  // Image URL fetches: a process-wide pool of sockets, a share per request (lib/server/fetches/).
+  const fb = o.fetchBudget ?? {};
+  const fetchGate = new Limiter(positiveInt('fetchBudget.perProcess', fb.perProcess, FETCH_BUDGET.perProcess), FETCH_BUDGET.maxQueued);
+  const fetchBudget = {
+    fetch: fetchOpts, gate: fetchGate,
+    perRequest: positiveInt('fetchBudget.perRequest', fb.perRequest, FETCH_BUDGET.perRequest),
+    maxBytesPerRequest: positiveInt('fetchBudget.maxBytesPerRequest', fb.maxBytesPerRequest, FETCH_BUDGET.maxBytesPerRequest),
+  };
+  const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.

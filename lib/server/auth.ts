@@ -4,15 +4,19 @@
 //
 //   <key> <scopes> [name] [indexes=N] [vectors=N]
 //
-// scopes: read (infer), write (build, add, remove) or read,write. A request
+// scopes (comma-separated): read (infer), write (build; add and remove on the
+// indexes the key's name owns), admin (write, to any index). A request
 // carries the key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 // Keys are kept only as SHA-256 digests and a presented key is compared with
 // every one of them in constant time (crypto.timingSafeEqual, no early exit),
 // so the answer time does not tell how much of a key was right.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import type { IndexOwnership, OwnerReservation } from '../store/index-store';
 
-export const SCOPES = ['read', 'write'] as const;
+export type { IndexOwnership, OwnerReservation } from '../store/index-store';
+
+export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKeySpec {
@@ -54,9 +58,9 @@ export function parseApiKeys(text: string, where = 'api keys'): ApiKeySpec[] {
     const fail = (what: string): never => { throw new RangeError(`${where}, entry ${i + 1}: ${what}`); };
     const [key, scopes, ...rest] = line.split(/\s+/);
     if (key.length < MIN_KEY_LENGTH) fail(`a key must have at least ${MIN_KEY_LENGTH} characters`);
-    if (!scopes) fail('scopes are missing (read, write or read,write)');
+    if (!scopes) fail(`scopes are missing (${SCOPES.join(', ')}, comma-separated)`);
     const list = scopes.split(',');
-    for (const s of list) if (!(SCOPES as readonly string[]).includes(s)) fail(`unknown scope ${JSON.stringify(s)} (read, write)`);
+    for (const s of list) if (!(SCOPES as readonly string[]).includes(s)) fail(`unknown scope ${JSON.stringify(s)} (${SCOPES.join(', ')})`);
     const spec: ApiKeySpec = { key, scopes: [...new Set(list)] as Scope[] };
     for (const r of rest) {
       const m = /^(indexes|vectors)=(\d+)$/.exec(r);
@@ -119,27 +123,31 @@ export class Authenticator {
     let found: Principal | undefined;
     for (const e of this.entries) if (crypto.timingSafeEqual(e.digest, d) && !found) found = e.principal;
     if (!found) throw new AuthError(401, 'the API key is not valid');
-    if (!found.scopes.includes(scope)) throw new AuthError(403, `the API key lacks the "${scope}" scope this operation needs`);
+    // admin is write to any index: it opens every write route.
+    const has = found.scopes.includes(scope) || (scope === 'write' && found.scopes.includes('admin'));
+    if (!has) throw new AuthError(403, `the API key lacks the "${scope}" scope this operation needs`);
     return found;
   }
 }
 
 /**
- * Who owns which index, for the per-key index quota. The store (files, or
- * another backend) provides this; `checkIndexQuota` is all the quota logic.
+ * Reserves the index about to be built under `indexKey` for the principal's
+ * name (403 when its `indexes=N` quota is used up, builds in progress
+ * included). The caller commits once the store has the index, or releases on
+ * failure. Without keys (no principal) there is nothing to reserve.
  */
-export interface IndexOwnership {
-  /** Indexes currently owned by `owner`. */
-  countIndexes(owner: string): Promise<number>;
-  /** Records that `owner` built `indexKey`. */
-  recordOwner(indexKey: string, owner: string): Promise<void>;
+export async function reserveIndex(p: Principal | undefined, indexKey: string, ownership: IndexOwnership): Promise<OwnerReservation | undefined> {
+  if (!p) return undefined;
+  const r = await ownership.reserve(p.name, indexKey, p.maxIndexes);
+  if (!r.ok) throw new AuthError(403, `quota: the key "${p.name}" already owns ${r.held} index(es), its limit is ${p.maxIndexes} (builds in progress count)`);
+  return r;
 }
 
-/** 403 when the principal may not build another index. */
-export async function checkIndexQuota(p: Principal | undefined, ownership: IndexOwnership): Promise<void> {
-  if (!p || p.maxIndexes === undefined) return;
-  const n = await ownership.countIndexes(p.name);
-  if (n >= p.maxIndexes) throw new AuthError(403, `quota: the key "${p.name}" already owns ${n} index(es), its limit is ${p.maxIndexes}`);
+/** 403 unless the principal's name owns the index, or it has the admin scope (no keys: open). */
+export async function checkWriteAccess(p: Principal | undefined, indexKey: string, ownership: IndexOwnership): Promise<void> {
+  if (!p || p.scopes.includes('admin')) return;
+  if ((await ownership.ownerOf(indexKey)) === p.name) return;
+  throw new AuthError(403, `the API key "${p.name}" does not own index ${indexKey}: only the key that built it, or a key with the "admin" scope, may change it`);
 }
 
 /** 403 when an index would hold more vectors than the principal may store. */

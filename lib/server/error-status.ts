@@ -4,6 +4,7 @@
 // to the {errorCode, errorMsg} envelope.
 import type { FastifyError } from 'fastify';
 import { ShituError } from '../errors';
+import { LABEL_PATTERN } from '../limits';
 import { AuthError } from './auth';
 import { BusyError, CancelledError } from './limiter';
 import { IndexKeyError } from '../store/index-store';
@@ -33,6 +34,10 @@ export const CODE_STATUS: Readonly<Record<string, { status: number; retryAfterS?
   ERR_INDEX_UNSUPPORTED: { status: 422 },
   ERR_INDEX_DIM: { status: 422 },
   ERR_CLOSED: { status: 503, retryAfterS: 5 },
+  ERR_BUSY: { status: 503, retryAfterS: 1 },
+  ERR_TIMEOUT: { status: 504 },
+  // The client went away: nobody reads this answer (as the limiter's CancelledError).
+  ERR_ABORTED: { status: 499 },
   ERR_STORE_UNAVAILABLE: { status: 503, retryAfterS: 1 },
 };
 
@@ -50,6 +55,7 @@ function validationMessage(err: FastifyError): string {
     const missing = v.keyword === 'required' ? String((v.params as { missingProperty?: string }).missingProperty ?? '') : undefined;
     const field = fieldName(v.instancePath, missing);
     if (missing) return `${field}: is required`;
+    if (v.keyword === 'pattern' && (v.params as { pattern?: string }).pattern === LABEL_PATTERN) return `${field}: must not contain U+0000 or unpaired UTF-16 surrogates`;
     if (v.keyword === 'enum') return `${field}: must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((a) => JSON.stringify(a)).join(', ')}`;
     return `${field}: ${v.message ?? 'is invalid'}`;
   }).join('; ');
@@ -93,3 +99,47 @@ export function statusOf(e: unknown, bodyLimit: number): { status: number; messa
   return { status: 500, message: (e as Error)?.message ?? String(e) };
 }
 
+
+/**
+ * What a client is told of a server-side failure, by code: never the internal
+ * message, which can carry file paths, connection strings or SQLSTATEs (it
+ * goes to the request log with the logId instead).
+ */
+const PUBLIC_TEXT: Readonly<Record<string, string>> = {
+  ERR_INDEX_CORRUPT: 'the stored index is damaged and cannot be read',
+  ERR_INDEX_IO: 'the index store failed to read or write the index',
+  ERR_INDEX_LABELS: 'the stored index has no readable labels',
+  ERR_STORE_UNAVAILABLE: 'the index store is unavailable right now; retry later',
+  ERR_MODEL_LOAD: 'a model failed to load',
+  ERR_INFERENCE: 'the recognition failed',
+  ERR_CONFIG: 'the server is misconfigured',
+};
+
+const SERVER_SIDE_TAIL = 'the server log has the details under this logId';
+
+/**
+ * Any message shown to clients, with what would tell them about the server's
+ * insides removed: connection strings, SQLSTATE codes, stack frames and
+ * absolute file paths (a `/` that starts a word; URLs the client sent keep
+ * theirs, since `//` and a host come first).
+ */
+export function publicMessage(text: string): string {
+  return text
+    .replace(/\n\s*at [^\n]*/g, '')
+    .replace(/postgres(?:ql)?:\/\/[^\s"'<>]*/gi, '<index store>')
+    .replace(/\s*\(?SQLSTATE [0-9A-Z]{5}\)?/gi, '')
+    .replace(/(^|[\s"'(=[,:])\/(?!\/)[^\s"'(),;:\]]*/g, '$1<path>');
+}
+
+/** The status, clean message and headers a failure answers with; `internal`: the full error belongs in the log. */
+export function clientError(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string>; internal: boolean } {
+  const s = statusOf(e, bodyLimit);
+  const code = e instanceof ShituError ? e.code : undefined;
+  const routine = e instanceof BusyError || e instanceof CancelledError || (code === 'ERR_CLOSED');
+  if (code && (s.status >= 500 && s.status !== 503 || code === 'ERR_STORE_UNAVAILABLE'))
+    return { ...s, message: `${code}: ${PUBLIC_TEXT[code] ?? 'the server failed'}; ${SERVER_SIDE_TAIL}`, internal: true };
+  if (s.status === 500 && !(e instanceof HttpError))
+    return { ...s, message: `ERR_INTERNAL: the server failed; ${SERVER_SIDE_TAIL}`, internal: true };
+  const message = publicMessage(s.message);
+  return { ...s, message, internal: (s.status >= 500 && !routine) || message !== s.message };
+}

@@ -15,7 +15,11 @@ export async function imageBytes(value: string, where: string, fetchOpts: FetchO
       throw new HttpError(400, `${where}: ${(e as Error).message}`);
     }
   }
-  // Accept a data: URI prefix and line-wrapped Base64 too.
+  return base64Bytes(value, where);
+}
+
+/** An `image` field that is not a URL: Base64 file content (a data: URI prefix and line breaks allowed). */
+export function base64Bytes(value: string, where: string): Buffer {
   const b64 = value.replace(/^data:[^,]*;base64,/i, '').replace(/\s+/g, '');
   if (!b64 || b64.length % 4 === 1 || !B64_RE.test(b64)) throw new HttpError(400, `${where}: neither an http(s) URL nor Base64-encoded image content`);
   const buf = Buffer.from(b64, b64.includes('-') || b64.includes('_') ? 'base64url' : 'base64');

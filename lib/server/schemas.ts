@@ -6,7 +6,7 @@
 // Optional[...] = None), written as OpenAPI 3.0's `nullable`.
 import { Static, TSchema, Type } from '@sinclair/typebox';
 import { INDEX_TYPES, METRIC_TYPES } from '../vector-index/index-data';
-import { DET_THRESHOLD, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
+import { DET_THRESHOLD, LABEL_PATTERN, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
 
 /** T or null (OpenAPI 3.0 `nullable`, which Fastify's Ajv understands). */
 const Nullable = <T extends TSchema>(t: T) => Type.Unsafe<Static<T> | null>({ ...t, nullable: true });
@@ -37,7 +37,10 @@ const IndexKeyField = Nullable(Type.String({
   description: 'The key of the index, as returned by /shitu-index-build. Optional (absent or null) when the server has a default index.',
 }));
 export const IdMap = Type.Record(Type.String(), Type.String(), { description: 'Mapping from vector ids (as strings) to labels.' });
-const Label = Type.String({ minLength: 1, maxLength: MAX_LABEL_LENGTH, description: `The label (1 to ${MAX_LABEL_LENGTH} characters, not blank).` });
+const Label = Type.String({
+  minLength: 1, maxLength: MAX_LABEL_LENGTH, pattern: LABEL_PATTERN,
+  description: `The label (1 to ${MAX_LABEL_LENGTH} characters, not blank, without U+0000 or unpaired surrogates: one rule for every store).`,
+});
 
 export interface SchemaLimits {
   maxPairs: number;
@@ -48,12 +51,23 @@ const pairsOf = (maxPairs: number) => Type.Array(Type.Object({ image: ImageField
   minItems: 1, maxItems: maxPairs, description: `Image-label pairs (1 to ${maxPairs}).`,
 });
 
+const OnErrorField = Enum(['fail', 'skip'] as const, {
+  default: 'fail',
+  description: 'Extension: "skip" leaves images that cannot be used out and lists them in the answer\'s `skipped`; "fail" (default) refuses the request over them.',
+});
+const Skipped = Type.Array(Type.Object({
+  image: Type.String({ description: 'The field of the image, e.g. imageLabelPairs[2].image.' }),
+  code: Type.String({ description: 'Why, as a ShituError code (ERR_IMAGE_DECODE, ERR_IMAGE_TOO_LARGE, ...).' }),
+  message: Type.String(),
+}), { description: 'Extension, with onError "skip" only: the images left out.' });
+
 export const BuildBody = (l: SchemaLimits) => Type.Object({
   imageLabelPairs: pairsOf(l.maxPairs),
+  onError: Type.Optional(OnErrorField),
   indexType: Type.Optional(Enum(INDEX_TYPES, { default: 'Flat', description: 'Extension: FAISS index type (the reference always builds Flat).' })),
   metricType: Type.Optional(Enum(METRIC_TYPES, { default: 'IP', description: 'Extension: metric (the reference always uses IP).' })),
 });
-export const AddBody = (l: SchemaLimits) => Type.Object({ imageLabelPairs: pairsOf(l.maxPairs), indexKey: Type.Optional(IndexKeyField) });
+export const AddBody = (l: SchemaLimits) => Type.Object({ imageLabelPairs: pairsOf(l.maxPairs), indexKey: Type.Optional(IndexKeyField), onError: Type.Optional(OnErrorField) });
 export const RemoveBody = (l: SchemaLimits) => Type.Object({
   ids: Type.Array(Type.Integer(), { maxItems: l.maxRemoveIds, description: `Ids of the vectors to remove (at most ${l.maxRemoveIds}). Unknown ids: 404, nothing removed.` }),
   indexKey: Type.Optional(IndexKeyField),
@@ -88,12 +102,12 @@ export function routeSchemas(l: SchemaLimits = SERVICE_LIMITS) {
     build: {
       summary: 'buildIndex: build a feature-vector index', security: auth,
       body: BuildBody(l),
-      response: { 200: envelope(Type.Object({ indexKey: Type.String(), idMap: IdMap })), ...errors(400, 401, 403, 413, 422, 500, 503) },
+      response: { 200: envelope(Type.Object({ indexKey: Type.String(), idMap: IdMap, skipped: Type.Optional(Skipped) })), ...errors(400, 401, 403, 413, 422, 500, 503, 504) },
     },
     add: {
       summary: 'addImagesToIndex: add images to an index', security: auth,
       body: AddBody(l),
-      response: { 200: envelope(Type.Object({ idMap: IdMap })), ...errors(400, 401, 403, 404, 413, 422, 500, 503) },
+      response: { 200: envelope(Type.Object({ idMap: IdMap, skipped: Type.Optional(Skipped) })), ...errors(400, 401, 403, 404, 413, 422, 500, 503, 504) },
     },
     remove: {
       summary: 'removeImagesFromIndex: remove vectors from an index', security: auth,
@@ -103,7 +117,7 @@ export function routeSchemas(l: SchemaLimits = SERVICE_LIMITS) {
     infer: {
       summary: 'infer: recognise the objects in an image', security: auth,
       body: InferBody,
-      response: { 200: envelope(InferResult), ...errors(400, 401, 403, 404, 413, 415, 422, 500, 503) },
+      response: { 200: envelope(InferResult), ...errors(400, 401, 403, 404, 413, 415, 422, 500, 503, 504) },
     },
   };
 }

@@ -27,22 +27,15 @@ function setPageHeaders(reply: FastifyReply) {
   reply.headers(PAGE_HEADERS);
 }
 
-/**
- * True for the page's own URLs (`/`, `/?…`, `/web/…`): served without
- * authentication, unlike the API routes. For an auth hook to exempt them.
- */
-export function isWebAppPath(url: string): boolean {
-  const p = url.split('?')[0];
-  return p === '/' || p.startsWith('/web/');
-}
-
 /** Registers GET / (the page) and GET /web/* (its script and style sheet). */
 export async function registerWebApp(app: FastifyInstance, opts: { dir?: string } = {}): Promise<void> {
   const dir = opts.dir ?? WEB_APP_DIR;
   if (!fs.existsSync(path.join(dir, 'index.html'))) {
     app.get('/', { schema: { hide: true } }, async (request, reply) => {
       reply.code(404);
-      return { logId: request.id, errorCode: 404, errorMsg: `the web app is not built (no ${path.join(dir, 'index.html')}): run npm run build:ts` };
+      // Named relative to the package: clients are not told where it is installed.
+      const rel = path.relative(packageRoot(), path.join(dir, 'index.html')).split(path.sep).join('/');
+      return { logId: request.id, errorCode: 404, errorMsg: `the web app is not built (no ${rel.startsWith('..') ? 'index.html' : rel}): run npm run build:ts` };
     });
     return;
   }

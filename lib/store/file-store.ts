@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../errors';
 import { IndexData } from '../vector-index/index-data';
-import { byNewest, checkIndexKey, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE } from './index-store';
+import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE } from './index-store';
 
 export class FileIndexStore implements IndexStore {
   readonly dir: string;
@@ -24,10 +24,6 @@ export class FileIndexStore implements IndexStore {
   get location(): string { return this.dir; }
 
   checkKey(key: string): string { return checkIndexKey(key); }
-
-  pathOf(key: string): string {
-    return path.join(this.dir, this.checkKey(key));
-  }
 
   newKey(): string {
     return crypto.randomUUID();
@@ -63,14 +59,19 @@ export class FileIndexStore implements IndexStore {
   /** Saves a new index under a fresh key and caches it. */
   async create(index: IndexData, key?: string): Promise<string> {
     const k = key === undefined ? this.newKey() : this.checkKey(key);
+    checkStoredLabels(index.idMapEntries.map(([, label]) => label));
     await index.save(path.join(this.dir, k));
     this.remember(k, Promise.resolve(index));
     return k;
   }
 
-  async append(key: string, f: (index: IndexData) => Promise<unknown>): Promise<IdMapEntries> {
+  async append(key: string, f: (index: IndexData) => Promise<unknown>, o: AppendOptions = {}): Promise<IdMapEntries> {
     return this.write(key, async (index) => {
+      const before = index.nextId;
       await f(index);
+      // Checked before the save; a refusal drops the changed in-memory copy (see write()).
+      checkStoredLabels(index.idMapEntries.filter(([id]) => id >= before).map(([, label]) => label));
+      o.checkCount?.(index.count);
       return index.idMapEntries;
     });
   }

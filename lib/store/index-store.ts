@@ -1,6 +1,8 @@
 // The IndexStore interface: what the service needs from wherever indexes live
 // (the file store in ./file-store.ts, the PostgreSQL store in ./postgres/),
 // and the index-key rule both share.
+import { ShituError } from '../errors';
+import { LABEL_PATTERN } from '../limits';
 import type { IndexData } from '../vector-index/index-data';
 import type { IndexSearcher } from '../vector-index/searcher';
 
@@ -21,6 +23,58 @@ export function checkIndexKey(key: string): string {
   if (typeof key !== 'string' || !INDEX_KEY_RE.test(key))
     throw new IndexKeyError(422, `indexKey: ${JSON.stringify(key)} is not an index key (a UUID returned by /shitu-index-build)`);
   return key.toLowerCase();
+}
+
+const LABEL_RE = new RegExp(LABEL_PATTERN, 'u');
+
+/**
+ * The label rule of lib/limits.ts (no U+0000, no lone surrogates), checked by
+ * every store before it writes, so that library callers get the same answer
+ * from both stores as the service's schema gives (ERR_INPUT, nothing written).
+ */
+export function checkStoredLabels(labels: Iterable<string>): void {
+  let i = 0;
+  for (const label of labels) {
+    if (!LABEL_RE.test(label)) throw new ShituError('ERR_INPUT', `label #${i}: must not contain U+0000 or unpaired UTF-16 surrogates`);
+    i++;
+  }
+}
+
+/**
+ * Who owns which index: API keys' index quotas and write rights
+ * (lib/server/auth.ts). A store may provide its own (the PostgreSQL store keeps
+ * it in the database, shared by every replica); the service falls back to
+ * files beside a directory store, else to this process's memory.
+ */
+export interface IndexOwnership {
+  /**
+   * Records `owner` as the owner of the index about to be built under
+   * `indexKey`, if the owner holds fewer than `max` indexes (built, or
+   * reserved by builds in progress); atomic, also across the processes that
+   * share the store. `{ ok: false, held }` when the quota is used up.
+   */
+  reserve(owner: string, indexKey: string, max?: number): Promise<OwnerReservation | { ok: false; held: number }>;
+  /** The owner recorded for an index (undefined: none, e.g. built while the service had no keys). */
+  ownerOf(indexKey: string): Promise<string | undefined>;
+}
+
+export interface OwnerReservation {
+  ok: true;
+  /** The index exists now: it counts as owned from here on. */
+  commit(): Promise<void>;
+  /** The build failed: the quota slot is free again. */
+  release(): Promise<void>;
+}
+
+/** Options of IndexStore.append. */
+export interface AppendOptions {
+  /**
+   * Called at write time, under the store's write lock on the index, with the
+   * number of vectors the index will hold after the append; throwing refuses
+   * the write (nothing is written) with that error. Per-key vector quotas use
+   * it, so that concurrent adds cannot overshoot.
+   */
+  checkCount?: (vectorsAfter: number) => void;
 }
 
 /** One index in a store's listing. */
@@ -59,7 +113,7 @@ export interface IndexStore {
    * from that index's nextId); the store gives them their final ids, commits,
    * and resolves with the index's id map after the write.
    */
-  append(key: string, f: (index: IndexData) => Promise<unknown>): Promise<IdMapEntries>;
+  append(key: string, f: (index: IndexData) => Promise<unknown>, o?: AppendOptions): Promise<IdMapEntries>;
   /** Removes ids (ShituError ERR_INDEX_ID with the unknown ids as details: nothing removed). */
   remove(key: string, ids: number[]): Promise<IdMapEntries>;
   /** Every index, newest first (ties by key). */
@@ -68,6 +122,8 @@ export interface IndexStore {
   idMap(key: string): Promise<IdMapEntries>;
   /** Resolves when every write in progress has finished. */
   settled(): Promise<void>;
+  /** Index ownership kept by the store itself (see IndexOwnership), where it has one. */
+  ownership?(): IndexOwnership;
   /** Releases connections and timers (after settled()). */
   close(): Promise<void>;
 }

@@ -1,15 +1,14 @@
 // Where the shared stand-in models and photos live (they are never part of the
-// package): $SHITU_SHARED_DIR, else ../shared beside the package, else
-// /work/shared. Used by the demo, the tests and the benchmarks.
+// package): $SHITU_SHARED_DIR, else ../shared beside the package. Used by the
+// demo, the tests and the benchmarks.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from './package-root';
 
 export function findSharedDir(): string | undefined {
   if (process.env.SHITU_SHARED_DIR) return process.env.SHITU_SHARED_DIR;
-  for (const p of [path.resolve(packageRoot(), '..', 'shared'), '/work/shared'])
-    if (fs.existsSync(path.join(p, 'models'))) return p;
-  return undefined;
+  const beside = path.resolve(packageRoot(), '..', 'shared');
+  return fs.existsSync(path.join(beside, 'models')) ? beside : undefined;
 }
 
 /** The shared directory, also exported to the environment so that models/standin.yaml expands to it. */

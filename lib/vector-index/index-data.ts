@@ -24,6 +24,9 @@ export const INDEX_TYPES: readonly IndexType[] = ['HNSW32', 'IVF', 'Flat', 'HNSW
 export const TOMBSTONE_INDEX_TYPES: readonly string[] = ['HNSW32', 'HNSW32_SQ8', 'IVF_PQ_RERANK'];
 export const METRIC_TYPES: readonly MetricType[] = ['IP', 'L2'];
 
+/** Internal: a native cancel flag (lib/native/cancel-flag.ts); a cancelled add or remove changes nothing. */
+export interface NativeCancel { cancel?: Int32Array }
+
 export interface SearchHit {
   id: number;
   label: string;
@@ -73,20 +76,13 @@ export class IndexData {
   labelOf(id: number): string | undefined { return this.idMap.get(id); }
   get labels(): string[] { return [...new Set(this.idMap.values())]; }
 
-  /** Higher is better for IP; lower is better for L2 (squared distances). */
-  isBetter(a: number, b: number): boolean { return this.metricType === 'L2' ? a < b : a > b; }
-  /** Whether a top-1 score passes rec_threshold, following the metric's direction. */
-  passes(score: number, threshold: number): boolean {
-    return this.metricType === 'L2' ? score <= threshold : score >= threshold;
-  }
-
   /** Adds L2-normalised vectors (n*dim) with their labels; returns the new ids. */
-  async add(vectors: Float32Array, labels: string[]): Promise<number[]> {
+  async add(vectors: Float32Array, labels: string[], o: NativeCancel = {}): Promise<number[]> {
     if (vectors.length !== labels.length * this.dim)
       throw new ShituError('ERR_INDEX_DIM', `${labels.length} labels need ${labels.length * this.dim} values of dimension ${this.dim}, got ${vectors.length}`);
     return this.lock.write(async () => {
       const ids = labels.map((_, i) => this.nextIdValue + i);
-      await callNative(() => this.native.add(vectors, BigInt64Array.from(ids.map(BigInt))));
+      await callNative(() => this.native.add(vectors, BigInt64Array.from(ids.map(BigInt)), { cancel: o.cancel }));
       ids.forEach((id, i) => this.idMap.set(id, labels[i]));
       this.nextIdValue += ids.length;
       return ids;
@@ -94,13 +90,13 @@ export class IndexData {
   }
 
   /** Removes ids; unknown ids are an error and nothing is removed. HNSW32 (and HNSW32_SQ8) mark them deleted (compacted on save). */
-  async remove(ids: number[]): Promise<number> {
+  async remove(ids: number[], o: NativeCancel = {}): Promise<number> {
     for (const id of ids) if (!Number.isInteger(id)) throw new TypeError(`ids must be integers, got ${JSON.stringify(id)}`);
     return this.lock.write(async () => {
       const unknown = [...new Set(ids)].filter((id) => !this.idMap.has(id));
       if (unknown.length) throw new ShituError('ERR_INDEX_ID', `unknown id(s), nothing removed: ${unknown.join(', ')}`, { details: unknown });
       const unique = [...new Set(ids)];
-      const n = await callNative(() => this.native.remove(BigInt64Array.from(unique.map(BigInt)), TOMBSTONE_INDEX_TYPES.includes(String(this.indexType))));
+      const n = await callNative(() => this.native.remove(BigInt64Array.from(unique.map(BigInt)), TOMBSTONE_INDEX_TYPES.includes(String(this.indexType)), { cancel: o.cancel }));
       unique.forEach((id) => this.idMap.delete(id));
       return n as number;
     });

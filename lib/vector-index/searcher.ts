@@ -15,7 +15,7 @@ export function isIndexSearcher(x: unknown): x is IndexSearcher {
     && !('native' in x);
 }
 
-/** Whether a top-1 score passes rec_threshold, following the metric's direction (as IndexData.passes). */
+/** Whether a top-1 score passes rec_threshold, following the metric's direction. */
 export function passesThreshold(metric: MetricType, score: number, threshold: number): boolean {
   return metric === 'L2' ? score <= threshold : score >= threshold;
 }

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Runs inside the bare Debian chroot of scripts/chroot-install-test.sh:
-#   inside-chroot.sh /pkg/shitu-node-X.tgz
+#   inside-chroot.sh /pkg/shitu-node-X.tgz [/opt/node-vN/bin/node ...]
 # Shared stand-ins in /shared, these checks in /check.
 set -euo pipefail
 tgz=$1
+shift
 images=/shared/data/images
 step() { echo "[chroot] $*"; }
 
@@ -14,16 +15,23 @@ step "bare system: $(. /etc/os-release; echo "$PRETTY_NAME"), glibc $(ldd --vers
 mkdir -p /app && cd /app
 npm init -y >/dev/null
 start=$(date +%s.%N)
-npm install --no-audit --no-fund --loglevel=error "$tgz" 2>&1 | tee /tmp/install.log
+npm install --no-audit --no-fund --loglevel=warn "$tgz" 2>&1 | tee /tmp/install.log
 end=$(date +%s.%N)
 step "install time: $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a}') s"
 step "installed size: node_modules $(du -sh node_modules | cut -f1) ($(du -sb node_modules | cut -f1) bytes)"
 pkgdir=node_modules/shitu-node
+if grep -q EBADENGINE /tmp/install.log; then echo "the install warned of an engine mismatch"; exit 1; fi
 if [ -e "$pkgdir/build" ]; then echo "install compiled something ($pkgdir/build exists)"; exit 1; fi
 
 cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /app/   # 'shitu-node' resolves from the app
 step "require:"; node /app/smoke.cjs "$images"
 step "import:"; node /app/smoke.mjs "$images"
+
+for other in "$@"; do
+  step "$("$other" --version): require and import:"
+  "$other" /app/smoke.cjs "$images"
+  "$other" /app/smoke.mjs "$images"
+done
 
 step "CLI:"
 npx shitu --version

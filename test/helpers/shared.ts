@@ -1,5 +1,5 @@
 // Where the shared models and photos live (never committed): $SHITU_SHARED_DIR,
-// else ../shared beside the checkout, else /work/shared. Exported to the
+// else ../shared beside the checkout. Exported to the
 // environment so models/standin.yaml and child processes find the same place.
 import * as path from 'node:path';
 import { useSharedDir } from '../../lib/util/shared-dir';

@@ -3,7 +3,15 @@ import { Command, Option } from 'commander';
 import { ShituError } from '../../errors';
 import { IndexData, INDEX_TYPES, METRIC_TYPES } from '../../vector-index/index-data';
 import { readRemoveIds } from '../../vector-index/formats/remove-ids';
+import type { SkippedImage } from '../../pipeline/pipeline';
 import { pipelineFlags, progressBar, withPipeline } from '../options';
+
+const onErrorOption = () => new Option('--on-error <mode>', 'skip: leave unusable gallery images out (one warning line each, exit 0); fail: stop on them').choices(['fail', 'skip']).default('fail');
+
+/** One warning line per gallery image left out (--on-error skip). */
+function warnSkipped(skipped: SkippedImage[]): void {
+  for (const s of skipped) process.stderr.write(`warning: skipped ${s.path}: ${s.code}: ${s.message.replace(/\s+/g, ' ')}\n`);
+}
 
 export function registerIndexCommands(program: Command): void {
   pipelineFlags(program.command('build-index'))
@@ -14,12 +22,15 @@ export function registerIndexCommands(program: Command): void {
     .addOption(new Option('--index-type <type>').choices(INDEX_TYPES as string[]).default('HNSW32'))
     .addOption(new Option('--metric-type <metric>').choices(METRIC_TYPES as string[]).default('IP'))
     .option('--crop', 'crop gallery images to their main body first')
+    .addOption(onErrorOption())
     .action(async (o) =>
       withPipeline(o, async (p) => {
-        const index = await p.buildIndex({
+        const opts = {
           galleryImgs: o.gallery, galleryLabel: o.labels, indexType: o.indexType, metricType: o.metricType,
           cropByDetection: !!o.crop, onProgress: progressBar('embedding'),
-        });
+        };
+        const { index, skipped } = o.onError === 'skip' ? await p.buildIndex({ ...opts, onError: 'skip' }) : { index: await p.buildIndex(opts), skipped: [] };
+        warnSkipped(skipped);
         await index.save(o.out);
         process.stderr.write(`index: ${index.count} vectors, ${index.labels.length} labels, ${index.indexType}/${index.metricType} -> ${o.out}\n`);
       }));
@@ -29,10 +40,13 @@ export function registerIndexCommands(program: Command): void {
     .requiredOption('--index <dir>', 'index directory (updated in place)')
     .requiredOption('--gallery <dir>', 'gallery root directory')
     .requiredOption('--labels <file>', 'label file')
+    .addOption(onErrorOption())
     .action(async (o) =>
       withPipeline(o, async (p) => {
         const index = await IndexData.load(o.index);
-        await p.appendIndex({ galleryImgs: o.gallery, galleryLabel: o.labels, index, onProgress: progressBar('embedding') });
+        const opts = { galleryImgs: o.gallery, galleryLabel: o.labels, index, onProgress: progressBar('embedding') };
+        if (o.onError === 'skip') warnSkipped((await p.appendIndex({ ...opts, onError: 'skip' })).skipped);
+        else await p.appendIndex(opts);
         await index.save(o.index);
         process.stderr.write(`index: ${index.count} vectors -> ${o.index}\n`);
       }));

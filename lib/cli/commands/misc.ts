@@ -24,7 +24,7 @@ export function registerMiscCommands(program: Command): void {
   program
     .command('demo')
     .description('the quick start on the shared stand-in models: build an index, recognise, write JSON and pictures')
-    .option('--shared <dir>', 'the shared data directory (default: $SHITU_SHARED_DIR, ../shared beside the package, /work/shared)', defaultSharedDir())
+    .option('--shared <dir>', 'the shared data directory (default: $SHITU_SHARED_DIR, else ../shared beside the package)', defaultSharedDir())
     .option('--out <dir>', 'output directory', 'output')
     .action(async (o) => {
       const { runDemo } = await import('../demo');

@@ -1,6 +1,6 @@
 // serve: the HTTP service's flags (the service itself: lib/cli/serve.ts).
 import { Command } from 'commander';
-import { BATCHING } from '../../limits';
+import { BATCHING, CONNECTION_LIMITS, SERVICE_LIMITS } from '../../limits';
 import { intArg, listArg, numberArg, pipelineFlags } from '../options';
 
 export function registerServeCommand(program: Command): void {
@@ -14,13 +14,17 @@ export function registerServeCommand(program: Command): void {
     .option('--default-index-key <key>', 'index used when a request has no indexKey')
     .option('--max-concurrent <n>', 'recognitions running at once', intArg(1), 2)
     .option('--max-queue <n>', 'requests waiting; beyond it 503 + Retry-After', intArg(0), 32)
+    .option('--request-timeout <ms>', `deadline of a request's work (queueing, fetching, recognition, embedding); past it 504 ERR_TIMEOUT (default ${SERVICE_LIMITS.requestDeadlineMs})`, intArg(1, 2 ** 31 - 1))
     .option('--batch-max <n>', `dynamic batching: crops per feature-model run across concurrent requests (default off; when on, ${BATCHING.maxBatch.default})`, intArg(0))
     .option('--batch-wait-ms <ms>', `dynamic batching: longest wait for other requests' crops (default ${BATCHING.maxWaitMs.default}; turns batching on)`, numberArg())
     .option('--body-limit <bytes>', 'largest request body', intArg(1), 64 * 1024 * 1024)
-    .option('--api-keys <file>', 'API keys, one "<key> <read|write|read,write> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
+    .option('--api-keys <file>', 'API keys, one "<key> <scopes: read,write,admin> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
     .option('--limit-input-pixels <n>', 'refuse images declaring more pixels (413)', intArg(1))
     .option('--image-formats <list>', 'formats decoded, comma-separated (default jpeg,png,webp,tiff,bmp)', listArg)
     .option('--allow-fetch <cidrs>', 'non-public addresses image URLs may reach, comma-separated CIDRs', listArg)
+    .option('--allowed-hosts <list>', 'Host header names answered, comma-separated (".example.com": subdomains too, "*": any; default: loopback names when bound to loopback, else any)', listArg)
+    .option('--health-port <port>', 'also answer /health and /ready on this port, with connection slots of its own', intArg(0, 65535))
+    .option('--max-connections-per-client <n>', `sockets open at once per client address (default ${CONNECTION_LIMITS.maxPerClient})`, intArg(1))
     .option('--log', 'log requests (JSON lines on stdout)')
     .action(async (o) => {
       const { serve } = await import('../serve');

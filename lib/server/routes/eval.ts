@@ -11,9 +11,8 @@ import { DET_THRESHOLD, EVAL, MAX_LABEL_LENGTH, SERVICE_LIMITS } from '../../lim
 import { checkGallerySource } from '../../eval/gallery-check';
 import { fromImages, fromIndex } from '../../eval/gallery-source';
 import { evaluationCharts } from '../../eval/write-report';
-import { clientGone, RouteContext, success } from '../context';
+import { requestWork, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
-import { imageBytes } from '../image-field';
 
 const Pairs = (what: string) => Type.Array(Type.Object({
   image: Type.String({ minLength: 1, description: 'An http(s) URL or the Base64-encoded image file.' }),
@@ -40,15 +39,17 @@ export function evalRoutes(c: RouteContext) {
       config: { scope: 'write', admission: true },
     }, async (request, reply) => {
       const p = c.needPipeline();
-      const signal = clientGone(reply);
+      const work = requestWork(reply, c.requestDeadlineMs);
+      const signal = work.signal;
       const b = request.body;
       if (b.imageLabelPairs && b.indexKey != null) throw new HttpError(422, 'indexKey, imageLabelPairs: give one gallery, not both');
       if (!!b.leaveOneOut === !!b.queries) throw new HttpError(422, 'queries, leaveOneOut: give queries or leaveOneOut: true');
-      const fetchAll = (pairs: Array<{ image: string; label: string }>, where: string) =>
-        Promise.all(pairs.map(async (x, i) => {
-          if (!x.label.trim()) throw new HttpError(422, `${where}[${i}].label: must not be blank`);
-          return { image: await imageBytes(x.image, `${where}[${i}].image`, c.fetchOpts), label: x.label };
-        }));
+      // Fetched under the request's budget (lib/server/fetches/), as a build's pictures are.
+      const fetchAll = async (pairs: Array<{ image: string; label: string }>, where: string) => {
+        pairs.forEach((x, i) => { if (!x.label.trim()) throw new HttpError(422, `${where}[${i}].label: must not be blank`); });
+        const images = await work.settle(c.images(pairs.map((x) => x.image), (i) => `${where}[${i}].image`, signal));
+        return pairs.map((x, i) => ({ image: images[i], label: x.label }));
+      };
       const gallery = b.imageLabelPairs ? await fetchAll(b.imageLabelPairs, 'imageLabelPairs') : undefined;
       const queries = b.queries ? await fetchAll(b.queries, 'queries') : undefined;
       const index = gallery ? undefined : await c.store.get(c.keyOf(b.indexKey));
@@ -56,7 +57,7 @@ export function evalRoutes(c: RouteContext) {
       const checkIt = b.check !== false;
       if ((checkIt || b.leaveOneOut) && index && index.count > EVAL.maxCheckEntries)
         throw new HttpError(422, `${checkIt ? 'check' : 'leaveOneOut'}: the index holds ${index.count} entries, more than the ${EVAL.maxCheckEntries} the service reads back; send labelled queries with check: false, or run shitu eval / shitu gallery-check`);
-      const out = await c.limiter.run(async () => {
+      const out = await work.settle(c.limiter.run(async () => {
         // One embedding of the gallery serves the evaluation and the check.
         const source = gallery
           ? await fromImages(p, { pairs: gallery }, { signal, ...c.decodeOverrideFor(p) }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); })
@@ -68,7 +69,7 @@ export function evalRoutes(c: RouteContext) {
         });
         const check = !checkIt ? null : await checkGallerySource(source, { signal, pipeline: p, defaultConflict: p.config.rec_threshold });
         return { report, check };
-      }, signal);
+      }, signal));
       return success(request, { ...out, charts: evaluationCharts(out.report) });
     });
   };

@@ -1,61 +1,93 @@
 // POST /shitu-index-build, /shitu-index-add, /shitu-index-remove: the writes,
 // as PaddleX's serving API defines them. Build and add embed their images
-// under admission (one recognition slot) and are aborted when the client leaves.
+// under admission (one recognition slot) and are aborted when the client leaves
+// or the request's deadline passes. With onError 'skip' (an extension) unusable
+// images are left out and listed in the answer's `skipped`.
+import * as crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ShituError } from '../../errors';
 import { SERVICE_LIMITS } from '../../limits';
-import { checkIndexQuota, checkVectorQuota } from '../auth';
-import { clientGone, idMapOf, RouteContext, success } from '../context';
+import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
+import { idMapOf, requestWork, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
-import { checkLabels, imageBytes } from '../image-field';
+import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
+import { IndexData } from '../../vector-index/index-data';
+import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
+
+/** buildIndex/appendIndex's answer in either shape (onError 'fail' gives the index alone). */
+const asResult = (r: IndexData | GalleryResult): GalleryResult => (r instanceof IndexData ? { index: r, skipped: [] } : r);
+
+/** The skipped images named by their field, as the service's errors name them. */
+const skippedOf = (skipped: SkippedImage[]) => skipped.map((s) => {
+  const m = /^#(\d+)$/.exec(s.path);
+  return { image: m ? `imageLabelPairs[${m[1]}].image` : s.path, code: s.code, message: s.message.replace(/^cannot decode image #\d+: /, 'cannot decode image: ') };
+});
 
 export function indexWriteRoutes(c: RouteContext) {
-  const images = (pairs: Array<{ image: string }>) =>
-    Promise.all(pairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, c.fetchOpts)));
+  const images = (pairs: Array<{ image: string }>, signal: AbortSignal) =>
+    c.images(pairs.map((x) => x.image), (i) => `imageLabelPairs[${i}].image`, signal);
 
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: c.schemas.build, config: { scope: 'write', admission: true } }, async (request, reply) => {
       const p = c.needPipeline();
-      const signal = clientGone(reply);
-      const { imageLabelPairs, indexType, metricType } = request.body;
+      const work = requestWork(reply, c.requestDeadlineMs);
+      const { imageLabelPairs, indexType, metricType, onError } = request.body;
       const principal = request.principal;
-      await checkIndexQuota(principal, c.ownership);
       checkVectorQuota(principal, imageLabelPairs.length);
       const labels = checkLabels(imageLabelPairs);
-      const imgs = await images(imageLabelPairs);
-      const index = await c.limiter.run(
-        () => p.buildIndex({ galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', ...c.decodeOverrideFor(p) })
-          .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
-        signal);
-      const indexKey = await c.store.create(index);
-      if (principal) await c.ownership.recordOwner(indexKey, principal.name);
-      return success(request, { indexKey, idMap: idMapOf(index.idMapEntries) });
+      // The key is chosen first and reserved against the quota before any work
+      // (atomically: concurrent builds cannot overshoot); a failed build frees it.
+      const indexKey = c.store.checkKey(crypto.randomUUID());
+      const reservation = await reserveIndex(principal, indexKey, c.ownership);
+      let index, skipped;
+      try {
+        const imgs = await work.settle(images(imageLabelPairs, work.signal));
+        ({ index, skipped } = asResult(await work.settle(c.limiter.run(
+          () => p.buildIndex({
+            galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', onError: onError ?? 'fail',
+            signal: work.signal, ...c.decodeOverrideFor(p),
+          }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
+          work.signal))));
+        await c.store.create(index, indexKey);
+      } catch (e) {
+        await reservation?.release().catch((err) => request.log.error({ err, logId: request.id }, 'releasing an index reservation failed'));
+        throw e;
+      }
+      // The index exists, so it counts even if this bookkeeping fails.
+      await reservation?.commit().catch((err) => request.log.error({ err, logId: request.id }, 'committing an index reservation failed'));
+      return success(request, { indexKey, idMap: idMapOf(index.idMapEntries), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) });
     });
 
     r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: c.schemas.add, config: { scope: 'write', admission: true } }, async (request, reply) => {
       const p = c.needPipeline();
-      const signal = clientGone(reply);
-      const { imageLabelPairs } = request.body;
+      const work = requestWork(reply, c.requestDeadlineMs);
+      const { imageLabelPairs, onError } = request.body;
       const labels = checkLabels(imageLabelPairs);
       const key = c.keyOf(request.body.indexKey);
       await c.store.check(key); // 404 before any download
       const principal = request.principal;
-      const imgs = await images(imageLabelPairs);
-      const idMap = await c.store.append(key, (index) => {
+      await checkWriteAccess(principal, key, c.ownership);
+      const imgs = await work.settle(images(imageLabelPairs, work.signal));
+      let skipped: SkippedImage[] = [];
+      const idMap = await work.settle(c.store.append(key, (index) => {
+        // Early refusal before embedding (where the store hands over the index itself);
+        // checkCount below is the check that holds under concurrent adds.
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return c.limiter.run(
-          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, ...c.decodeOverrideFor(p) })
-            .catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
-          signal);
-      });
-      return success(request, { idMap: idMapOf(idMap) });
+          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError: onError ?? 'fail', signal: work.signal, ...c.decodeOverrideFor(p) })
+            .then((r) => { skipped = asResult(r).skipped; }, (e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
+          work.signal);
+      }, { checkCount: (n) => checkVectorQuota(principal, n) }));
+      return success(request, { idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) });
     });
 
     r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: c.schemas.remove, config: { scope: 'write' } }, async (request) => {
       c.needPipeline();
       const key = c.keyOf(request.body.indexKey);
       const { ids } = request.body;
+      await c.store.check(key); // 404 before 403
+      await checkWriteAccess(request.principal, key, c.ownership);
       const idMap = await c.store.remove(key, ids).catch((e) => {
         if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
           const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];

@@ -1,10 +1,9 @@
 // POST /shitu-infer: one recognition under admission, aborted when the client
-// leaves; answers PaddleX's detectedObjects shape with a Server-Timing header.
+// leaves or the request's deadline passes; answers PaddleX's detectedObjects shape with a Server-Timing header.
 import type { FastifyInstance } from 'fastify';
 import { ShituError } from '../../errors';
-import { clientGone, RouteContext, success } from '../context';
+import { requestWork, RouteContext, success } from '../context';
 import { HttpError } from '../error-status';
-import { imageBytes } from '../image-field';
 import type { InferRequest } from '../schemas';
 import { serverTiming } from '../timing';
 
@@ -12,19 +11,19 @@ export function inferRoutes(c: RouteContext) {
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: InferRequest }>('/shitu-infer', { schema: c.schemas.infer, config: { scope: 'read', admission: true } }, async (request, reply) => {
       const p = c.needPipeline();
-      const signal = clientGone(reply);
+      const work = requestWork(reply, c.requestDeadlineMs);
       const b = request.body;
       const returnImage = b.returnImage ?? true;
       const givenKey = b.indexKey ?? undefined;
       // No key, no default key: the pipeline config's own index, when it names one.
-      const index = givenKey === undefined && !c.defaultKey && p.config.index ? undefined : await c.store.searchable(c.keyOf(givenKey));
-      const img = await imageBytes(b.image, 'image', c.fetchOpts);
-      const out = await c.limiter.run(async () => {
+      const index = givenKey === undefined && !c.defaultKey && p.config.index ? undefined : await work.settle(c.store.searchable(c.keyOf(givenKey)));
+      const [img] = await work.settle(c.images([b.image], () => 'image', work.signal));
+      const out = await work.settle(c.limiter.run(async () => {
         let res;
         try {
           res = await p.recognize(img, {
             index, detThreshold: b.detThreshold ?? undefined, recThreshold: b.recThreshold ?? undefined, recTopk: b.topk ?? undefined,
-            keepImage: returnImage, ...c.decodeOverrideFor(p),
+            keepImage: returnImage, signal: work.signal, ...c.decodeOverrideFor(p),
           });
         } catch (e) {
           if (e instanceof ShituError && e.code === 'ERR_IMAGE_DECODE') throw new HttpError(400, `image: cannot decode the image (not a supported format, or corrupt)`);
@@ -34,7 +33,7 @@ export function inferRoutes(c: RouteContext) {
         }
         const picture = returnImage ? (await res.image('.jpg')).toString('base64') : null;
         return { boxes: res.boxes, picture, timings: res.timings };
-      }, signal);
+      }, work.signal));
       reply.header('server-timing', serverTiming(out.timings));
       return success(request, {
         detectedObjects: out.boxes.map((box) => ({

@@ -15,7 +15,8 @@ import { callNative, ShituError } from '../../errors';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../vector-index/index-data';
 import type { IndexSearcher } from '../../vector-index/searcher';
 import { native } from '../../native/loader';
-import { byNewest, checkIndexKey, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore } from '../index-store';
+import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexOwnership, IndexStore } from '../index-store';
+import { PgOwnership } from './pg-ownership';
 import { storeFailure, unavailable } from './errors';
 import { createAnnIndex, parseVector, PgSearchOptions, searchInDatabase, vectorLiteral } from './pgvector-search';
 import { CHANGE_CHANNEL, ensureSchema } from './schema';
@@ -398,6 +399,7 @@ export class PgIndexStore implements IndexStore {
     await this.ready();
     const meta: IndexMeta = { dim: index.dim, indexType: index.indexType, metricType: index.metricType, search };
     const entries = index.idMapEntries;
+    checkStoredLabels(entries.map(([, label]) => label));
     const quantizer = search === 'faiss' && (meta.indexType === 'IVF' || meta.indexType === 'IVF_PQ') ? await trainedEmptyCopy(index) : null;
     return this.track(this.transaction(async (c) => {
       await c.query('INSERT INTO shitu_index (key, dim, index_type, metric_type, search, next_id, version, quantizer) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)',
@@ -413,7 +415,7 @@ export class PgIndexStore implements IndexStore {
     }));
   }
 
-  async append(key: string, f: (index: IndexData) => Promise<unknown>): Promise<IdMapEntries> {
+  async append(key: string, f: (index: IndexData) => Promise<unknown>, o: AppendOptions = {}): Promise<IdMapEntries> {
     const k = this.checkKey(key);
     const e = await this.entry(k); // 404 before any work
     // The new entries are embedded into a scratch index outside any transaction;
@@ -421,7 +423,14 @@ export class PgIndexStore implements IndexStore {
     const scratch = IndexData.create(e.meta.dim, 'Flat', e.meta.metricType);
     await f(scratch);
     const fresh = scratch.idMapEntries.map(([id, label]) => ({ label, vector: scratch.native.reconstruct(id) as Float32Array }));
+    checkStoredLabels(fresh.map((x) => x.label));
+    const checkCount = o.checkCount;
     return this.track(this.write(k, async (c, row) => {
+      // Counted under the index row's lock: concurrent adds (any replica) are counted one after another.
+      if (checkCount) {
+        const n = await c.query('SELECT count(*)::bigint AS n FROM shitu_vector WHERE index_key = $1', [k]);
+        refuseWith(() => checkCount(Number(n.rows[0].n) + fresh.length));
+      }
       const ids = fresh.map((_, i) => row.nextId + i);
       await insertVectors(c, k, fresh.map((x, i) => ({ id: ids[i], label: x.label, vector: x.vector })));
       return { op: 'add' as const, ids, nextId: row.nextId + ids.length };
@@ -473,6 +482,16 @@ export class PgIndexStore implements IndexStore {
     return this.idMap(k);
   }
 
+  // ---- ownership -----------------------------------------------------------
+
+  /** Who owns which index, in the database: one truth for every replica (lib/store/postgres/pg-ownership.ts). */
+  ownership(): IndexOwnership {
+    return new PgOwnership(async (f) => {
+      await this.ready();
+      return this.transaction(f);
+    });
+  }
+
   // ---- plumbing ------------------------------------------------------------
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -518,6 +537,8 @@ export class PgIndexStore implements IndexStore {
         await c.query('ROLLBACK').catch(() => undefined);
         throw e;
       }
+    }).catch((e) => {
+      throw e instanceof Refusal ? e.reason : e;
     });
   }
 
@@ -541,6 +562,27 @@ export class PgIndexStore implements IndexStore {
     this.wakeFeed?.();
     await this.feedLoop;
     await this.pool.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A caller's check that refused a write inside a transaction: a ShituError, so
+ * the connection is not treated as broken; transaction() rolls back and
+ * rethrows the caller's own error (not a store failure).
+ */
+class Refusal extends ShituError {
+  readonly reason: unknown;
+  constructor(reason: unknown) {
+    super('ERR_INPUT', (reason as Error)?.message ?? String(reason));
+    this.reason = reason;
+  }
+}
+
+function refuseWith(check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    throw new Refusal(e);
   }
 }
 

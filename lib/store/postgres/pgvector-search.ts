@@ -5,10 +5,9 @@
 // FAISS's conventions so results read the same as the in-process search:
 // IP = the inner product (pgvector's <#> is its negation), L2 = the squared
 // distance (pgvector's <-> is the distance).
-import type { ClientBase } from 'pg';
 import { ShituError } from '../../errors';
 import type { IndexType, MetricType, SearchHit } from '../../vector-index/index-data';
-import { PGVECTOR_MAX_INDEXED_DIM } from './schema';
+import { PGVECTOR_MAX_INDEXED_DIM, SqlClient } from './schema';
 
 // pgvector's Node helpers (text form in and out). 0.2.1, the last CommonJS
 // release: 0.3.0 is ESM only, which require() loads only from Node 20.19 on
@@ -44,7 +43,7 @@ function ident(key: string): string {
  * The compressed types map to their family (HNSW32_SQ8 -> hnsw, IVF_PQ and IVF_PQ_RERANK -> ivfflat): pgvector
  * keeps full vectors either way.
  */
-export async function createAnnIndex(c: ClientBase, key: string, dim: number, indexType: IndexType | string, metric: MetricType, rows: number): Promise<void> {
+export async function createAnnIndex(c: SqlClient, key: string, dim: number, indexType: IndexType | string, metric: MetricType, rows: number): Promise<void> {
   if (indexType === 'Flat') return;
   if (dim > PGVECTOR_MAX_INDEXED_DIM)
     throw new ShituError('ERR_INDEX_UNSUPPORTED', `search: pgvector indexes at most ${PGVECTOR_MAX_INDEXED_DIM} dimensions, this index has ${dim} (use Flat or search: faiss)`);
@@ -59,11 +58,11 @@ export async function createAnnIndex(c: ClientBase, key: string, dim: number, in
   // Fresh statistics, or the planner may scan the table instead (measured in
   // bench/pgstore.ts, 200 000 rows of two galleries: exact results at 55-67 ms
   // per query without them, 2-3 ms through the HNSW index with them).
-  await c.query({ text: 'ANALYZE shitu_vector', query_timeout: INDEX_BUILD_TIMEOUT_MS } as { text: string });
+  await c.query({ text: 'ANALYZE shitu_vector', query_timeout: INDEX_BUILD_TIMEOUT_MS });
 }
 
 /** k nearest entries for each query, in one transaction (the search settings are local to it). */
-export async function searchInDatabase(c: ClientBase, key: string, dim: number, metric: MetricType, queries: Float32Array, k: number,
+export async function searchInDatabase(c: SqlClient, key: string, dim: number, metric: MetricType, queries: Float32Array, k: number,
                                        o: PgSearchOptions = {}): Promise<SearchHit[][]> {
   if (queries.length % dim !== 0)
     throw new ShituError('ERR_INDEX_DIM', `query length ${queries.length} is not a multiple of the index dimension ${dim}`);

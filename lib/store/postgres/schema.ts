@@ -5,7 +5,19 @@
 //   shitu_vector  one row per gallery entry: id, label, pgvector embedding
 //   shitu_change  one row per committed write (index_key, version): what the
 //                 replicas replay to update their in-process FAISS copies
-import type { ClientBase } from 'pg';
+//   shitu_owner   one row per index an API key built or is building (quotas,
+//                 write rights; lib/store/postgres/pg-ownership.ts)
+
+/**
+ * What the store's helpers need of a connection; pg's Client and PoolClient
+ * satisfy it. Declared here instead of imported from pg so that the published
+ * .d.ts files do not need @types/pg (a devDependency) in a user's project
+ * (test/consumer-types.test.ts).
+ */
+export interface SqlClient {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  query(text: string | { text: string; query_timeout?: number }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+}
 
 /** The NOTIFY channel; the payload is "<indexKey>:<version>". */
 export const CHANGE_CHANNEL = 'shitu_index_change';
@@ -45,9 +57,17 @@ CREATE TABLE IF NOT EXISTS shitu_change (
   committed_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (index_key, version)
 );
+-- No foreign key to shitu_index: a row is written (reserved) before its index exists.
+CREATE TABLE IF NOT EXISTS shitu_owner (
+  index_key uuid PRIMARY KEY,
+  owner text NOT NULL,
+  -- While the index is being built: until when the reservation counts without it.
+  reserved_until timestamptz
+);
+CREATE INDEX IF NOT EXISTS shitu_owner_by_owner ON shitu_owner (owner);
 `;
 
-export async function ensureSchema(c: ClientBase): Promise<void> {
+export async function ensureSchema(c: SqlClient): Promise<void> {
   await c.query('BEGIN');
   try {
     await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);

@@ -1,0 +1,131 @@
+// One FIFO admission per pipeline over every native job of every call
+// (a recognition, a gallery batch's embedding or detection, an index add or
+// remove): at most `concurrency` run at once, the rest wait in arrival order;
+// beyond `maxQueue` waiting a new job is refused with ERR_BUSY at once instead
+// of piling up. A waiting job whose call is cancelled leaves the queue at once.
+// Bounding the jobs of all calls together (not the items of one predict) is
+// what keeps a server that calls recognize() per request from flooding the
+// native threads.
+import { ShituError } from '../errors';
+import type { Cancellation } from './cancel';
+
+export interface AdmissionStats {
+  /** Native jobs running now (at most the pipeline's concurrency). */
+  inFlight: number;
+  /** Jobs waiting for a slot. */
+  queued: number;
+  /** Jobs that finished, succeeded or failed, or were cancelled, so far. */
+  completed: number;
+  failed: number;
+  /** Dropped from the queue or stopped by their call's signal, deadline or close(). */
+  aborted: number;
+  /** Refused with ERR_BUSY (the queue was full). */
+  rejected: number;
+}
+
+interface Waiter {
+  start(): void;
+  drop(e: ShituError): void;
+}
+
+export class Admission {
+  private active = 0;
+  private readonly queue: Waiter[] = [];
+  private readonly counts = { completed: 0, failed: 0, aborted: 0, rejected: 0 };
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(readonly concurrency: number, readonly maxQueue: number) {}
+
+  stats(): AdmissionStats {
+    return { inFlight: this.active, queued: this.queue.length, ...this.counts };
+  }
+
+  /**
+   * Runs `job` when a slot is free. Rejects with ERR_BUSY when the queue is
+   * full, ERR_CLOSED after close(), and with the call's reason (ERR_ABORTED,
+   * ERR_TIMEOUT) as soon as it is cancelled, queued or running (a running job
+   * keeps its slot until it reaches its next boundary and returns).
+   */
+  async run<T>(job: () => Promise<T>, cancel: Cancellation): Promise<T> {
+    if (this.closed) throw new ShituError('ERR_CLOSED', 'the pipeline is closed');
+    if (cancel.aborted) {
+      this.counts.aborted++;
+      throw cancel.reason;
+    }
+    if (this.active >= this.concurrency) {
+      if (this.queue.length >= this.maxQueue) {
+        this.counts.rejected++;
+        throw new ShituError('ERR_BUSY', `the pipeline is busy: ${this.active} job(s) running and ${this.queue.length} waiting (maxQueue ${this.maxQueue})`);
+      }
+      await new Promise<void>((resolve, reject) => {
+        const w: Waiter = {
+          start: () => { off(); resolve(); },
+          drop: (e) => { off(); reject(e); },
+        };
+        const off = cancel.onAbort((reason) => {
+          const i = this.queue.indexOf(w);
+          if (i < 0) return;
+          this.queue.splice(i, 1);
+          this.counts.aborted++;
+          reject(reason);
+          this.checkIdle();
+        });
+        this.queue.push(w);
+      });
+      // The slot was handed over by release(): `active` already counts this job.
+    } else {
+      this.active++;
+    }
+    let p: Promise<T>;
+    try {
+      p = job();
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(() => {
+      if (cancel.aborted) this.counts.aborted++;
+      else this.counts.completed++;
+    }, (e) => {
+      if (cancel.aborted || (e instanceof ShituError && (e.code === 'ERR_ABORTED' || e.code === 'ERR_TIMEOUT'))) this.counts.aborted++;
+      else this.counts.failed++;
+    }).finally(() => this.release());
+    return cancel.race(p);
+  }
+
+  private release() {
+    const next = this.queue.shift();
+    if (next) next.start(); // hand the slot over
+    else this.active--;
+    this.checkIdle();
+  }
+
+  private checkIdle() {
+    if (this.active === 0 && this.queue.length === 0 && this.idleWaiters.length) {
+      const ws = this.idleWaiters;
+      this.idleWaiters = [];
+      ws.forEach((w) => w());
+    }
+  }
+
+  /**
+   * Refuses new jobs, rejects the waiting ones with ERR_CLOSED, and resolves
+   * once the running ones are done or after `timeoutMs`, whichever comes first
+   * (a native job past its last boundary cannot be stopped; it finishes alone).
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.closed = true;
+    const waiting = this.queue.splice(0);
+    for (const w of waiting) {
+      this.counts.aborted++;
+      w.drop(new ShituError('ERR_CLOSED', 'the pipeline was closed before this work started'));
+    }
+    if (this.active === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+    ]);
+    clearTimeout(timer);
+  }
+}
