@@ -17,7 +17,7 @@ const close = (t: Test, a: number, b: number, what: string) => t.ok(Math.abs(a -
 
 let pipeline: Pipeline;
 t.before(async () => { pipeline = await createPipeline(STANDIN_CONFIG, { threads: 2 }); });
-t.teardown(() => pipeline?.close(t, ));
+t.teardown(() => pipeline?.close());
 
 t.test('Recall@k and mAP@k as PaddleClas defines them, by hand', async (t) => {
   // Three known queries' ranked entries (true: the query's label).
