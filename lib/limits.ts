@@ -141,6 +141,6 @@ export const GALLERY_CHECK = {
   vote: 5,
   /** A likely mislabel is closer to another label than to its own by at least this. */
   mislabelMargin: 0.1,
-  /** Labels with more entries than this get no spread (quadratic in the label's size). */
-  maxLabelForSpread: 2000,
+  /** Labels with more entries than this get no spread (quadratic in the label's size, on the main thread: 300 entries are 45,000 dot products). */
+  maxLabelForSpread: 300,
 } as const;

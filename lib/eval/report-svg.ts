@@ -7,6 +7,7 @@ import type { MetricType } from '../vector-index/index-data';
 import type { SweepRow } from './sweep';
 
 const W = 640, H = 380, L = 56, R = 16, T = 28, B = 68;
+const MAX_POINTS = 1000;
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (v: number) => (Number.isFinite(v) ? Number(v.toFixed(2)) : 0);
 
@@ -49,7 +50,10 @@ export function thresholdChart(rows: readonly SweepRow[], metric: MetricType, cu
   let lo = Math.min(...ts), hi = Math.max(...ts);
   if (!(hi > lo)) { lo -= 0.05; hi += 0.05; }
   const f = frame(title, lo, hi, `rec_threshold (${metric === 'L2' ? 'L2 distance: accepted at or below' : 'cosine: accepted at or above'})`, 'share');
-  const sorted = [...rows].sort((a, b) => a.threshold - b.threshold);
+  // At most MAX_POINTS per line: a sweep of 100,000 answers draws as well with every n-th row.
+  const all = [...rows].sort((a, b) => a.threshold - b.threshold);
+  const step = Math.max(1, Math.ceil(all.length / MAX_POINTS));
+  const sorted = all.filter((_, i) => i % step === 0 || i === all.length - 1);
   const line = (key: 'precision' | 'recall' | 'unknownRejection' | 'acceptRate') => {
     const pts = sorted.filter((r) => Number.isFinite(r[key])).map((r) => `${num(f.x(r.threshold))},${num(f.y(r[key]))}`);
     return pts.length ? `<polyline fill="none" stroke="${SERIES[key]}" stroke-width="2" points="${pts.join(' ')}"/>` : '';
