@@ -10,6 +10,8 @@ const W = 640, H = 380, L = 56, R = 16, T = 28, B = 68;
 const MAX_POINTS = 1000;
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (v: number) => (Number.isFinite(v) ? Number(v.toFixed(2)) : 0);
+/** Math.min/max over any number of values (spreading 100,000 arguments overflows the stack). */
+const range = (xs: readonly number[]) => xs.reduce((r, x) => [Math.min(r[0], x), Math.max(r[1], x)], [Infinity, -Infinity]);
 
 export const SERIES = {
   precision: '#1f77b4',
@@ -46,8 +48,7 @@ function legend(items: Array<[string, string]>): string {
 
 /** Precision / recall / unknown rejection / accept rate against the threshold. */
 export function thresholdChart(rows: readonly SweepRow[], metric: MetricType, current: number, suggested: number | null, title = 'rec_threshold sweep'): string {
-  const ts = [...rows.map((r) => r.threshold), current, ...(suggested === null ? [] : [suggested])];
-  let lo = Math.min(...ts), hi = Math.max(...ts);
+  let [lo, hi] = range([...rows.map((r) => r.threshold), current, ...(suggested === null ? [] : [suggested])]);
   if (!(hi > lo)) { lo -= 0.05; hi += 0.05; }
   const f = frame(title, lo, hi, `rec_threshold (${metric === 'L2' ? 'L2 distance: accepted at or below' : 'cosine: accepted at or above'})`, 'share');
   // At most MAX_POINTS per line: a sweep of 100,000 answers draws as well with every n-th row.
@@ -73,8 +74,7 @@ export interface ScoredAnswer { score: number; kind: 'correct' | 'wrong' | 'unkn
 
 /** Histograms of the top-1 scores of correct, wrong and unknown answers, side by side per bin. */
 export function scoreChart(answers: readonly ScoredAnswer[], current: number, suggested: number | null, bins = 20, title = 'top-1 scores'): string {
-  const scores = answers.map((a) => a.score);
-  let lo = Math.min(...scores, current), hi = Math.max(...scores, current);
+  let [lo, hi] = range([...answers.map((a) => a.score), current]);
   if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
   if (!(hi > lo)) { lo -= 0.05; hi += 0.05; }
   const width = (hi - lo) / bins;
