@@ -150,7 +150,7 @@ export async function exactDuplicates(g: GallerySource): Promise<Set<number>[]> 
   const k = Math.min(n, EVAL.duplicateSearch);
   const hits = n ? await g.index.search(g.vectors, k) : [];
   const byHash = new Map<string, number[]>();
-  g.hashes?.forEach((h, i) => byHash.set(h, [...(byHash.get(h) ?? []), g.ids[i]]));
+  g.hashes?.forEach((h, i) => { const m = byHash.get(h); if (m) m.push(g.ids[i]); else byHash.set(h, [g.ids[i]]); });
   return g.ids.map((id, i) => {
     const s = new Set<number>([id]);
     if (g.hashes) for (const j of byHash.get(g.hashes[i])!) s.add(j);

@@ -131,7 +131,7 @@ export async function checkGallerySource(g: GallerySource, o: GalleryCheckOption
 
   // Spread and outliers: exact similarities within each label (labels are small next to the gallery).
   const byLabel = new Map<string, number[]>();
-  g.labels.forEach((l, i) => byLabel.set(l, [...(byLabel.get(l) ?? []), i]));
+  g.labels.forEach((l, i) => { const m = byLabel.get(l); if (m) m.push(i); else byLabel.set(l, [i]); });
   const dot = (i: number, j: number) => {
     let s = 0;
     for (let d = 0; d < dim; d++) s += g.vectors[i * dim + d] * g.vectors[j * dim + d];
