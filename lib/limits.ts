@@ -103,6 +103,8 @@ export const EVAL = {
   exactDuplicateSimilarity: 0.9999,
   /** Neighbours looked at per entry for duplicates and conflicts. */
   duplicateSearch: 16,
+  /** Entries of a stored index POST /shitu-eval reads back to check (and for leave-one-out): 50,000 x 512-d is 100 MB. */
+  maxCheckEntries: 50_000,
 } as const;
 /**
  * JSON request bodies (lib/server/body/): nesting depth and values (counted as
@@ -147,6 +149,6 @@ export const GALLERY_CHECK = {
   vote: 5,
   /** A likely mislabel is closer to another label than to its own by at least this. */
   mislabelMargin: 0.1,
-  /** Labels with more entries than this get no spread (quadratic in the label's size). */
-  maxLabelForSpread: 2000,
+  /** Labels with more entries than this get no spread (quadratic in the label's size, on the main thread: 300 entries are 45,000 dot products). */
+  maxLabelForSpread: 300,
 } as const;

@@ -62,6 +62,9 @@ t.test('an index of the store, labelled queries; the same report as the library'
   t.equal(check.noMainBody, null, 'an index has no pictures');
   t.match(charts.threshold, /^<svg [\s\S]*<\/svg>\n$/);
   t.match(charts.scores, /^<svg /);
+  const unchecked = await post(base, '/shitu-eval', { ...body, check: false }, bearer(WRITE));
+  t.equal(unchecked.body.result.check, null, 'check: false: the evaluation only');
+  t.equal(unchecked.body.result.report.image.recall1, 1);
 });
 
 t.test('pictures sent along, leave-one-out, with the check; bad bodies', async (t) => {

@@ -1,9 +1,9 @@
 // Cancellation of an evaluation or a check through an AbortSignal: checked
-// between images, and handed to the pipeline's calls (their queued jobs are
-// dropped at once, running ones stop at their next boundary).
+// between images here, and handed to the pipeline's calls, which stop their
+// own queued and running work.
 import { ShituError } from '../errors';
 
-// ERR_ABORTED: the code of the pipeline's own cancellation (lib/pipeline/cancel.ts).
+/** The code the pipeline's own cancellation rejects with (lib/pipeline/cancel.ts). */
 export const cancelled = () => new ShituError('ERR_ABORTED', 'cancelled');
 
 export function throwIfCancelled(signal: AbortSignal | undefined): void {

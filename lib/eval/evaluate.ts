@@ -150,7 +150,7 @@ export async function exactDuplicates(g: GallerySource): Promise<Set<number>[]> 
   const k = Math.min(n, EVAL.duplicateSearch);
   const hits = n ? await g.index.search(g.vectors, k) : [];
   const byHash = new Map<string, number[]>();
-  g.hashes?.forEach((h, i) => byHash.set(h, [...(byHash.get(h) ?? []), g.ids[i]]));
+  g.hashes?.forEach((h, i) => { const m = byHash.get(h); if (m) m.push(g.ids[i]); else byHash.set(h, [g.ids[i]]); });
   return g.ids.map((id, i) => {
     const s = new Set<number>([id]);
     if (g.hashes) for (const j of byHash.get(g.hashes[i])!) s.add(j);
@@ -185,7 +185,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     const index = typeof o.index === 'string' ? await IndexData.load(o.index) : o.index!;
     if (!(index instanceof IndexData)) throw new TypeError('evaluate: index must be an IndexData or a saved index directory');
     if (index.dim !== pipeline.featureDim) throw new ShituError('ERR_INDEX_DIM', `the index holds ${index.dim}-d vectors but the feature model gives ${pipeline.featureDim}-d`);
-    g = fromIndex(index);
+    g = fromIndex(index, !!o.leaveOneOut); // queries only search it: no need to read its vectors back
   }
   throwIfCancelled(signal);
   const metric = g.index.metricType;
@@ -218,7 +218,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     } else {
       try {
         const { bytes, hash } = await readImage(q.source ?? q.image);
-        feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, ...limits, signal }));
+        feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, signal, ...limits }));
       } catch (e) {
         // Name the query: one bad picture among a thousand must be findable.
         if (e instanceof ShituError && !e.message.startsWith(q.image)) throw new ShituError(e.code, `${q.image}: ${e.message.replace(/ argument \d+:/, ':')}`, { cause: e, details: e.details });

@@ -4,7 +4,7 @@
 //    under the same label aside) carries another label at or above
 //    conflictSimilarity: a query near one of them may get either label.
 //    `likelyMislabelled` when that neighbour is clearly closer than any entry
-//    of its own label and the similarity-weighted vote of its nearest
+//    of its own label and the similarity-weighted vote of its next nearest
 //    neighbours names another label (`suggestedLabel`): its own kind is
 //    elsewhere, so the label, not the picture, is probably wrong;
 //  - outliers: entries of a label (with >= 3 entries) whose mean similarity to
@@ -114,7 +114,10 @@ export async function checkGallerySource(g: GallerySource, o: GalleryCheckOption
     if (!first || g.labels[first.j] === g.labels[i] || first.sim < conflictSimilarity) continue;
     const own = others.find(({ j }) => g.labels[j] === g.labels[i]);
     const votes = new Map<string, number>();
-    for (const { j, sim } of others.slice(0, GALLERY_CHECK.vote)) votes.set(g.labels[j], (votes.get(g.labels[j]) ?? 0) + Math.max(0, sim));
+    // The vote leaves the neighbour itself out: a near copy under another label
+    // shares the entry's whole neighbourhood, so only the rest can tell which
+    // of the two labels the picture's kind carries.
+    for (const { j, sim } of others.slice(1, 1 + GALLERY_CHECK.vote)) votes.set(g.labels[j], (votes.get(g.labels[j]) ?? 0) + Math.max(0, sim));
     let winner: string | null = null;
     for (const [l, v] of votes) if (winner === null || v > votes.get(winner)!) winner = l;
     // Closer to another label's picture than to any of its own by a clear margin
@@ -128,7 +131,7 @@ export async function checkGallerySource(g: GallerySource, o: GalleryCheckOption
 
   // Spread and outliers: exact similarities within each label (labels are small next to the gallery).
   const byLabel = new Map<string, number[]>();
-  g.labels.forEach((l, i) => byLabel.set(l, [...(byLabel.get(l) ?? []), i]));
+  g.labels.forEach((l, i) => { const m = byLabel.get(l); if (m) m.push(i); else byLabel.set(l, [i]); });
   const dot = (i: number, j: number) => {
     let s = 0;
     for (let d = 0; d < dim; d++) s += g.vectors[i * dim + d] * g.vectors[j * dim + d];
@@ -174,7 +177,7 @@ export async function checkGallerySource(g: GallerySource, o: GalleryCheckOption
         const i = next++;
         const { bytes, hash } = await readImage(images[i]);
         let p = byHash.get(hash);
-        if (!p) byHash.set(hash, (p = queryFeatures(pipeline, bytes, { metricType: metric }).then((f) => !f.noMainBody)));
+        if (!p) byHash.set(hash, (p = queryFeatures(pipeline, bytes, { metricType: metric, signal: o.signal }).then((f) => !f.noMainBody)));
         found[i] = await p;
         o.onProgress?.({ stage: 'detection', done: ++done, total: n });
       }

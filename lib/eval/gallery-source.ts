@@ -53,12 +53,16 @@ export interface GallerySourceOptions {
   imageFormats?: readonly string[];
 }
 
-/** Reads every vector of an index back (FAISS reconstruct; lossy for the compressed types). */
-export function fromIndex(index: IndexData): GallerySource {
+/**
+ * Reads every vector of an index back (FAISS reconstruct; lossy for the
+ * compressed types), or with `withVectors` false only its ids and labels
+ * (enough to search it with queries).
+ */
+export function fromIndex(index: IndexData, withVectors = true): GallerySource {
   const entries = index.idMapEntries;
   const dim = index.dim;
-  const vectors = new Float32Array(entries.length * dim);
-  entries.forEach(([id], i) => {
+  const vectors = new Float32Array(withVectors ? entries.length * dim : 0);
+  if (withVectors) entries.forEach(([id], i) => {
     try {
       vectors.set(index.native.reconstruct(id) as Float32Array, i * dim);
     } catch (e) {

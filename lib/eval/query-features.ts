@@ -28,6 +28,7 @@ export interface QueryOptions {
   metricType: MetricType;
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /** Cancels the recognition itself too (the pipeline's admission drops it, native code stops at its next stage). */
   signal?: AbortSignal;
 }
 

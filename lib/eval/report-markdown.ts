@@ -21,9 +21,9 @@ function level(name: string, l: LevelReport, r: EvaluationReport): string[] {
     `| suggested rec_threshold | ${thr(s.suggested)} |`,
     `| loosest threshold with precision >= ${r.targetPrecision} | ${thr(s.targetPrecision.row?.threshold)} |`,
     `| at the current threshold ${thr(r.currentThreshold)} | accepted ${pct(l.atCurrent.acceptRate)}, precision ${pct(l.atCurrent.precision)}, recall ${pct(l.atCurrent.recall)}, unknown rejected ${pct(l.atCurrent.unknownRejection)} |`,
-    l.atSuggested ? `| at the suggested threshold | accepted ${pct(l.atSuggested.acceptRate)}, precision ${pct(l.atSuggested.precision)}, recall ${pct(l.atSuggested.recall)}, unknown rejected ${pct(l.atSuggested.unknownRejection)} |` : '',
+    l.atSuggested ? `| at the suggested threshold | accepted ${pct(l.atSuggested.acceptRate)}, precision ${pct(l.atSuggested.precision)}, recall ${pct(l.atSuggested.recall)}, unknown rejected ${pct(l.atSuggested.unknownRejection)} |` : null,
     '',
-  ].filter((x) => x !== '');
+  ].filter((x): x is string => x !== null);
 }
 
 export function evaluationMarkdown(r: EvaluationReport): string {

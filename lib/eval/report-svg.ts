@@ -6,9 +6,12 @@
 import type { MetricType } from '../vector-index/index-data';
 import type { SweepRow } from './sweep';
 
-const W = 640, H = 360, L = 56, R = 16, T = 28, B = 48;
+const W = 640, H = 380, L = 56, R = 16, T = 28, B = 68;
+const MAX_POINTS = 1000;
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (v: number) => (Number.isFinite(v) ? Number(v.toFixed(2)) : 0);
+/** Math.min/max over any number of values (spreading 100,000 arguments overflows the stack). */
+const range = (xs: readonly number[]) => xs.reduce((r, x) => [Math.min(r[0], x), Math.max(r[1], x)], [Infinity, -Infinity]);
 
 export const SERIES = {
   precision: '#1f77b4',
@@ -31,7 +34,7 @@ function frame(title: string, xMin: number, xMax: number, xLabel: string, yLabel
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${num(y(yv))}" y2="${num(y(yv))}" stroke="#eee"/>`);
   }
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`);
-  parts.push(`<text x="${W / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
+  parts.push(`<text x="${W / 2}" y="${H - B + 34}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
   parts.push(`<text x="14" y="${H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${H / 2})">${esc(yLabel)}</text>`);
   return { head: parts.join(''), x, y };
 }
@@ -39,16 +42,19 @@ function frame(title: string, xMin: number, xMax: number, xLabel: string, yLabel
 const svg = (body: string) => `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif">\n${body}\n</svg>\n`;
 
 function legend(items: Array<[string, string]>): string {
-  return items.map(([name, colour], i) => `<rect x="${L + 8 + i * 150}" y="${T + 6}" width="10" height="10" fill="${colour}"/><text x="${L + 22 + i * 150}" y="${T + 15}" font-size="11">${esc(name)}</text>`).join('');
+  // Under the plot, where no line can hide it.
+  return items.map(([name, colour], i) => `<rect x="${L + 8 + i * 150}" y="${H - 16}" width="10" height="10" fill="${colour}"/><text x="${L + 22 + i * 150}" y="${H - 7}" font-size="11">${esc(name)}</text>`).join('');
 }
 
 /** Precision / recall / unknown rejection / accept rate against the threshold. */
 export function thresholdChart(rows: readonly SweepRow[], metric: MetricType, current: number, suggested: number | null, title = 'rec_threshold sweep'): string {
-  const ts = [...rows.map((r) => r.threshold), current, ...(suggested === null ? [] : [suggested])];
-  let lo = Math.min(...ts), hi = Math.max(...ts);
+  let [lo, hi] = range([...rows.map((r) => r.threshold), current, ...(suggested === null ? [] : [suggested])]);
   if (!(hi > lo)) { lo -= 0.05; hi += 0.05; }
   const f = frame(title, lo, hi, `rec_threshold (${metric === 'L2' ? 'L2 distance: accepted at or below' : 'cosine: accepted at or above'})`, 'share');
-  const sorted = [...rows].sort((a, b) => a.threshold - b.threshold);
+  // At most MAX_POINTS per line: a sweep of 100,000 answers draws as well with every n-th row.
+  const all = [...rows].sort((a, b) => a.threshold - b.threshold);
+  const step = Math.max(1, Math.ceil(all.length / MAX_POINTS));
+  const sorted = all.filter((_, i) => i % step === 0 || i === all.length - 1);
   const line = (key: 'precision' | 'recall' | 'unknownRejection' | 'acceptRate') => {
     const pts = sorted.filter((r) => Number.isFinite(r[key])).map((r) => `${num(f.x(r.threshold))},${num(f.y(r[key]))}`);
     return pts.length ? `<polyline fill="none" stroke="${SERIES[key]}" stroke-width="2" points="${pts.join(' ')}"/>` : '';
@@ -68,8 +74,7 @@ export interface ScoredAnswer { score: number; kind: 'correct' | 'wrong' | 'unkn
 
 /** Histograms of the top-1 scores of correct, wrong and unknown answers, side by side per bin. */
 export function scoreChart(answers: readonly ScoredAnswer[], current: number, suggested: number | null, bins = 20, title = 'top-1 scores'): string {
-  const scores = answers.map((a) => a.score);
-  let lo = Math.min(...scores, current), hi = Math.max(...scores, current);
+  let [lo, hi] = range([...answers.map((a) => a.score), current]);
   if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
   if (!(hi > lo)) { lo -= 0.05; hi += 0.05; }
   const width = (hi - lo) / bins;

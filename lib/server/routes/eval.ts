@@ -53,17 +53,21 @@ export function evalRoutes(c: RouteContext) {
       const gallery = b.imageLabelPairs ? await fetchAll(b.imageLabelPairs, 'imageLabelPairs') : undefined;
       const queries = b.queries ? await fetchAll(b.queries, 'queries') : undefined;
       const index = gallery ? undefined : await c.store.get(c.keyOf(b.indexKey));
+      // The check and leave-one-out read every vector back: bounded on a stored index (a gallery sent along is bounded by maxPairs).
+      const checkIt = b.check !== false;
+      if ((checkIt || b.leaveOneOut) && index && index.count > EVAL.maxCheckEntries)
+        throw new HttpError(422, `${checkIt ? 'check' : 'leaveOneOut'}: the index holds ${index.count} entries, more than the ${EVAL.maxCheckEntries} the service reads back; send labelled queries with check: false, or run shitu eval / shitu gallery-check`);
       const out = await work.settle(c.limiter.run(async () => {
         // One embedding of the gallery serves the evaluation and the check.
         const source = gallery
           ? await fromImages(p, { pairs: gallery }, { signal, ...c.decodeOverrideFor(p) }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); })
-          : fromIndex(index!);
+          : fromIndex(index!, !!b.leaveOneOut || checkIt);
         const report = await p.evaluate({
           source, queries, leaveOneOut: b.leaveOneOut,
           targetPrecision: b.targetPrecision, recThreshold: b.recThreshold, detThreshold: b.detThreshold, topk: b.topk,
           signal, ...c.decodeOverrideFor(p),
         });
-        const check = b.check === false ? null : await checkGallerySource(source, { signal, pipeline: p, defaultConflict: p.config.rec_threshold });
+        const check = !checkIt ? null : await checkGallerySource(source, { signal, pipeline: p, defaultConflict: p.config.rec_threshold });
         return { report, check };
       }, signal));
       return success(request, { ...out, charts: evaluationCharts(out.report) });
