@@ -127,7 +127,7 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
       const vWarmup = shaped ? 1 : warmup, vHalf = shaped ? 4 : half, vTp = shaped ? 8 : tpCount;
       try {
         const init = await w.call({ cmd: 'init', threads, stripInitializers: v.strip, noSpin: !!v.noSpin, gallery, shaped: shaped ? { det: shaped.det.file, rec: shaped.rec.file } : undefined });
-        const { pipeline, index, loadMs, indexMs } = await loadOurs(threads, set);
+        const { pipeline, index, loadMs, indexMs } = await loadOurs(threads, set, shaped ? 1 : 4);
         res.load.push({ threads, variant: v.key, oursLoadMs: loadMs, oursIndexMs: indexMs, peerLoadMs: init.loadMs, peerIndexMs: init.indexMs });
         for (const img of images) {
           const oursLat: number[] = [], peerLat: number[] = [], oursT: any[] = [], peerT: any[] = [];

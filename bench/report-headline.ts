@@ -35,7 +35,7 @@ export function headlineRows(o: { here: string; peer?: PeerResult; tp?: Throughp
   if (lim.length) {
     const best = lim.reduce((a, b) => (b.ips > a.ips ? b : a));
     rows.push({
-      comparison: `vs the raw-inference limit (${o.tp!.cores} cores x raw ONNX Runtime Runs at 1 thread), stand-in models, best setting (${best.setting})`,
+      comparison: `vs the raw-inference limit (raw ONNX Runtime Runs alone with all ${o.tp!.cores} cores busy), stand-in models, best setting (${best.setting})`,
       ours: `${fmt(best.ips, 1)} images/s`, other: `${fmt(best.limitIps, 1)} images/s`, ratio: `**${fmt((100 * best.ips) / best.limitIps!, 1)} %** of the limit`, hardware: here,
     });
   } else rows.push({ comparison: 'vs the raw-inference limit', ours: NOT, other: NOT, ratio: '—', hardware: here });

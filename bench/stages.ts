@@ -45,8 +45,8 @@ export interface StagesResult {
   notes: string[];
 }
 
-export async function runSet(set: ModelSet, threads: number, warmup: number, iters: number, images_: string[] = IMAGES): Promise<StagesRun> {
-  const { pipeline, index, loadMs, indexMs } = await loadOurs(threads, set);
+export async function runSet(set: ModelSet, threads: number, warmup: number, iters: number, images_: string[] = IMAGES, concurrency = 4): Promise<StagesRun> {
+  const { pipeline, index, loadMs, indexMs } = await loadOurs(threads, set, concurrency);
   const images: ImageStages[] = [];
   for (const img of images_) {
     for (let i = 0; i < warmup; i++) await pipeline.recognize(img, { index, keepImage: false });
