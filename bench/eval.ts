@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { createPipeline } from '../lib/pipeline/pipeline';
 import { native } from '../lib/native/loader';
 import { writeEvaluation } from '../lib/eval/write-report';
-import { log, machine, RESULTS_DIR, ROOT, SHARED, STANDIN_CONFIG, writeJson } from './util';
+import { log, machine, resultsDir, ROOT, SHARED, STANDIN_CONFIG, writeJson } from './util';
 
 const IMAGES = path.join(SHARED, 'data', 'images');
 const GALLERY_LABELS = path.join(ROOT, 'examples', 'gallery_labels.txt');
@@ -94,7 +94,7 @@ async function main() {
       const r = await pipeline.evaluate({ gallery: { dir: IMAGES, labels: GALLERY_LABELS }, queries: dir, queryLabels });
       const seconds = (performance.now() - t0) / 1000;
       // The Markdown and the charts are kept; the full JSON (every query's hits, megabytes) is not.
-      const written = await writeEvaluation(r, path.join(RESULTS_DIR, 'eval'));
+      const written = await writeEvaluation(r, path.join(resultsDir(), 'eval'));
       for (const f of written) if (f.endsWith('.json')) fs.rmSync(f);
       const result = {
         machine: m,
