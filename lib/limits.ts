@@ -44,7 +44,7 @@ export const PIPELINE_LIMITS = {
   timeoutMs: { min: 1, max: 2 ** 31 - 1 },
 } as const;
 
-/** Labels of index entries, in characters. */
+/** Labels of index entries, in characters (the service's schema counts UTF-16 units: JS string length). */
 export const MAX_LABEL_LENGTH = 1024;
 /**
  * What a label may not contain, for every store: U+0000 (PostgreSQL's text

@@ -167,8 +167,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     maxPendingPerClient: positiveInt('maxPendingPerClient', o.maxPendingPerClient, CONNECTION_LIMITS.maxPendingPerClient),
     firstRequestTimeoutMs: Math.min(timeouts.headersTimeout, positiveInt('firstRequestTimeoutMs', o.firstRequestTimeoutMs, CONNECTION_LIMITS.firstRequestTimeoutMs)),
   });
-  const givenHosts = o.allowedHosts !== undefined ? new HostAllowList(o.allowedHosts) : undefined;
-  let hosts: HostAllowList | undefined = givenHosts;
+  // Given, or decided from the bound address at the first request (listen() comes after this).
+  let hosts: HostAllowList | undefined = o.allowedHosts !== undefined ? new HostAllowList(o.allowedHosts) : undefined;
   if (o.healthPort !== undefined && (!Number.isInteger(o.healthPort) || o.healthPort < 0 || o.healthPort > 65535))
     throw new RangeError(`createServer: healthPort must be a port number (0 to 65535), got ${JSON.stringify(o.healthPort)}`);
 
