@@ -32,6 +32,8 @@ import { HostAllowList } from './transport/host-allow';
 import { ConnectionGuard } from './transport/connection-guard';
 import { createHealthServer } from './transport/health-server';
 import { imagesOf } from './fetches/request-fetches';
+import { ServiceMetrics } from './metrics';
+import { metricsRoutes } from './routes/metrics';
 
 export { HttpError } from './error-status';
 
@@ -99,6 +101,8 @@ export interface ServerOptions {
   healthPort?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
+  /** Node's process metrics (process_*, nodejs_*) on GET /metrics beside the service's own (default true). */
+  processMetrics?: boolean;
   /** Fastify's logger option (default off). */
   logger?: boolean | Record<string, unknown>;
 }
@@ -111,6 +115,8 @@ export interface ShituServerState {
   /** The health port's address once listening (with the healthPort option). */
   healthAddress(): AddressInfo | null;
   readonly connections: ConnectionGuard;
+  /** What GET /metrics exposes (its prom-client registry is this server's own). */
+  readonly metrics: ServiceMetrics;
   stats(): LimiterStats;
 }
 
@@ -183,9 +189,14 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     const logId = crypto.randomUUID();
     if (p === '/health') return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ok' } } };
     if (p !== '/ready') return null;
-    if (!state.ready) {
-      const why = loadError ? `the pipeline failed to load: ${publicMessage(loadError.message)}` : closing ? 'the server is closing' : 'the pipeline is still loading';
-      return { status: 503, body: { logId, errorCode: 503, errorMsg: why }, headers: { 'retry-after': '2' } };
+    // Not ready, with the reason and (result.status) which state: failed, draining, loading, store.
+    const storeHealth = store.health?.() ?? { ready: true };
+    if (!state.ready || !storeHealth.ready) {
+      const [status, why] = loadError ? ['failed', `the pipeline failed to load: ${publicMessage(loadError.message)}`]
+        : closing ? ['draining', 'the server is shutting down (draining the requests in flight)']
+        : !pipeline ? ['loading', 'the pipeline is still loading']
+        : ['store', publicMessage((storeHealth as { reason: string }).reason)];
+      return { status: 503, body: { logId, errorCode: 503, errorMsg: why, result: { status } }, headers: { 'retry-after': '2' } };
     }
     return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ready', ...limiter.stats } } };
   };
@@ -260,6 +271,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     });
   }
 
+  const metrics = new ServiceMetrics({ limiter, store, pipelineStats: () => pipeline?.stats(), processMetrics: o.processMetrics });
+  metrics.attach(app);
   const state: ShituServerState = {
     limiter,
     store,
@@ -267,6 +280,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     stats: () => limiter.stats,
     healthAddress: () => (healthServer?.address() as AddressInfo | null) ?? null,
     connections: guard,
+    metrics,
   };
   app.decorate('shitu', state);
   registerJsonBody(app, { bodyLimit, maxDepth: BODY_LIMITS.maxJsonDepth, maxValues: BODY_LIMITS.maxJsonValues, offloadBytes: BODY_LIMITS.offloadBytes });
@@ -343,7 +357,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     maxBytesPerRequest: positiveInt('fetchBudget.maxBytesPerRequest', fb.maxBytesPerRequest, FETCH_BUDGET.maxBytesPerRequest),
   };
   const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor };
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor, observeRecognition: (t) => metrics.observeRecognition(t) };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.
@@ -358,6 +372,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     r.register(indexWriteRoutes(ctx));
     r.register(inferRoutes(ctx));
     r.register(evalRoutes(ctx));
+    r.register(metricsRoutes(metrics));
   });
 
   /** The server's decode options over the pipeline's (only the keys the server sets). */
@@ -373,6 +388,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   // keep-alive connections do not hold the close back.
   app.addHook('preClose', async () => {
     closing = true;
+    // Stop accepting connections now rather than after the drain (Fastify closes the
+    // listener after preClose); its own close() later finds it closed, which it allows.
+    if (app.server.listening) app.server.close();
     await limiter.idle();
     await store.settled();
     // Node's own closeIdleConnections() can miss idle keep-alive connections
