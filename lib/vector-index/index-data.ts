@@ -9,6 +9,7 @@ import { dropTempDir, makeTempDir, recoverInterruptedSave, removeSaveLeftovers, 
 import { native } from '../native/loader';
 import { readPaddleClasIdMap } from './formats/pickle';
 import { RwLock } from './rw-lock';
+import { debug } from '../util/debug-log';
 
 /**
  * The reference's three types, plus two compressed ones for large galleries
@@ -156,6 +157,7 @@ export class IndexData {
           await fh.close();
         }
         await swapIntoPlace(tmp, target);
+        debug('index saved: %d vector(s) to %s', this.count, target);
       } catch (e) {
         if (e instanceof ShituError) throw e;
         throw new ShituError('ERR_INDEX_IO', `cannot save index to ${target}: ${(e as Error).message}`, { cause: e });
@@ -183,7 +185,10 @@ export class IndexData {
       }
       await removeSaveLeftovers(path.dirname(d), path.basename(d));
       const r = await loadOnce(d);
-      if (r !== 'mixed') return r;
+      if (r !== 'mixed') {
+        debug('index loaded: %d vector(s) from %s', r.count, d);
+        return r;
+      }
       if (attempt >= LOAD_RETRIES) {
         throw new ShituError('ERR_INDEX_CORRUPT', `index ${d}: ${VECTOR_FILE} does not match the vector_sha256 of its ${META_FILE}`);
       }
