@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { FastifyInstance, LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
@@ -34,6 +34,7 @@ import { createHealthServer } from './transport/health-server';
 import { imagesOf } from './fetches/request-fetches';
 import { ServiceMetrics } from './metrics';
 import { metricsRoutes } from './routes/metrics';
+import { registerRequestLog } from './request-log';
 
 export { HttpError } from './error-status';
 
@@ -103,7 +104,7 @@ export interface ServerOptions {
   maxCachedIndexes?: number;
   /** Node's process metrics (process_*, nodejs_*) on GET /metrics beside the service's own (default true). */
   processMetrics?: boolean;
-  /** Fastify's logger option (default off). */
+  /** Fastify's logger option (default off): one line per request (lib/server/request-log.ts), and failures. */
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -203,6 +204,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
 
   const app = Fastify({
     logger: o.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }), // request-log.ts writes one line per request instead of Fastify's two
     bodyLimit,
     genReqId: () => crypto.randomUUID(),
     // unicode: false: string lengths are JS lengths (UTF-16 units), read in O(1); Ajv's
@@ -273,6 +275,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
 
   const metrics = new ServiceMetrics({ limiter, store, pipelineStats: () => pipeline?.stats(), processMetrics: o.processMetrics });
   metrics.attach(app);
+  registerRequestLog(app);
   const state: ShituServerState = {
     limiter,
     store,
