@@ -175,7 +175,9 @@ t.test('a second SIGTERM exits at once', async (t) => {
 
 t.test('--log-level: warn leaves the info lines out; a bad level is a usage error', async (t) => {
   const s = await serve(t, ['--log-level', 'warn']);
-  t.equal((await fetch(s.base + '/metrics')).status, 200);
+  const scraped = await fetch(s.base + '/metrics');
+  t.equal(scraped.status, 200);
+  t.match(await scraped.text(), /^process_resident_memory_bytes \d+/m, 'serve adds the process metrics');
   s.child.kill('SIGTERM');
   const exit = await s.exited;
   t.equal(exit.code, 0);
@@ -198,7 +200,7 @@ t.test('/ready over the PostgreSQL store: 503 with the reason while it is unreac
     return { status: r.status, body: await r.json() as any };
   };
   const start = async (url: string) => {
-    const app = createServer(pipeline, { indexStore: url, processMetrics: false });
+    const app = createServer(pipeline, { indexStore: url });
     await app.listen({ host: '127.0.0.1', port: 0 });
     t.teardown(() => app.close());
     return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -78,7 +78,7 @@ t.teardown(async () => {
 });
 
 t.test('counters by route pattern, stage histograms, admission, index sizes', async (t) => {
-  const { base } = await start(t);
+  const { base } = await start(t, { processMetrics: true });
   const first = await scrape(base);
   t.equal(first.status, 200);
   t.match(first.type, /^text\/plain; version=0\.0\.4/);
@@ -144,7 +144,7 @@ t.test('counters by route pattern, stage histograms, admission, index sizes', as
 });
 
 t.test('queue depth while slots are held, and requests stopped by their deadline', async (t) => {
-  const { app, base } = await start(t, { maxConcurrent: 1, maxQueue: 4, requestDeadlineMs: 300, processMetrics: false });
+  const { app, base } = await start(t, { maxConcurrent: 1, maxQueue: 4, requestDeadlineMs: 300 });
   const built = await post(base, '/shitu-index-build', { imageLabelPairs: [{ image: b64('drink_test_images/mosilian.jpeg'), label: 'mosilian' }] });
   const infer = { image: b64('product_demo/query/anmuxi.jpg'), indexKey: built.body.result.indexKey, returnImage: false };
   let release!: () => void;
@@ -155,7 +155,7 @@ t.test('queue depth while slots are held, and requests stopped by their deadline
   const during = await scrape(base);
   t.equal(valueOf(during.samples, 'shitu_service_queue_depth'), 1);
   t.equal(valueOf(during.samples, 'shitu_service_in_flight'), 1);
-  t.notOk(during.types.has('process_resident_memory_bytes'), 'processMetrics: false');
+  t.notOk(during.types.has('process_resident_memory_bytes'), 'no process metrics unless asked for');
   t.equal(valueOf(during.samples, 'shitu_requests_aborted_total', { reason: 'timeout' }), 0);
   const r = await waiting;
   t.equal(r.status, 504, 'past its deadline while queued');

@@ -82,7 +82,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
     fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
     allowedHosts: o.allowedHosts, healthPort: o.healthPort, maxConnectionsPerClient: o.maxConnectionsPerClient,
-    logger: { level: logLevel },
+    logger: { level: logLevel }, processMetrics: true,
   });
   const log = app.log;
   const t0 = performance.now();

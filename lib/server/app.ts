@@ -102,7 +102,10 @@ export interface ServerOptions {
   healthPort?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
-  /** Node's process metrics (process_*, nodejs_*) on GET /metrics beside the service's own (default true). */
+  /**
+   * Node's process metrics (process_*, nodejs_*) on GET /metrics beside the service's own (default
+   * false; `shitu serve` turns them on): prom-client keeps an event-loop monitor per registry running for the process's life.
+   */
   processMetrics?: boolean;
   /** Fastify's logger option (default off): one line per request (lib/server/request-log.ts), and failures. */
   logger?: boolean | Record<string, unknown>;

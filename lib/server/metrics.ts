@@ -25,7 +25,7 @@ export interface MetricsSources {
   store: IndexStore;
   /** The pipeline's admission counters once it is loaded. */
   pipelineStats: () => AdmissionStats | undefined;
-  /** Node's process metrics (process_*, nodejs_*) on this registry too (default true). */
+  /** Node's process metrics (process_*, nodejs_*) on this registry too (default false). */
   processMetrics?: boolean;
 }
 
@@ -88,7 +88,7 @@ export class ServiceMetrics {
       new Gauge({ name: 'shitu_store_feed_live', help: 'The PostgreSQL change feed: 1 connected, listening and caught up, 0 not', registers, collect() { this.set(feed().live ? 1 : 0); } });
       new Gauge({ name: 'shitu_store_feed_lag_seconds', help: 'How long the oldest change committed and notified has waited to be applied here (while the feed is down: at least the time since it went down); 0 when caught up', registers, collect() { this.set(feed().lagSeconds); } });
     }
-    if (src.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (src.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
   /** One recognition's stage timings (ms, as in StageTimings). */
