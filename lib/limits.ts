@@ -132,6 +132,14 @@ export const CONNECTION_LIMITS = {
  */
 export const FETCH_BUDGET = { perRequest: 4, perProcess: 16, maxQueued: 256, maxBytesPerRequest: 128 * 1024 * 1024 } as const;
 
+/**
+ * Decoded pixels one request of the service holds at once while its gallery
+ * images are embedded (buildIndex/appendIndex maxPixelsInFlight): 64 MP is
+ * about 192 MB of BGR pixels; an image over it (up to the input pixel limit)
+ * is embedded alone.
+ */
+export const GALLERY_PIXELS_IN_FLIGHT = 64_000_000;
+
 /** Gallery health (lib/eval/gallery-check.ts): default similarities (cosine). */
 export const GALLERY_CHECK = {
   /** When there is no pipeline config to take rec_threshold from. */

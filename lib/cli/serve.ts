@@ -117,9 +117,9 @@ export async function serve(o: ServeOptions): Promise<void> {
     process.on('SIGTERM', onTerm);
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
-  const health = app.shitu.healthAddress();
+  const health = await app.shitu.healthAddress();
   log.info({
-    event: 'listening', address, ...(o.healthPort !== undefined && { healthPort: health?.port ?? o.healthPort }), indexes: app.shitu.store.location, apiKeys: apiKeys.length,
+    event: 'listening', address, ...(health && { healthPort: health.port }), indexes: app.shitu.store.location, apiKeys: apiKeys.length,
   }, `listening on ${address} (indexes in ${app.shitu.store.location}; ${apiKeys.length ? `${apiKeys.length} API key(s)` : 'no API keys: every route is open'})`);
 
   const signal = await signalled;

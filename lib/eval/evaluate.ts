@@ -218,7 +218,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     } else {
       try {
         const { bytes, hash } = await readImage(q.source ?? q.image);
-        feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, ...limits }));
+        feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, ...limits, signal }));
       } catch (e) {
         // Name the query: one bad picture among a thousand must be findable.
         if (e instanceof ShituError && !e.message.startsWith(q.image)) throw new ShituError(e.code, `${q.image}: ${e.message.replace(/ argument \d+:/, ':')}`, { cause: e, details: e.details });

@@ -86,6 +86,7 @@ export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: Gallery
     onProgress: o.onProgress,
     limitInputPixels: o.limitInputPixels,
     imageFormats: o.imageFormats,
+    signal: o.signal,
   }).catch((e) => {
     // buildIndex names the failing images by position: name them by path.
     if (e instanceof ShituError && Array.isArray(e.details)) {

@@ -46,9 +46,12 @@ export class Admission {
    * Runs `job` when a slot is free. Rejects with ERR_BUSY when the queue is
    * full, ERR_CLOSED after close(), and with the call's reason (ERR_ABORTED,
    * ERR_TIMEOUT) as soon as it is cancelled, queued or running (a running job
-   * keeps its slot until it reaches its next boundary and returns).
+   * keeps its slot until it reaches its next boundary and returns). With
+   * `untilDone`, a job that has started is waited for and decides the outcome
+   * itself (an index add or remove: done, or refused by native code before it
+   * changed anything).
    */
-  async run<T>(job: () => Promise<T>, cancel: Cancellation): Promise<T> {
+  async run<T>(job: () => Promise<T>, cancel: Cancellation, o: { untilDone?: boolean } = {}): Promise<T> {
     if (this.closed) throw new ShituError('ERR_CLOSED', 'the pipeline is closed');
     if (cancel.aborted) {
       this.counts.aborted++;
@@ -91,7 +94,7 @@ export class Admission {
     }
     const ran = () => (performance.now() - startedAt).toFixed(1);
     p.then(() => {
-      if (cancel.aborted) this.counts.aborted++;
+      if (cancel.aborted && !o.untilDone) this.counts.aborted++;
       else this.counts.completed++;
       debug('job %s: waited %s ms for a slot, ran %s ms', cancel.aborted ? 'aborted' : 'done', wait, ran());
     }, (e) => {
@@ -99,7 +102,7 @@ export class Admission {
       else this.counts.failed++;
       debug('job failed (%s): waited %s ms for a slot, ran %s ms', (e as { code?: string })?.code ?? (e as Error)?.message, wait, ran());
     }).finally(() => this.release());
-    return cancel.race(p);
+    return o.untilDone ? p : cancel.race(p);
   }
 
   private release() {

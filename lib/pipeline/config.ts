@@ -8,6 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import YAML from 'yaml';
 import { ShituError } from '../errors';
 import { BATCH_SIZE, DET_THRESHOLD, REC_THRESHOLD, TOPK } from '../limits';
+import { describeValue, pointerToKey } from '../util/json-path';
 
 // The reference writes None for "no value".
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -112,9 +113,8 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PipelineC
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('(root)', 'must be a mapping');
   const first = Value.Errors(PipelineConfigFile, raw).First();
   if (first) {
-    const key = first.path.split('/').filter(Boolean).join('.') || '(root)';
     const what = first.message === 'Unexpected property' ? 'unknown key' : first.message.toLowerCase();
-    fail(key, `${what}, got ${typeof first.value === 'number' ? String(first.value) : JSON.stringify(first.value)}`);
+    fail(pointerToKey(first.path), `${what}, got ${describeValue(first.value)}`);
   }
   const o = raw as Record<string, unknown>;
   checkKeys('', o, ['pipeline_name', 'index', 'det_threshold', 'rec_threshold', 'rec_topk', 'SubModules']);

@@ -10,7 +10,7 @@ import Fastify, { FastifyInstance, LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
-import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, SERVICE_LIMITS } from '../limits';
+import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, GALLERY_PIXELS_IN_FLIGHT, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
@@ -26,7 +26,6 @@ import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
 import { evalRoutes } from './routes/eval';
 import { registerWebApp } from './web-app';
-import { BodyError } from './body/body-error';
 import { registerJsonBody } from './body/json-parser';
 import { HostAllowList } from './transport/host-allow';
 import { ConnectionGuard } from './transport/connection-guard';
@@ -69,6 +68,8 @@ export interface ServerOptions {
   /** Pixel limit and formats of the images the service decodes (default: the pipeline's). */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /** Decoded pixels a build or add holds at once (default 64 MP; false: the pipeline's own batching, unbudgeted). */
+  maxPixelsInFlight?: number | false;
   /** imageLabelPairs per request (default 1000) and ids per remove (default 10000). */
   maxPairs?: number;
   maxRemoveIds?: number;
@@ -116,8 +117,8 @@ export interface ShituServerState {
   readonly store: IndexStore;
   /** True once the pipeline is loaded, false again while closing. */
   readonly ready: boolean;
-  /** The health port's address once listening (with the healthPort option). */
-  healthAddress(): AddressInfo | null;
+  /** The health port's address, once it listens (after listen(); null without the healthPort option). */
+  healthAddress(): Promise<AddressInfo | null>;
   readonly connections: ConnectionGuard;
   /** What GET /metrics exposes (its prom-client registry is this server's own). */
   readonly metrics: ServiceMetrics;
@@ -261,14 +262,16 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   const healthServer = o.healthPort === undefined ? undefined : createHealthServer(healthAnswer, CONNECTION_LIMITS.health);
+  // On the main port's address, as soon as that listens (Fastify's onListen hooks run after listen() resolves).
+  let healthListening: Promise<AddressInfo | null> = Promise.resolve(null);
   if (healthServer) {
-    // On the main port's address, once it listens.
-    app.addHook('onListen', async () => {
+    let started: (a: AddressInfo) => void, failed: (e: Error) => void;
+    healthListening = new Promise((resolve, reject) => { started = resolve; failed = reject; });
+    healthListening.catch(() => undefined); // reported to whoever asks for the address
+    app.server.once('listening', () => {
       const host = (app.server.address() as AddressInfo).address;
-      await new Promise<void>((resolve, reject) => {
-        healthServer.once('error', reject);
-        healthServer.listen(o.healthPort, host, () => { healthServer.off('error', reject); resolve(); });
-      });
+      healthServer.once('error', failed);
+      healthServer.listen(o.healthPort, host, () => { healthServer.off('error', failed); started(healthServer.address() as AddressInfo); });
     });
     app.addHook('onClose', async () => {
       healthServer.closeAllConnections();
@@ -284,7 +287,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     store,
     get ready() { return !!pipeline && !closing; },
     stats: () => limiter.stats,
-    healthAddress: () => (healthServer?.address() as AddressInfo | null) ?? null,
+    healthAddress: () => healthListening,
     connections: guard,
     metrics,
   };
@@ -320,7 +323,6 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     const { status, message, headers, internal } = clientError(err, bodyLimit);
     if (internal) request.log.error({ err, logId: request.id }, 'request failed');
     if (headers) reply.headers(headers);
-    if (err instanceof BodyError) reply.header('connection', 'close'); // the rest of a refused body is not worth reading
     reply.code(status).type('application/json').send({ logId: request.id, errorCode: status, errorMsg: message });
   });
   app.setNotFoundHandler((request, reply) => {
@@ -363,7 +365,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     maxBytesPerRequest: positiveInt('fetchBudget.maxBytesPerRequest', fb.maxBytesPerRequest, FETCH_BUDGET.maxBytesPerRequest),
   };
   const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor, observeRecognition: (t) => metrics.observeRecognition(t) };
+  const pixelsInFlight = o.maxPixelsInFlight === false ? undefined : positiveInt('maxPixelsInFlight', o.maxPixelsInFlight, GALLERY_PIXELS_IN_FLIGHT);
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor, pixelsInFlight, observeRecognition: (t) => metrics.observeRecognition(t) };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.

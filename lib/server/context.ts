@@ -42,6 +42,8 @@ export interface RouteContext {
   keyOf(k: string | null | undefined): string;
   /** The bytes of a request's image fields (URLs fetched under the fetch budget, lib/server/fetches/), in order. */
   images(values: readonly string[], where: (i: number) => string, signal?: AbortSignal): Promise<Buffer[]>;
+  /** Decoded pixels a build or add holds at once (undefined: unbudgeted). */
+  readonly pixelsInFlight?: number;
   /** The server's decode options over the pipeline's (only the keys the server sets). */
   decodeOverrideFor(p: Pipeline): { limitInputPixels?: number | false; imageFormats?: readonly string[] };
   /** Records a recognition's stage timings in the server's metrics. */

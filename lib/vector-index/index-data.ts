@@ -24,6 +24,10 @@ export const INDEX_TYPES: readonly IndexType[] = ['HNSW32', 'IVF', 'Flat', 'HNSW
 /** Types whose FAISS index cannot delete: removal hides ids (tombstones) until the next save compacts. */
 export const TOMBSTONE_INDEX_TYPES: readonly string[] = ['HNSW32', 'HNSW32_SQ8', 'IVF_PQ_RERANK'];
 export const METRIC_TYPES: readonly MetricType[] = ['IP', 'L2'];
+/** What the library and the CLI build when not told (PaddleX's create_index defaults). */
+export const DEFAULT_INDEX_SHAPE = { indexType: 'HNSW32', metricType: 'IP' } as const satisfies { indexType: IndexType; metricType: MetricType };
+/** What the service builds when not told: PaddleX's serving always builds Flat + IP. */
+export const SERVICE_INDEX_SHAPE = { indexType: 'Flat', metricType: 'IP' } as const satisfies { indexType: IndexType; metricType: MetricType };
 
 /** Internal: a native cancel flag (lib/native/cancel-flag.ts); a cancelled add or remove changes nothing. */
 export interface NativeCancel { cancel?: Int32Array }
@@ -61,7 +65,7 @@ export class IndexData {
   }
 
   /** An empty index of the given dimension. */
-  static create(dim: number, indexType: IndexType = 'HNSW32', metricType: MetricType = 'IP'): IndexData {
+  static create(dim: number, indexType: IndexType = DEFAULT_INDEX_SHAPE.indexType, metricType: MetricType = DEFAULT_INDEX_SHAPE.metricType): IndexData {
     if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`dimension must be a positive integer, got ${dim}`);
     if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
     if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);

@@ -56,11 +56,13 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
       payload.off('data', onData);
       payload.off('end', onEnd);
       payload.off('error', onError);
+      payload.off('close', onClose);
     };
     const fail = (err: Error) => {
       stop();
       job?.abort();
-      // The rest of the body is read and dropped; the error handler closes the connection after the answer.
+      // The rest of the body is read and dropped (bounded by requestTimeoutMs), so that the
+      // client, still sending, gets the answer instead of a reset connection.
       payload.resume();
       reject(err);
     };
@@ -97,9 +99,12 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
       }
     };
     const onError = (e: Error) => fail(new BodyError('ERR_BODY_LENGTH', 400, `request body: ${e.message}`));
+    // The client went away mid-body: what the worker holds of it is dropped.
+    const onClose = () => fail(new BodyError('ERR_BODY_LENGTH', 400, 'request body: the connection closed before the body ended'));
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);
+    payload.on('close', onClose);
     payload.resume();
   });
 }

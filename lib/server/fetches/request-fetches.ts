@@ -31,7 +31,10 @@ export async function imagesOf(values: readonly string[], where: (i: number) => 
   const out: Buffer[] = new Array(values.length);
   // Base64 first: a bad one fails the request before anything is fetched.
   const urls: number[] = [];
-  values.forEach((v, i) => { if (isUrl(v)) urls.push(i); else out[i] = base64Bytes(v, where(i)); });
+  for (let i = 0; i < values.length; i++) {
+    if (isUrl(values[i])) urls.push(i);
+    else out[i] = await base64Bytes(values[i], where(i));
+  }
   if (!urls.length) return out;
   const ac = new AbortController();
   const onEnd = () => ac.abort();
