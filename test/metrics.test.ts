@@ -143,7 +143,7 @@ t.test('counters by route pattern, stage histograms, admission, index sizes', as
   t.equal(valueOf(again.samples, 'shitu_service_admission_total', { outcome: 'completed' }), 4);
 });
 
-t.test('queue depth while slots are held, and requests stopped by their deadline', async (t) => {
+t.test('queue depth while slots are held, and requests stopped by their deadline or their client', async (t) => {
   const { app, base } = await start(t, { maxConcurrent: 1, maxQueue: 4, requestDeadlineMs: 300 });
   const built = await post(base, '/shitu-index-build', { imageLabelPairs: [{ image: b64('drink_test_images/mosilian.jpeg'), label: 'mosilian' }] });
   const infer = { image: b64('product_demo/query/anmuxi.jpg'), indexKey: built.body.result.indexKey, returnImage: false };
@@ -164,6 +164,27 @@ t.test('queue depth while slots are held, and requests stopped by their deadline
   t.equal(valueOf(after.samples, 'shitu_requests_aborted_total', { reason: 'timeout' }), 1);
   t.equal(valueOf(after.samples, 'shitu_service_admission_total', { outcome: 'cancelled' }), 1, 'dropped from the queue');
   t.equal(valueOf(after.samples, 'shitu_http_requests_total', { method: 'POST', route: '/shitu-infer', status: '504' }), 1);
+
+  // A client that goes away while queued: its work is dropped and counted as a client abort.
+  const hold = new Promise<void>((r) => { release = r; });
+  void app.shitu.limiter.run(() => hold);
+  const ac = new AbortController();
+  const gone = fetch(base + '/shitu-infer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(infer), signal: ac.signal }).catch((e) => e);
+  while (app.shitu.limiter.stats.queued < 1) await new Promise((r) => setTimeout(r, 5));
+  ac.abort();
+  t.type(await gone, Error);
+  while (app.shitu.limiter.stats.queued > 0) await new Promise((r) => setTimeout(r, 5));
+  release();
+  let client: number | undefined;
+  for (;;) {
+    client = valueOf((await scrape(base)).samples, 'shitu_requests_aborted_total', { reason: 'client' });
+    if (client) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.equal(client, 1, 'the client abort counted');
+  const last = await scrape(base);
+  t.equal(valueOf(last.samples, 'shitu_service_admission_total', { outcome: 'cancelled' }), 2);
+  t.equal(valueOf(last.samples, 'shitu_requests_aborted_total', { reason: 'timeout' }), 1, 'not as a timeout');
 });
 
 t.test('a registry per server; the read scope when API keys are set', async (t) => {
