@@ -225,6 +225,8 @@ export class PgIndexStore implements IndexStore {
   }
 
   feedState(): FeedState {
+    // A change applied another way (a load, a failed replay dropping the copy) is no longer waiting.
+    for (const k of [...this.behind.keys()]) this.caughtUp(k);
     const now = Date.now();
     let oldest = this.live ? now : Math.min(now, this.downSince);
     for (const b of this.behind.values()) oldest = Math.min(oldest, b.since);
