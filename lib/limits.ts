@@ -84,6 +84,8 @@ export const SERVICE_LIMITS = {
   requestDeadlineMs: 30_000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: 5_000,
+  /** `shitu serve`: after SIGTERM/SIGINT the requests in flight may drain this long, then the process exits anyway (status 1). */
+  shutdownTimeoutMs: 10_000,
   /** Unknown ids named in a remove error, at most (the rest are counted). */
   maxIdsInError: 20,
 } as const;

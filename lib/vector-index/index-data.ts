@@ -9,6 +9,7 @@ import { dropTempDir, makeTempDir, recoverInterruptedSave, removeSaveLeftovers, 
 import { native } from '../native/loader';
 import { readPaddleClasIdMap } from './formats/pickle';
 import { RwLock } from './rw-lock';
+import { debug } from '../util/debug-log';
 
 export { DEFAULT_INDEX_SHAPE, INDEX_TYPES, METRIC_TYPES, SERVICE_INDEX_SHAPE, TOMBSTONE_INDEX_TYPES } from './index-types';
 export type { IndexType, MetricType } from './index-types';
@@ -146,6 +147,7 @@ export class IndexData {
           await fh.close();
         }
         await swapIntoPlace(tmp, target);
+        debug('index saved: %d vector(s) to %s', this.count, target);
       } catch (e) {
         if (e instanceof ShituError) throw e;
         throw new ShituError('ERR_INDEX_IO', `cannot save index to ${target}: ${(e as Error).message}`, { cause: e });
@@ -173,7 +175,10 @@ export class IndexData {
       }
       await removeSaveLeftovers(path.dirname(d), path.basename(d));
       const r = await loadOnce(d);
-      if (r !== 'mixed') return r;
+      if (r !== 'mixed') {
+        debug('index loaded: %d vector(s) from %s', r.count, d);
+        return r;
+      }
       if (attempt >= LOAD_RETRIES) {
         throw new ShituError('ERR_INDEX_CORRUPT', `index ${d}: ${VECTOR_FILE} does not match the vector_sha256 of its ${META_FILE}`);
       }
