@@ -22,7 +22,6 @@ export type ShituErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_DEVICE'
   | 'ERR_DRAW'
-  | 'ERR_ABORTED'
   | 'ERR_INPUT'
   | 'ERR_FETCH'
   | 'ERR_STORE_UNAVAILABLE'

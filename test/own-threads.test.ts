@@ -46,8 +46,9 @@ t.test('own threads: readFile stays prompt under 16 recognitions, results right,
   t.test('concurrent results equal the one-at-a-time ones', async (t) => {
     t.equal(r.concurrent.length, 48);
     for (const x of r.concurrent)
-      expectSameRecognition(t, x.boxes, r.sequential[x.query], `${job.queries[x.query]} among 16 in flight`);
+      expectSameRecognition(t, x.boxes, r.nativeSequential[x.query], `${job.queries[x.query]} among 16 in flight`);
     expectLabel(t, r.sequential[0][0], c.expected, c.id);
+    expectLabel(t, r.nativeSequential[0][0], c.expected, `${c.id} (native call)`);
   });
 
   t.test('pool stats', async (t) => {

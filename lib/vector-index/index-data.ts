@@ -24,7 +24,7 @@ export const INDEX_TYPES: readonly IndexType[] = ['HNSW32', 'IVF', 'Flat', 'HNSW
 export const TOMBSTONE_INDEX_TYPES: readonly string[] = ['HNSW32', 'HNSW32_SQ8', 'IVF_PQ_RERANK'];
 export const METRIC_TYPES: readonly MetricType[] = ['IP', 'L2'];
 
-/** Internal: a native cancel flag (lib/native/cancel-flag.ts); a cancelled add or remove changes nothing. */
+/** Internal: a native cancel flag (native/cancel.h, made by lib/pipeline/cancel.ts); a cancelled add or remove changes nothing. */
 export interface NativeCancel { cancel?: Int32Array }
 
 export interface SearchHit {
