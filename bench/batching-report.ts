@@ -1,4 +1,4 @@
-// The report's "4b. Dynamic batching in the service" subsection, from
+// The report's "5b. Dynamic batching in the service" subsection, from
 // results/batching.json (bench/batching.ts): a row per server setting and
 // connection count, and the Targets rows: does batching win where `shitu
 // serve` turns it on by default, and what does it cost a lone request.
@@ -30,8 +30,7 @@ export function batchingTargets(r: BatchingResult): string[][] {
 
 export function batchingSection(r: BatchingResult, table: (head: string[], rows: Array<Array<string | number>>) => string): string {
   const md: string[] = [];
-  md.push('### 4b. Dynamic batching in the service\n');
-  md.push(`${r.cores} cores; load average ${r.loadavgStart.join(', ')} at the start, ${r.loadavgEnd.join(', ')} at the end.\n\n`);
+  md.push('### 5b. Dynamic batching in the service\n');
   md.push(table(['server setting', 'connections', 'requests', '**req/s**', 'p50 / p99 ms', 'non-2xx', 'runs / request', 'crops / run'],
     r.rows.map((x) => [x.setting, x.connections, x.requests, `**${fmt(x.reqPerS, 1)}**`, `${fmt(x.p50Ms, 0)} / ${fmt(x.p99Ms, 0)}`, x.non2xx, x.runsPerRequest == null ? '—' : fmt(x.runsPerRequest, 2), x.rowsPerRun == null ? '—' : fmt(x.rowsPerRun, 1)])));
   for (const n of r.notes) md.push(`- ${n}\n`);

@@ -32,7 +32,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { READ_PROBE, WindowFigures } from './embedded-app';
-import { IMAGES, RESULTS_DIR } from './util';
+import { IMAGES, resultsDir } from './util';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const autocannon: any = require('autocannon');
@@ -190,7 +190,7 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const addon = arg('--addon');
   const outArg = arg('--out') ?? 'embedded.json';
-  const out = outArg.includes(path.sep) ? path.resolve(outArg) : path.join(RESULTS_DIR, outArg);
+  const out = outArg.includes(path.sep) ? path.resolve(outArg) : path.join(resultsDir(), outArg);
   const durationS = Number(arg('--duration') ?? 10);
   const connections = (arg('--connections') ?? '1,4,16').split(',').map(Number);
   const result = await runEmbedded({ connections, durationS, addon, note: arg('--note') });

@@ -1,4 +1,4 @@
-// The report's "5b. Galleries of 10^6 vectors" subsection, from results/index-million.json
+// The report's "6b. Galleries of 10^6 vectors" subsection, from results/index-million.json
 // (bench/index-million.ts): one row per index type and search setting, the
 // issue's target (recall@5 >= 0.95 at p50 <= 1 ms with some HNSW32 setting)
 // with its verdict, and memory per vector with its projection to 10^7.
@@ -34,7 +34,7 @@ export function millionTargets(r: MillionResult): string[][] {
 
 export function millionSection(r: MillionResult, table: (head: string[], rows: Array<Array<string | number>>) => string): string {
   const md: string[] = [];
-  md.push(`### 5b. Galleries of ${r.n.toLocaleString('en-US')} vectors (${r.dim}-d)\n`);
+  md.push(`### 6b. Galleries of ${r.n.toLocaleString('en-US')} vectors (${r.dim}-d)\n`);
   const rows: Array<Array<string | number>> = [];
   for (const row of r.rows) {
     row.searches.forEach((s, i) => rows.push([

@@ -1,17 +1,20 @@
-// Section 5b: galleries of 10^6 vectors (issue 15 item 4). 512-d synthetic
-// clustered vectors (bench/index-scaling.ts's generator), every index type
+// Section 6b: galleries of 10^6 vectors. 512-d vectors with the neighbour
+// structure of the stand-in feature model's embeddings of the shared photos and
+// their crops (bench/embedding-data.ts), every index type
 // of this addon, compressed ones included, beside hnswlib-node: build time
 // (train + add of n), incremental add throughput (10^4 more vectors added to
-// the built index), resident memory per vector, and search p50/p99 + recall@5
+// the built index), memory per vector (the serialized index), and search p50/p99 + recall@5
 // against exact search at several efSearch / nprobe values.
 //
 // Each row is written to results/index-million.json as soon as it is measured,
 // so that a run cut short keeps what it finished. Types run in the order of
-// their importance (HNSW32 carries the issue's target); `--types=a,b` picks some, `--n=N` another size.
-//   node --expose-gc dist/bench/index-million.js [--n=1000000] [--queries=500] [--types=HNSW32,IVF_PQ,HNSW32_SQ8,IVF_PQ_RERANK,hnswlib,IVF]
+// their importance (HNSW32 carries the issue's target); `--types=a,b` picks some,
+// `--n=N` another size, `--ef-construction=N` the HNSW graphs' build beam.
+//   node --expose-gc dist/bench/index-million.js [--n=1000000] [--queries=500] [--ef-construction=40] [--types=HNSW32,IVF_PQ,HNSW32_SQ8,IVF_PQ_RERANK,hnswlib,IVF]
 import { native } from '../lib/native/loader';
-import { makeCentres, makeVectors, recall } from './index-scaling';
-import { gc, log, mb, now, readJson, RunMode, stats, Stats, writeJson } from './util';
+import { recall, serializedBytes } from './index-scaling';
+import { embeddingSeeds, productCentres, views, VIEWS } from './embedding-data';
+import { gc, log, now, readJson, RunMode, stats, Stats, writeJson } from './util';
 
 const { HierarchicalNSW } = require('hnswlib-node');
 
@@ -29,9 +32,9 @@ export interface MillionRow {
   buildS: number;
   /** Vectors per second when EXTRA_ADD more are added to the built index (one call; hnswlib: one addPoint each). */
   addPerS: number;
-  /** Resident memory after the build minus before, per vector (includes ids and the id map). */
+  /** Bytes of the serialized index per vector (vectors or codes, links, ids): never negative, unlike an RSS difference. */
   bytesPerVector: number;
-  rssDeltaMiB: number;
+  efConstruction?: number;
   searches: MillionSearchRow[];
 }
 export interface MillionResult {
@@ -39,6 +42,10 @@ export interface MillionResult {
   dim: number;
   queries: number;
   started: string;
+  /** How the vectors were made (one line). */
+  data: string;
+  efConstruction: number;
+  seeds: { photos: number; embeddings: number; deviationRms: number; meanCosBetweenPhotos: number };
   rows: MillionRow[];
   notes: string[];
 }
@@ -48,11 +55,10 @@ const TYPES: Record<string, { impl: string; config: string; sweep: Array<Record<
   IVF_PQ: { impl: 'FAISS IVF_PQ', config: 'IVF_PQ', sweep: [{ nprobe: 8 }, { nprobe: 32 }, { nprobe: 64 }, { nprobe: 128 }] },
   HNSW32_SQ8: { impl: 'FAISS HNSW32_SQ8', config: 'HNSW32_SQ8', sweep: [{ efSearch: 16 }, { efSearch: 32 }, { efSearch: 64 }, { efSearch: 128 }, { efSearch: 256 }] },
   IVF_PQ_RERANK: { impl: 'FAISS IVF_PQ_RERANK', config: 'IVF_PQ_RERANK', sweep: [{ nprobe: 8 }, { nprobe: 32 }, { nprobe: 64 }, { nprobe: 32, rerank: 32 }] },
-  hnswlib: { impl: 'hnswlib-node HNSW (M 32)', config: 'ip, M 32, efConstruction 40', sweep: [{ ef: 16 }, { ef: 32 }, { ef: 64 }, { ef: 128 }, { ef: 256 }] },
+  hnswlib: { impl: 'hnswlib-node HNSW (M 32)', config: 'ip, M 32', sweep: [{ ef: 16 }, { ef: 32 }, { ef: 64 }, { ef: 128 }, { ef: 256 }] },
   IVF: { impl: 'FAISS IVF (1024 lists)', config: 'IVF1024,Flat', sweep: [{ nprobe: 1 }, { nprobe: 8 }, { nprobe: 32 }, { nprobe: 64 }] },
 };
 
-const rss = () => process.memoryUsage().rss;
 async function settle(): Promise<void> {
   gc();
   await new Promise((r) => setTimeout(r, 100));
@@ -60,29 +66,35 @@ async function settle(): Promise<void> {
 }
 const paramName = (p: Record<string, number>) => Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ');
 
-export async function runIndexMillion(mode: RunMode & { n?: number; queries?: number; types?: string[] }): Promise<MillionResult> {
+export async function runIndexMillion(mode: RunMode & { n?: number; queries?: number; types?: string[]; efConstruction?: number }): Promise<MillionResult> {
   const n = mode.n ?? (mode.quick ? 20_000 : 1_000_000);
   const nq = mode.queries ?? (mode.quick ? 100 : 500);
   const types = mode.types ?? Object.keys(TYPES);
+  const efC = mode.efConstruction ?? 40;
   const prev = readJson<MillionResult>(RESULT);
+  log('index-million: embedding the shared photos and their crops (stand-in feature model)');
+  const seeds = await embeddingSeeds();
   const res: MillionResult = {
-    n, dim: DIM, queries: nq, started: new Date().toISOString(),
-    // A partial rerun (--types) keeps the other types' rows of the same size.
-    rows: prev && prev.n === n ? prev.rows.filter((r) => !types.some((t) => TYPES[t]?.impl === r.impl)) : [],
+    n, dim: DIM, queries: nq, started: new Date().toISOString(), efConstruction: efC,
+    data: `embedding-shaped: ${seeds.photos} photos x ${seeds.embeddings / seeds.photos} crops`,
+    seeds: { photos: seeds.photos, embeddings: seeds.embeddings, deviationRms: seeds.deviationRms, meanCosBetweenPhotos: seeds.meanCosBetweenPhotos },
+    // A partial rerun (--types) keeps the other types' rows of the same size and data.
+    rows: prev && prev.n === n && prev.efConstruction === efC && prev.data?.startsWith('embedding-shaped') ? prev.rows.filter((r) => !types.some((t) => TYPES[t]?.impl === r.impl)) : [],
     notes: [
-      `Vectors: ${n} x ${DIM}-d synthetic clustered, L2-normalised (1000 random unit centres + Gaussian noise, norm ratio 0.6: gallery-like, many near neighbours per query), ${nq} queries drawn the same way, not in the index. Metric: inner product.`,
+      `Vectors: ${n} x ${DIM}-d, ${n / VIEWS} products x ${VIEWS} views, shaped by real embeddings (bench/embedding-data.ts): the ${seeds.photos} shared photos, each whole and as 23 crops, each also mirrored (${seeds.embeddings} pictures), embedded by the stand-in MobileNetV2 (1280-d), projected to 512-d by a fixed random Gaussian matrix, L2-normalised. New products lie between two photos' mean embeddings (random weight) plus 2 of the measured crop-to-mean deviations (RMS length ${seeds.deviationRms.toFixed(3)}; mean cosine between photos' means ${seeds.meanCosBetweenPhotos.toFixed(3)}); each view adds 3 more deviations / sqrt 3. So neighbours differ along the directions the model really moves along, not in isotropic noise. ${nq} queries: fresh views of random products, not in the index. Metric: inner product.`,
+      `HNSW graphs (HNSW32, HNSW32_SQ8, hnswlib-node) built with efConstruction ${efC}${efC === 40 ? ' (FAISS\'s default; --ef-construction=N to change)' : ''}.`,
       'Ground truth: exact search (FAISS Flat). recall@5: share of the exact top-5 found in the returned top-5.',
       'Search: one query per call, k = 5, sequential, through the addon\'s asynchronous search (worker thread and back); hnswlib-node searchKnn is synchronous on the main thread.',
       `Build: create + train + add of all n vectors in one call (FAISS uses both cores; hnswlib-node addPoint one at a time, one core). Add throughput: ${EXTRA_ADD} more vectors added to the built index.`,
-      'Memory: RSS after the build minus before, after GC, divided by n (the vectors handed to the index are counted outside). "IVF" here is IVF1024,Flat (the addon\'s "IVF" type picks N/8 lists, 65536 at this size: its k-means would take hours on 2 cores); IVF_PQ picks 1024 lists and 64 sub-quantizers of 8 bits by itself.',
+      'Memory per vector: the serialized index (FAISS write_index, hnswlib-node writeIndex) divided by n. "IVF" here is IVF1024,Flat (the addon\'s "IVF" type picks N/8 lists, 65536 at this size: its k-means would take hours on 2 cores); IVF_PQ picks 1024 lists and 64 sub-quantizers of 8 bits by itself.',
     ],
   };
   const save = () => writeJson(RESULT, res);
-  log(`index-million: generating ${n} + ${EXTRA_ADD} vectors`);
-  const centres = makeCentres();
-  const vectors = makeVectors(n, 1_000_003, centres);
-  const extra = makeVectors(EXTRA_ADD, 77, centres);
-  const queries = makeVectors(nq, 999, centres);
+  log(`index-million: generating ${n} + ${EXTRA_ADD} vectors from ${seeds.embeddings} embeddings`);
+  const centres = productCentres(seeds, Math.max(1, Math.round(n / VIEWS)), 1_000_003);
+  const vectors = views(seeds, centres, n, 11);
+  const extra = views(seeds, centres, EXTRA_ADD, 77, true);
+  const queries = views(seeds, centres, nq, 999, true);
   const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(i));
   const extraIds = BigInt64Array.from({ length: EXTRA_ADD }, (_, i) => BigInt(n + i));
 
@@ -101,27 +113,29 @@ export async function runIndexMillion(mode: RunMode & { n?: number; queries?: nu
     if (!spec) throw new Error(`unknown type ${t} (expected ${Object.keys(TYPES).join(', ')})`);
     log(`index-million: ${spec.impl} build`);
     await settle();
-    const r0 = rss();
     const t0 = now();
     let search: (q: Float32Array, p: Record<string, number>) => Promise<number[]>;
     let addExtra: () => Promise<void>;
+    let write: (file: string) => unknown;
+    const hnsw = t === 'hnswlib' || t.startsWith('HNSW');
     if (t === 'hnswlib') {
       const h = new HierarchicalNSW('ip', DIM);
-      h.initIndex(n + EXTRA_ADD, 32, 40, 100);
+      h.initIndex(n + EXTRA_ADD, 32, efC, 100);
       for (let i = 0; i < n; i++) h.addPoint(Array.from(vectors.subarray(i * DIM, (i + 1) * DIM)), i);
       search = async (q, p) => { h.setEf(p.ef); return h.searchKnn(Array.from(q), K).neighbors; };
       addExtra = async () => { for (let i = 0; i < EXTRA_ADD; i++) h.addPoint(Array.from(extra.subarray(i * DIM, (i + 1) * DIM)), n + i); };
+      write = (f) => h.writeIndexSync(f);
     } else {
-      const idx = new native.VectorIndex(DIM, spec.config, 'IP');
+      const idx = new native.VectorIndex(DIM, spec.config, 'IP', hnsw ? { efConstruction: efC } : undefined);
       await idx.add(vectors, ids);
       search = async (q, p) => Array.from((await idx.search(q, K, p)).ids as BigInt64Array, Number).filter((x) => x >= 0);
       addExtra = () => idx.add(extra, extraIds);
+      write = (f) => idx.writeFile(f);
     }
     const buildS = (now() - t0) / 1000;
-    await settle();
-    const rssDelta = rss() - r0;
-    log(`index-million: ${spec.impl} built in ${buildS.toFixed(1)} s, ${(rssDelta / n).toFixed(0)} B/vector`);
-    const row: MillionRow = { n, impl: spec.impl, config: spec.config, buildS, addPerS: 0, bytesPerVector: rssDelta / n, rssDeltaMiB: mb(rssDelta), searches: [] };
+    const bytesPerVector = (await serializedBytes(write)) / n;
+    log(`index-million: ${spec.impl} built in ${buildS.toFixed(1)} s, ${bytesPerVector.toFixed(0)} B/vector (serialized)`);
+    const row: MillionRow = { n, impl: spec.impl, config: spec.config, buildS, addPerS: 0, bytesPerVector, ...(hnsw ? { efConstruction: efC } : {}), searches: [] };
     // Searches first, on exactly the n vectors the ground truth covers.
     for (const p of spec.sweep) {
       const lat: number[] = [];
@@ -142,6 +156,7 @@ export async function runIndexMillion(mode: RunMode & { n?: number; queries?: nu
     save();
     search = undefined as any;
     addExtra = undefined as any;
+    write = undefined as any;
     await settle();
   }
   save();
@@ -156,5 +171,6 @@ if (require.main === module) {
     n: arg('n') ? Number(arg('n')) : undefined,
     queries: arg('queries') ? Number(arg('queries')) : undefined,
     types: arg('types')?.split(','),
+    efConstruction: arg('ef-construction') ? Number(arg('ef-construction')) : undefined,
   }).then(() => log('index-million: done'), (e) => { console.error(e); process.exit(1); });
 }

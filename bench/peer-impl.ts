@@ -1,8 +1,10 @@
 // The peer: the same PP-ShiTuV2-style recognition written the way a Node
 // developer would today, with onnxruntime-node (CPU provider), sharp (decode,
 // resize, raw pixels) and hnswlib-node (inner-product HNSW index). Same models,
-// same pre-processing, GFL decode + class-aware NMS in JS (the algorithm of
-// native/detection_postprocess.cc).
+// same pre-processing: for the stand-ins GFL decode + class-aware NMS in JS (the
+// algorithm of native/detection_postprocess.cc); for the PP-ShiTuV2-shaped models
+// (NMS in the graph) the PaddleX export's inputs (image 640x640 RGB + scale_factor)
+// and its [M,6] boxes.
 //
 // It runs in a child process (peer-worker.ts): onnxruntime-node's binding needs
 // the symbol version VERS_1.30.0 of libonnxruntime.so.1 and this package's addon
@@ -54,13 +56,20 @@ export class PeerPipeline {
   private levels: Array<{ score: string; dist: string; stride: number; gw: number; gh: number }> = [];
   private detInput = 'image';
   private featInput = 'input';
-  readonly W = 416;
-  readonly H = 416;
+  private featOutput = 'feat1280';
+  /** 'shaped': the PaddleX contract (640x640 RGB ImageNet-normalised + scale_factor in, [M,6] boxes out). */
+  private kind: 'standin' | 'shaped' = 'standin';
+  W = 416;
+  H = 416;
   readonly RW = 224;
   readonly RH = 224;
 
-  static async create(o: { detOnnx: string; featOnnx: string; threads: number; stripInitializers: boolean; noSpin?: boolean }): Promise<PeerPipeline> {
+  static async create(o: { detOnnx: string; featOnnx: string; threads: number; stripInitializers: boolean; noSpin?: boolean; shaped?: boolean }): Promise<PeerPipeline> {
     const p = new PeerPipeline();
+    if (o.shaped) {
+      p.kind = 'shaped';
+      p.W = p.H = 640;
+    }
     ort.env.logLevel = 'error';
     const so: any = { intraOpNumThreads: o.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
     // Intra-op threads that sleep instead of spinning after a Run: two sessions on 2 cores then stop fighting.
@@ -70,6 +79,8 @@ export class PeerPipeline {
     p.feat = await ort.InferenceSession.create(o.featOnnx, so);
     p.detInput = p.det.inputNames.find((n: string) => n === 'image') ?? p.det.inputNames[0];
     p.featInput = p.feat.inputNames[0];
+    p.featOutput = p.feat.outputNames.includes('feat1280') ? 'feat1280' : p.feat.outputNames[0];
+    if (p.kind === 'shaped') return p;
     // Pair the raw head outputs by size, as the native detector does: [1,HW,C] scores + [1,HW,32] distributions.
     const out = await p.det.run({ [p.detInput]: new ort.Tensor('float32', new Float32Array(3 * p.W * p.H), [1, 3, p.H, p.W]) });
     const outs = Object.keys(out).filter((k) => out[k].dims.length === 3).sort((a, b) => out[b].dims[1] - out[a].dims[1]);
@@ -90,17 +101,20 @@ export class PeerPipeline {
   private async resizeRaw(img: { data: Buffer; width: number; height: number }, w: number, h: number, crop?: { left: number; top: number; width: number; height: number }): Promise<Buffer> {
     let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
     if (crop) s = s.extract(crop);
-    return s.resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+    // The shaped detector's card asks for bicubic (models/PP-ShiTuV2_det.yaml); crops stay bilinear.
+    return s.resize(w, h, { fit: 'fill', kernel: !crop && w === 640 && this.kind === 'shaped' ? 'cubic' : 'linear' }).raw().toBuffer();
   }
 
   async embedWhole(files: string[]): Promise<Float32Array> {
-    const out = new Float32Array(files.length * 1280);
+    const rows: Float32Array[] = [];
     for (let i = 0; i < files.length; i++) {
       const img = await this.decode(files[i]);
       const px = await this.resizeRaw(img, this.RW, this.RH);
-      const f = await this.features([px]);
-      out.set(f.subarray(0, 1280), i * 1280);
+      rows.push(await this.features([px]));
     }
+    const dim = rows[0]?.length ?? 0;
+    const out = new Float32Array(files.length * dim);
+    rows.forEach((r, i) => out.set(r, i * dim));
     return out;
   }
 
@@ -127,8 +141,8 @@ export class PeerPipeline {
         x[base + 2 * plane + i] = px[j + 2] * a[2] + b[2];
       }
     });
-    const r = await this.feat.run({ [this.featInput]: new ort.Tensor('float32', x, [crops.length, 3, this.RH, this.RW]) }, ['feat1280']);
-    const f = r.feat1280.data as Float32Array;
+    const r = await this.feat.run({ [this.featInput]: new ort.Tensor('float32', x, [crops.length, 3, this.RH, this.RW]) }, [this.featOutput]);
+    const f = r[this.featOutput].data as Float32Array;
     const dim = f.length / crops.length;
     for (let n = 0; n < crops.length; n++) {
       let sq = 0;
@@ -169,6 +183,7 @@ export class PeerPipeline {
     t.decode = lap();
     const { width: Wi, height: Hi } = img;
 
+    if (this.kind === 'shaped') return this.recognizeShaped(img, t, t0, lap, thr, recThr, k);
     // Detector pre-processing: 416x416 without keeping the ratio, BGR, (v - mean) / std, planar.
     const px = await this.resizeRaw(img, this.W, this.H);
     const plane = this.W * this.H;
@@ -233,6 +248,44 @@ export class PeerPipeline {
     if (!dets.length) dets = [{ cls: 0, score: 0, x1: 0, y1: 0, x2: Wi, y2: Hi }];
     t.detPostprocess = lap();
 
+    return this.embedAndSearch(img, dets, t, t0, lap, recThr, k);
+  }
+
+  /** PP-ShiTuV2-shaped detector: 640x640 bicubic, RGB /255 ImageNet mean/std, scale_factor in; [M,6] boxes in original pixels out. */
+  private async recognizeShaped(img: { data: Buffer; width: number; height: number }, t: PeerTimings, t0: number, lap: () => number, thr: number, recThr: number, k: number) {
+    const { width: Wi, height: Hi } = img;
+    const px = await this.resizeRaw(img, this.W, this.H);
+    const plane = this.W * this.H;
+    const x = new Float32Array(3 * plane);
+    const a = [0, 1, 2].map((c) => 1 / 255 / REC_STD[c]);
+    const b = [0, 1, 2].map((c) => -REC_MEAN[c] / REC_STD[c]);
+    for (let i = 0, j = 0; i < plane; i++, j += 3) {
+      x[i] = px[j] * a[0] + b[0];
+      x[plane + i] = px[j + 1] * a[1] + b[1];
+      x[2 * plane + i] = px[j + 2] * a[2] + b[2];
+    }
+    const feeds = {
+      image: new ort.Tensor('float32', x, [1, 3, this.H, this.W]),
+      scale_factor: new ort.Tensor('float32', Float32Array.from([this.H / Hi, this.W / Wi]), [1, 2]),
+    };
+    t.detPreprocess = lap();
+    const out = await this.det.run(feeds);
+    t.detInference = lap();
+    const rows = out[this.det.outputNames[0]].data as Float32Array;
+    let dets: Det[] = [];
+    for (let r = 0; r + 6 <= rows.length; r += 6) {
+      if (!(rows[r + 1] > thr)) continue;
+      const d = { cls: rows[r], score: rows[r + 1], x1: Math.min(Math.max(rows[r + 2], 0), Wi), y1: Math.min(Math.max(rows[r + 3], 0), Hi), x2: Math.min(Math.max(rows[r + 4], 0), Wi), y2: Math.min(Math.max(rows[r + 5], 0), Hi) };
+      if (d.x2 > d.x1 && d.y2 > d.y1) dets.push(d);
+    }
+    dets.sort((p, q) => q.score - p.score);
+    if (!dets.length) dets = [{ cls: 0, score: 0, x1: 0, y1: 0, x2: Wi, y2: Hi }];
+    t.detPostprocess = lap();
+    return this.embedAndSearch(img, dets, t, t0, lap, recThr, k);
+  }
+
+  private async embedAndSearch(img: { data: Buffer; width: number; height: number }, dets: Det[], t: PeerTimings, t0: number, lap: () => number, recThr: number, k: number): Promise<{ boxes: PeerBox[]; timings: PeerTimings; width: number; height: number }> {
+    const { width: Wi, height: Hi } = img;
     // Crops (integer coordinates, like CropBox), 224x224, RGB /255, ImageNet mean/std.
     const crops = await Promise.all(dets.map((d) => {
       const x1 = Math.min(Math.max(Math.trunc(d.x1), 0), Wi - 1);

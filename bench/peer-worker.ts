@@ -1,6 +1,7 @@
 // Child process for the peer pipeline (see peer-impl.ts for why it cannot
 // share a process with this package's addon). Commands over IPC:
-//   {cmd: 'init', threads, stripInitializers, gallery: [{image, label}]} -> {ok, loadMs, indexMs}
+//   {cmd: 'init', threads, stripInitializers, gallery: [{image, label}], shaped?: {det, rec}} -> {ok, loadMs, indexMs}
+//       (shaped: the PP-ShiTuV2-shaped models' ONNX files instead of the stand-ins)
 //   {cmd: 'bench', image, warmup, iters} -> {lat: number[], timings: PeerTimings[], boxes}
 //   {cmd: 'throughput', images, count, concurrency} -> {seconds, count}
 //   {cmd: 'rss'} -> {rss}
@@ -13,7 +14,7 @@ async function handle(msg: any): Promise<any> {
   switch (msg.cmd) {
     case 'init': {
       const t0 = performance.now();
-      peer = await PeerPipeline.create({ detOnnx: DET_ONNX, featOnnx: FEAT_ONNX, threads: msg.threads, stripInitializers: !!msg.stripInitializers, noSpin: !!msg.noSpin });
+      peer = await PeerPipeline.create({ detOnnx: msg.shaped?.det ?? DET_ONNX, featOnnx: msg.shaped?.rec ?? FEAT_ONNX, threads: msg.threads, stripInitializers: !!msg.stripInitializers, noSpin: !!msg.noSpin, shaped: !!msg.shaped });
       const loadMs = performance.now() - t0;
       // Warm-up, like createPipeline's.
       const t1 = performance.now();

@@ -6,7 +6,9 @@
 import { fork, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { galleryEntries, IMAGES, log, RunMode, runInFlight, stats, Stats, writeJson, now } from './util';
-import { loadOurs } from './ours';
+import { loadOurs, ModelSet } from './ours';
+import { ensureShapedModels } from './models/generate';
+import { shapedModelSet } from './shaped';
 
 class Worker {
   private child: ChildProcess;
@@ -90,14 +92,17 @@ function medianOf(rows: any[], key: string): number {
 }
 
 export async function runPeer(mode: RunMode): Promise<PeerResult> {
-  const warmup = mode.quick ? 3 : 10;
-  const half = mode.quick ? 10 : 25; // per turn; two turns per side
-  const tpCount = mode.quick ? 24 : 80;
+  // --quick: 1 thread, few iterations (it must leave the whole quick run under 2 minutes).
+  const warmup = mode.quick ? 2 : 10;
+  const half = mode.quick ? 5 : 25; // per turn; two turns per side
+  const tpCount = mode.quick ? 12 : 80;
   const gallery = galleryEntries();
-  const variants: Array<{ key: string; strip: boolean; noSpin?: boolean; threads?: number[]; desc: string }> = [
+  const variants: Array<{ key: string; strip: boolean; noSpin?: boolean; threads?: number[]; shaped?: boolean; desc: string }> = [
     { key: 'peer', strip: true, desc: 'onnxruntime-node with the detector\'s initializers moved out of the graph inputs (done in JS with onnx-proto) — the best this stack allows, and what this package does natively' },
   ];
   if (!mode.quick) variants.push({ key: 'peer-no-spin', strip: true, noSpin: true, threads: [2], desc: 'as "peer", plus the session option session.intra_op.allow_spinning = "0" (intra-op threads sleep after a Run instead of spinning), which this package also sets: at 2 threads the detector and feature sessions then stop fighting over the 2 cores' });
+  // The PP-ShiTuV2-shaped models (random weights: timing only), 1 thread, fewer iterations: a detection is ~10x the stand-in's work.
+  if (!mode.quick) variants.push({ key: 'peer-shaped', strip: false, shaped: true, threads: [1], desc: 'as "peer", on the PP-ShiTuV2-shaped models (random weights: timing only; section 2): 640x640 bicubic RGB + scale_factor in, NMS in the graph, 512-d features; both sides embed the whole image (no box reaches 0.5), so labels are not compared' });
   if (!mode.quick) variants.push({ key: 'peer-as-exported', strip: false, threads: [1], desc: 'onnxruntime-node on the detector file as exported (279 initializers listed as graph inputs, so no constant folding): what a developer gets by default' });
   const res: PeerResult = {
     variants: Object.fromEntries(variants.map((v) => [v.key, v.desc])),
@@ -113,25 +118,29 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
   };
   for (const v of variants) {
     // The as-exported variant only at 1 thread (the least noisy setting), to fit the full run's time.
-    for (const threads of v.threads ?? [2, 1]) {
+    for (const threads of v.threads ?? (mode.quick ? [1] : [2, 1])) {
       log(`peer: ${v.key}, ${threads} thread(s)`);
       const w = new Worker();
+      const shaped = v.shaped ? ensureShapedModels() : undefined;
+      const set: ModelSet | undefined = shaped ? shapedModelSet(shaped) : undefined;
+      const images = shaped ? IMAGES.slice(0, 2) : IMAGES;
+      const vWarmup = shaped ? 1 : warmup, vHalf = shaped ? 4 : half, vTp = shaped ? 8 : tpCount;
       try {
-        const init = await w.call({ cmd: 'init', threads, stripInitializers: v.strip, noSpin: !!v.noSpin, gallery });
-        const { pipeline, index, loadMs, indexMs } = await loadOurs(threads);
+        const init = await w.call({ cmd: 'init', threads, stripInitializers: v.strip, noSpin: !!v.noSpin, gallery, shaped: shaped ? { det: shaped.det.file, rec: shaped.rec.file } : undefined });
+        const { pipeline, index, loadMs, indexMs } = await loadOurs(threads, set, shaped ? 1 : 4);
         res.load.push({ threads, variant: v.key, oursLoadMs: loadMs, oursIndexMs: indexMs, peerLoadMs: init.loadMs, peerIndexMs: init.indexMs });
-        for (const img of IMAGES) {
+        for (const img of images) {
           const oursLat: number[] = [], peerLat: number[] = [], oursT: any[] = [], peerT: any[] = [];
           let peerLast: any;
-          for (let i = 0; i < warmup; i++) await pipeline.recognize(img, { index, keepImage: false });
+          for (let i = 0; i < vWarmup; i++) await pipeline.recognize(img, { index, keepImage: false });
           for (let turn = 0; turn < 2; turn++) {
-            for (let i = 0; i < half; i++) {
+            for (let i = 0; i < vHalf; i++) {
               const t0 = now();
               const r = await pipeline.recognize(img, { index, keepImage: false });
               oursLat.push(now() - t0);
               oursT.push(r.timings);
             }
-            const p = await w.call({ cmd: 'bench', image: img, warmup: turn === 0 ? warmup : 0, iters: half });
+            const p = await w.call({ cmd: 'bench', image: img, warmup: turn === 0 ? vWarmup : 0, iters: vHalf });
             peerLat.push(...p.lat);
             peerT.push(...p.timings);
             peerLast = p;
@@ -189,13 +198,13 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
           });
         }
         // Throughput: all images round-robin, 1 (and 2) in flight.
-        for (const concurrency of mode.quick ? [1] : [1, 2]) {
+        for (const concurrency of mode.quick || shaped ? [1] : [1, 2]) {
           const t0 = now();
-          const oursLat = await runInFlight(tpCount, concurrency, (i) => pipeline.recognize(IMAGES[i % IMAGES.length], { index }));
+          const oursLat = await runInFlight(vTp, concurrency, (i) => pipeline.recognize(images[i % images.length], { index }));
           const oursSec = (now() - t0) / 1000;
-          const p = await w.call({ cmd: 'throughput', images: IMAGES, count: tpCount, concurrency });
-          const oursIps = tpCount / oursSec, peerIps = tpCount / p.seconds;
-          res.throughput.push({ threads, variant: v.key, concurrency, count: tpCount, oursIps, peerIps, ratio: oursIps / peerIps, oursP99: stats(oursLat).p99, peerP99: stats(p.lat).p99 });
+          const p = await w.call({ cmd: 'throughput', images, count: vTp, concurrency });
+          const oursIps = vTp / oursSec, peerIps = vTp / p.seconds;
+          res.throughput.push({ threads, variant: v.key, concurrency, count: vTp, oursIps, peerIps, ratio: oursIps / peerIps, oursP99: stats(oursLat).p99, peerP99: stats(p.lat).p99 });
         }
       } finally {
         await w.close();

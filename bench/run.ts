@@ -1,72 +1,142 @@
-// Benchmark entry: node dist/bench/run.js [--quick] [--only=stages,limit,peer,throughput,batching,decode,index,million,memory]
-// Writes bench/results/*.json (+ *.svg) and regenerates bench/REPORT.md.
-import { closeAll } from './ours';
-import { log, machine, readJson, writeJson, RunMode } from './util';
-import { runStages, runLimit, StagesResult } from './stages';
+// Benchmark entry. `node dist/bench/run.js --help` lists the sections and options.
+// One run writes every result it reports into one folder (--out, by default a
+// fresh bench/results/run-<timestamp>/) and the report beside them; only
+// --update-report replaces the committed bench/REPORT.md and bench/results/.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BENCH_DIR, COMMITTED_RESULTS_DIR, ROOT } from './paths';
+import { machine, RunMode } from './machine';
+import { log, writeJson } from './io';
+import { SECTIONS, SectionKey, QUICK_BUDGET_S } from './sections';
 
-const SECTIONS = ['stages', 'limit', 'peer', 'throughput', 'batching', 'decode', 'index', 'million', 'memory'] as const;
+const USAGE = `Usage: node dist/bench/run.js [options]
 
-async function main() {
-  const args = process.argv.slice(2);
-  const mode: RunMode = { quick: args.includes('--quick') };
-  const onlyArg = args.find((a) => a.startsWith('--only='));
-  const only = onlyArg ? onlyArg.slice(7).split(',') : [...SECTIONS];
-  const t0 = Date.now();
-  const m = machine();
-  log(`shitu-node benchmark (${mode.quick ? 'quick' : 'full'}) on ${m.cpu}, ${m.cores} cores, load ${m.loadavgStart.join(' ')}`);
-  const meta = { mode: mode.quick ? 'quick' : 'full', machine: m, sections: only, started: m.date } as any;
+Options:
+  --quick            sample the sections marked "quick" below with few iterations (under ${QUICK_BUDGET_S} s on 2 busy cores)
+  --only=a,b,...     run only these sections (names below); "million" runs only when named
+  --out DIR          write the results and REPORT.md into DIR (default: a fresh bench/results/run-<timestamp>/)
+  --update-report    write the committed bench/REPORT.md and bench/results/ from this run (replacing them)
+  --ef-construction=N  HNSW efConstruction for the million section (default 40, FAISS's)
+  --help             print this and exit
 
-  // The memory section runs first, in its own process, so its peak RSS is its own.
-  if (only.includes('memory')) {
-    const { runMemory } = await import('./memory');
-    await runMemory(mode);
-  }
-  let stages: StagesResult | undefined;
-  if (only.includes('stages')) stages = await runStages(mode);
-  else stages = readJson('stages.json');
-  if (only.includes('limit') && stages) await runLimit(mode, stages);
-  if (only.includes('peer')) {
-    const { runPeer } = await import('./peer');
-    await runPeer(mode);
-  }
-  if (only.includes('throughput')) {
-    const { runThroughput } = await import('./throughput');
-    await runThroughput(mode);
-  }
-  if (only.includes('batching')) {
-    const { runBatching } = await import('./batching');
-    await runBatching(mode);
-  }
-  if (only.includes('decode')) {
-    const { runDecode } = await import('./decode');
-    await runDecode(mode);
-  }
-  await closeAll();
-  if (only.includes('index')) {
-    const { runIndexScaling } = await import('./index-scaling');
-    await runIndexScaling(mode);
-  }
-  if (only.includes('million')) {
-    // 10^6 vectors in the full run (about 30 min on 2 cores), 2 x 10^4 in --quick.
-    const { runIndexMillion } = await import('./index-million');
-    await runIndexMillion(mode);
-  }
-  meta.seconds = (Date.now() - t0) / 1000;
-  meta.loadavgEnd = require('node:os').loadavg().map((x: number) => Math.round(x * 100) / 100);
-  const all = SECTIONS.every((s) => only.includes(s));
-  const prev = readJson('meta.json');
-  if (all || !prev) writeJson('meta.json', meta);
-  else {
-    // A partial rerun keeps the full run's description and records itself beside it.
-    prev.reruns = [...(prev.reruns ?? []), { sections: only, mode: meta.mode, started: m.date, seconds: meta.seconds, loadavgStart: m.loadavgStart, loadavgEnd: meta.loadavgEnd }];
-    writeJson('meta.json', prev);
-  }
-  const { writeReport } = await import('./report');
-  const p = writeReport();
-  log(`done in ${meta.seconds.toFixed(0)} s; report: ${p}`);
+Sections (in run order):
+${SECTIONS.map((s) => `  ${s.key.padEnd(11)} ${s.quick ? '[quick] ' : s.separate ? '[only]  ' : '        '}${s.title}`).join('\n')}
+
+[quick]: sampled by --quick. [only]: not in the full run (about 30-60 min on 2 cores); --only=million.
+The full run (every section but million) takes about 12-15 min on 2 quiet cores.
+`;
+
+interface Args {
+  quick: boolean;
+  only?: string[];
+  out?: string;
+  updateReport: boolean;
+  efConstruction?: number;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+function fail(msg: string): never {
+  process.stderr.write(`run.js: ${msg}\n(see node dist/bench/run.js --help)\n`);
+  process.exit(2);
+}
+
+export function parseArgs(argv: string[]): Args | 'help' {
+  const a: Args = { quick: false, updateReport: false };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i];
+    const [k, inline] = x.includes('=') ? [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)] : [x, undefined];
+    const value = () => inline ?? (i + 1 < argv.length ? argv[++i] : fail(`${k} needs a value`));
+    if (k === '--help' || k === '-h') return 'help';
+    else if (k === '--quick') a.quick = true;
+    else if (k === '--update-report') a.updateReport = true;
+    else if (k === '--only') a.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (k === '--out') a.out = value();
+    else if (k === '--ef-construction') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1 || n > 1 << 20) fail(`--ef-construction must be an integer from 1 to 1048576, got ${JSON.stringify(inline ?? argv[i])}`);
+      a.efConstruction = n;
+    } else fail(`unknown option ${JSON.stringify(x)}`);
+  }
+  for (const s of a.only ?? []) if (!SECTIONS.some((d) => d.key === s)) fail(`unknown section ${JSON.stringify(s)} (sections: ${SECTIONS.map((d) => d.key).join(', ')})`);
+  if (a.out && a.updateReport) fail('--out and --update-report exclude each other (--update-report writes bench/results/)');
+  return a;
+}
+
+/** The sections this run measures, in run order. */
+export function selectSections(a: Args): SectionKey[] {
+  return SECTIONS.filter((s) => (a.only ? a.only.includes(s.key) : !s.separate && (!a.quick || s.quick))).map((s) => s.key);
+}
+
+async function main() {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d\d\dZ$/, 'Z');
+  // --update-report stages the run in a fresh folder too, and replaces the committed
+  // results only once every section finished: no file of an older run survives.
+  const outDir = path.resolve(parsed.out ?? path.join(COMMITTED_RESULTS_DIR, `run-${stamp}`));
+  if (fs.existsSync(outDir) && fs.readdirSync(outDir).length) fail(`--out ${outDir} is not empty: a report must come from one run only`);
+  fs.mkdirSync(outDir, { recursive: true });
+  process.env.SHITU_BENCH_OUT = outDir; // read by io.ts here and in the child processes
+  const mode: RunMode = { quick: parsed.quick };
+  const keys = selectSections(parsed);
+  const t0 = Date.now();
+  const m = machine();
+  log(`shitu-node benchmark (${mode.quick ? 'quick' : 'full'}: ${keys.join(', ')}) on ${m.cpu}, ${m.cores} cores, load ${m.loadavgStart.join(' ')}; results in ${outDir}`);
+  const meta: Record<string, unknown> = {
+    mode: mode.quick ? 'quick' : 'full',
+    command: ['node dist/bench/run.js', ...process.argv.slice(2)].join(' '),
+    machine: m,
+    sections: keys,
+    notRun: SECTIONS.map((s) => s.key).filter((k) => !keys.includes(k)),
+    started: m.date,
+    sectionSeconds: {} as Record<string, number>,
+    failed: {} as Record<string, string>,
+  };
+  const ctx = { mode, efConstruction: parsed.efConstruction };
+  for (const key of keys) {
+    const s = SECTIONS.find((d) => d.key === key)!;
+    const a = Date.now();
+    // --quick keeps its promise: a section that would start past the budget is left out, and the report says so.
+    if (mode.quick && (a - t0) / 1000 > QUICK_BUDGET_S - 15) {
+      (meta.failed as Record<string, string>)[key] = `left out: the quick run's ${QUICK_BUDGET_S} s were spent`;
+      log(`${key}: left out (quick budget spent)`);
+      continue;
+    }
+    try {
+      await s.run(ctx);
+    } catch (e) {
+      // One broken section must not lose the others; the report names it.
+      (meta.failed as Record<string, string>)[key] = String((e as Error)?.message ?? e).split('\n')[0];
+      log(`${key}: FAILED: ${(e as Error)?.stack ?? e}`);
+    }
+    (meta.sectionSeconds as Record<string, number>)[key] = (Date.now() - a) / 1000;
+  }
+  const { closeAll } = await import('./ours');
+  await closeAll();
+  meta.seconds = (Date.now() - t0) / 1000;
+  meta.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  writeJson('meta.json', meta);
+  const { writeReport } = await import('./report');
+  let reportPath = writeReport(outDir, path.join(outDir, 'REPORT.md'));
+  if (parsed.updateReport) {
+    for (const f of fs.readdirSync(COMMITTED_RESULTS_DIR)) {
+      const p = path.join(COMMITTED_RESULTS_DIR, f);
+      if (p !== outDir && fs.statSync(p).isFile()) fs.unlinkSync(p);
+    }
+    for (const f of fs.readdirSync(outDir)) if (f !== 'REPORT.md') fs.renameSync(path.join(outDir, f), path.join(COMMITTED_RESULTS_DIR, f));
+    fs.rmSync(outDir, { recursive: true, force: true });
+    process.env.SHITU_BENCH_OUT = COMMITTED_RESULTS_DIR;
+    reportPath = writeReport(COMMITTED_RESULTS_DIR, path.join(BENCH_DIR, 'REPORT.md'));
+  }
+  log(`done in ${(meta.seconds as number).toFixed(0)} s; report: ${path.relative(ROOT, reportPath)}`);
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -45,10 +45,10 @@ export interface StagesResult {
   notes: string[];
 }
 
-async function runSet(set: ModelSet, threads: number, warmup: number, iters: number): Promise<StagesRun> {
-  const { pipeline, index, loadMs, indexMs } = await loadOurs(threads, set);
+export async function runSet(set: ModelSet, threads: number, warmup: number, iters: number, images_: string[] = IMAGES, concurrency = 4): Promise<StagesRun> {
+  const { pipeline, index, loadMs, indexMs } = await loadOurs(threads, set, concurrency);
   const images: ImageStages[] = [];
-  for (const img of IMAGES) {
+  for (const img of images_) {
     for (let i = 0; i < warmup; i++) await pipeline.recognize(img, { index, keepImage: false });
     const per: Record<Stage, number[]> = Object.fromEntries(STAGES.map((s) => [s, []])) as any;
     const total: number[] = [], wall: number[] = [];
@@ -77,8 +77,8 @@ async function runSet(set: ModelSet, threads: number, warmup: number, iters: num
 }
 
 export async function runStages(mode: RunMode): Promise<StagesResult> {
-  const warmup = mode.quick ? 3 : 10;
-  const iters = mode.quick ? 20 : 80;
+  const warmup = mode.quick ? 2 : 10;
+  const iters = mode.quick ? 10 : 80;
   const res: StagesResult = { runs: [], skipped: [], notes: [] };
   res.notes.push('recognize() with keepImage: false (the decoded picture is not copied back to JS); index: HNSW32 + IP over the gallery (product_demo gallery + 6 distractors).');
   for (const set of MODEL_SETS) {
@@ -87,7 +87,8 @@ export async function runStages(mode: RunMode): Promise<StagesResult> {
       res.skipped.push({ modelSet: set.name, reason: `not installed under $SHITU_MODEL_HOME (${missing.join(', ')})` });
       continue;
     }
-    const threadList = set === MODEL_SETS[0] ? [2, 1] : [2];
+    // --quick samples 1 thread only (the least noisy setting on a loaded machine).
+    const threadList = mode.quick ? [1] : set === MODEL_SETS[0] ? [2, 1] : [2];
     for (const threads of threadList) {
       log(`stages: ${set.name}, ${threads} thread(s)`);
       try {
@@ -136,10 +137,10 @@ export interface LimitResult {
 
 
 export async function runLimit(mode: RunMode, _stagesRes?: StagesResult): Promise<LimitResult> {
-  const warmup = mode.quick ? 3 : 10;
-  const iters = mode.quick ? 20 : 50;
+  const warmup = mode.quick ? 2 : 10;
+  const iters = mode.quick ? 8 : 50;
   const rows: LimitRow[] = [];
-  for (const threads of [2, 1]) {
+  for (const threads of mode.quick ? [1] : [2, 1]) {
     log(`limit: e2e vs raw ORT Run at ${threads} thread(s)`);
     const { pipeline, index } = await loadOurs(threads);
     const det = await native.loadModel(DET_ONNX, { intraOpThreads: threads });

@@ -44,7 +44,7 @@ export const PIPELINE_LIMITS = {
   timeoutMs: { min: 1, max: 2 ** 31 - 1 },
 } as const;
 
-/** Labels of index entries, in characters. */
+/** Labels of index entries, in characters (the service's schema counts UTF-16 units: JS string length). */
 export const MAX_LABEL_LENGTH = 1024;
 /**
  * What a label may not contain, for every store: U+0000 (PostgreSQL's text
@@ -84,6 +84,8 @@ export const SERVICE_LIMITS = {
   requestDeadlineMs: 30_000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: 5_000,
+  /** `shitu serve`: after SIGTERM/SIGINT the requests in flight may drain this long, then the process exits anyway (status 1). */
+  shutdownTimeoutMs: 10_000,
   /** Unknown ids named in a remove error, at most (the rest are counted). */
   maxIdsInError: 20,
 } as const;
@@ -103,4 +105,52 @@ export const EVAL = {
   exactDuplicateSimilarity: 0.9999,
   /** Neighbours looked at per entry for duplicates and conflicts. */
   duplicateSearch: 16,
+  /** Entries of a stored index POST /shitu-eval reads back to check (and for leave-one-out): 50,000 x 512-d is 100 MB. */
+  maxCheckEntries: 50_000,
+} as const;
+/**
+ * JSON request bodies (lib/server/body/): nesting depth and values (counted as
+ * containers, commas and colons) checked on the raw bytes as they arrive, and
+ * the size above which a body is parsed on a worker thread, off the event loop.
+ */
+export const BODY_LIMITS = { maxJsonDepth: 32, maxJsonValues: 100_000, offloadBytes: 1024 * 1024 } as const;
+
+/**
+ * Connection shares (lib/server/transport/): sockets per client address, those
+ * of them that have not sent a complete request yet, the deadline for a new
+ * socket's first request headers, and the health port's own slots.
+ */
+export const CONNECTION_LIMITS = {
+  maxPerClient: 64,
+  maxPendingPerClient: 16,
+  firstRequestTimeoutMs: 5_000,
+  health: { maxConnections: 64, maxPerClient: 8, maxPendingPerClient: 4, headersTimeoutMs: 2_000 },
+} as const;
+
+/**
+ * Image URL fetches of the service (lib/server/fetches/): at once per request
+ * and per process (each one socket), fetches waiting for a process slot
+ * (beyond: 503), and bytes fetched per request (all its URLs together).
+ */
+export const FETCH_BUDGET = { perRequest: 4, perProcess: 16, maxQueued: 256, maxBytesPerRequest: 128 * 1024 * 1024 } as const;
+
+/**
+ * Decoded pixels one request of the service holds at once while its gallery
+ * images are embedded (buildIndex/appendIndex maxPixelsInFlight): 64 MP is
+ * about 192 MB of BGR pixels; an image over it (up to the input pixel limit)
+ * is embedded alone.
+ */
+export const GALLERY_PIXELS_IN_FLIGHT = 64_000_000;
+
+/** Gallery health (lib/eval/gallery-check.ts): default similarities (cosine). */
+export const GALLERY_CHECK = {
+  /** When there is no pipeline config to take rec_threshold from. */
+  conflictSimilarity: 0.5,
+  nearDuplicateSimilarity: 0.98,
+  /** Nearest neighbours whose similarity-weighted vote suggests a label. */
+  vote: 5,
+  /** A likely mislabel is closer to another label than to its own by at least this. */
+  mislabelMargin: 0.1,
+  /** Labels with more entries than this get no spread (quadratic in the label's size, on the main thread: 300 entries are 45,000 dot products). */
+  maxLabelForSpread: 300,
 } as const;

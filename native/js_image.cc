@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "bindings.h"
+#include "image_probe.h"
 #include "js_common.h"
 
 namespace shitu {
@@ -106,7 +107,37 @@ static Napi::Value EncodeImageJs(const Napi::CallbackInfo& info) {
       [out](Napi::Env env) -> Napi::Value { return Napi::Buffer<uint8_t>::Copy(env, out->data(), out->size()); }, keep);
 }
 
+// probeImage(bytes) -> {format, width, height, pages} read from the container
+// header only (nothing is decoded, so it is cheap enough to run on the event
+// loop); format "unknown" when no known magic matches. Throws ERR_IMAGE_DECODE
+// for a malformed header. Callers use it to budget pixels before decoding.
+static Napi::Value ProbeImageJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !(info[0].IsBuffer() || info[0].IsTypedArray())) throw Napi::TypeError::New(env, "probeImage(bytes): bytes must be a Buffer or Uint8Array");
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  Napi::Object o = Napi::Object::New(env);
+  ImageFormat f = SniffFormat(data, ta.ByteLength());
+  if (f == ImageFormat::Unknown) {
+    o.Set("format", "unknown");
+    return o;
+  }
+  try {
+    ImageHeader h = ProbeImage(data, ta.ByteLength(), "probeImage");
+    o.Set("format", FormatName(h.format));
+    o.Set("width", static_cast<double>(h.width));
+    o.Set("height", static_cast<double>(h.height));
+    o.Set("pages", h.pages);
+  } catch (const ShituError& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("code", e.code());
+    throw err;
+  }
+  return o;
+}
+
 void InitImageBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("probeImage", Napi::Function::New(env, ProbeImageJs, "probeImage"));
   exports.Set("decodeImage", Napi::Function::New(env, DecodeImageJs, "decodeImage"));
   exports.Set("encodeImage", Napi::Function::New(env, EncodeImageJs, "encodeImage"));
 }

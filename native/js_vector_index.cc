@@ -1,6 +1,7 @@
 // JS class `VectorIndex` over shitu::VectorIndex (vector_index.h).
 //
-//   new VectorIndex(dim: number, type: string, metric: 'IP' | 'L2')
+//   new VectorIndex(dim: number, type: string, metric: 'IP' | 'L2', options?: {efConstruction?: number})
+//       (efConstruction: HNSW types only, 1 .. 2^20; default FAISS's 40)
 //   VectorIndex.readFile(path: string, options?: {verify?: boolean}): Promise<VectorIndex>
 //   VectorIndex.fromBuffer(bytes: Uint8Array, options?: {verify?: boolean}): Promise<VectorIndex>
 //       (bytes must not change until it settles; verify (default true) runs the
@@ -179,8 +180,19 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
       const std::string metric = info[2].As<Napi::String>().Utf8Value();
       if (type.empty()) throw Napi::RangeError::New(env, "type must not be empty");
       if (metric != "IP" && metric != "L2") throw Napi::RangeError::New(env, "metric must be 'IP' or 'L2', got '" + metric + "'");
+      int efConstruction = 0;
+      if (info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull()) {
+        if (!info[3].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
+        Napi::Value ef = info[3].As<Napi::Object>().Get("efConstruction");
+        if (!ef.IsUndefined()) {
+          if (!ef.IsNumber()) throw Napi::TypeError::New(env, "options.efConstruction must be a number");
+          const double e = ef.As<Napi::Number>().DoubleValue();
+          if (!IsWholeNumber(e) || e < 1 || e > (1 << 20)) throw Napi::RangeError::New(env, "options.efConstruction must be an integer from 1 to 1048576");
+          efConstruction = static_cast<int>(e);
+        }
+      }
       try {
-        index_ = std::make_shared<VectorIndex>(static_cast<int>(dim), type, metric);
+        index_ = std::make_shared<VectorIndex>(static_cast<int>(dim), type, metric, efConstruction);
       } catch (const ShituError& e) {  // a factory string FAISS does not understand
         throw MakeError(env, e.code(), e.what());
       }

@@ -303,7 +303,7 @@ std::unique_lock<std::shared_mutex> VectorIndex::WriteLock() const {
 
 // ---- construction / loading ----
 
-VectorIndex::VectorIndex(int dim, const std::string& type, const std::string& metric) {
+VectorIndex::VectorIndex(int dim, const std::string& type, const std::string& metric, int efConstruction) {
   if (dim < 1) throw ShituError(kErrIndexDim, "index dimension must be at least 1, got " + std::to_string(dim));
   if (type.empty()) throw ShituError(kErrIndexUnsupported, "index type must not be empty");
   metricType_ = ParseMetric(metric);
@@ -312,6 +312,11 @@ VectorIndex::VectorIndex(int dim, const std::string& type, const std::string& me
   metric_ = metric;
   // "IVF" and "IVF_PQ" wait for their first Add: nlist depends on the number of vectors.
   if (!DecidedAtFirstAdd(type)) index_ = Wrap(Factory(dim, type, static_cast<faiss::MetricType>(metricType_)));
+  if (efConstruction > 0) {
+    auto* hnsw = index_ ? dynamic_cast<faiss::IndexHNSW*>(index_->index) : nullptr;
+    if (!hnsw) throw ShituError(kErrIndexUnsupported, "efConstruction applies to HNSW index types only, not '" + type + "'");
+    hnsw->hnsw.efConstruction = efConstruction;
+  }
 }
 
 VectorIndex::~VectorIndex() = default;

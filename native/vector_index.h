@@ -69,7 +69,9 @@ class VectorIndex {
   // "IVF", removing for real; an IVF_PQ that never saw a vector cannot be saved.
   // "IVF_PQ_RERANK" is IVF_PQ plus the float vectors (FAISS IndexRefineFlat):
   // the PQ's best 8k candidates are re-scored exactly; removal by tombstones.
-  VectorIndex(int dim, const std::string& type, const std::string& metric);
+  // efConstruction > 0 sets the HNSW graph's build-time beam (FAISS default 40) of
+  // an HNSW type; any other type with efConstruction > 0 is kErrIndexUnsupported.
+  VectorIndex(int dim, const std::string& type, const std::string& metric, int efConstruction = 0);
   ~VectorIndex();
   VectorIndex(const VectorIndex&) = delete;
   VectorIndex& operator=(const VectorIndex&) = delete;

@@ -27,8 +27,13 @@ function gate<T = void>(): { job: () => Promise<T>; release: (v: T) => void; sta
   return { job: () => { started = true; return p; }, release, started: () => started };
 }
 const tick = () => new Promise((r) => setImmediate(r));
+/** Waits until cond() holds; fails naming what it waited for after 30 s (a loose bound: a hang, not a speed). */
 async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+  const end = Date.now() + 30_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`waited 30 s for ${cond.toString()}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 let pipeline: Pipeline;
@@ -144,4 +149,19 @@ t.test('close(): queued work rejects with ERR_CLOSED, running work finishes, new
   t.equal(a.stats().inFlight, 1, 'close resolved while the job still runs');
   await t.rejects(a.run(async () => 1, Cancellation.none('x')), { code: 'ERR_CLOSED' });
   stuck.release();
+});
+
+t.test('close() during a build: the build rejects with ERR_CLOSED at its next batch instead of running to the end', async (t) => {
+  const p1 = await createPipeline(STANDIN_CONFIG, { threads: 1, concurrency: 1 });
+  const many = Array.from({ length: 8 }, () => gallery).flat();
+  let batches = 0;
+  const build = p1.buildIndex({ galleryImgs: many, galleryLabel: Array.from({ length: 8 }, () => labels).flat(), indexType: 'Flat', onProgress: () => { batches++; } })
+    .catch((e) => e);
+  await until(() => batches >= 1);
+  await p1.close();
+  const e = await build;
+  t.match(e, { code: 'ERR_CLOSED' });
+  const perBatch = Math.min(16, p1.config.SubModules.Recognition.batch_size * 4);
+  t.ok(batches < Math.ceil(many.length / perBatch), `${batches} batch(es) embedded, not all`);
+  t.same([p1.stats().inFlight, p1.stats().queued], [0, 0]);
 });

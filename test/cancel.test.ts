@@ -21,8 +21,13 @@ const labels = GALLERIES.quickStart.map(([, l]) => l);
 const bigGallery = Array.from({ length: 8 }, () => gallery).flat();
 const bigLabels = Array.from({ length: 8 }, () => labels).flat();
 
+/** Waits until cond() holds; fails naming what it waited for after 30 s (a loose bound: a hang, not a speed). */
 async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+  const end = Date.now() + 30_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`waited 30 s for ${cond.toString()}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 let pipeline: Pipeline;

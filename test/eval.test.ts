@@ -17,7 +17,7 @@ const close = (t: Test, a: number, b: number, what: string) => t.ok(Math.abs(a -
 
 let pipeline: Pipeline;
 t.before(async () => { pipeline = await createPipeline(STANDIN_CONFIG, { threads: 2 }); });
-t.teardown(() => pipeline?.close(t, ));
+t.teardown(() => pipeline?.close());
 
 t.test('Recall@k and mAP@k as PaddleClas defines them, by hand', async (t) => {
   // Three known queries' ranked entries (true: the query's label).
@@ -153,6 +153,16 @@ t.test('an index as the gallery: its vectors read back, leave-one-out on vectors
   const q = write('idx-queries.txt', ['product_demo/gallery/anmuxi/001.jpg a']);
   const r2 = await pipeline.evaluate({ index: await IndexData.load(dir), queries: IMAGES, queryLabels: q, detThreshold: 1 });
   t.equal(r2.image.recall1, 1, 'a gallery photo against its HNSW32 index');
+  // L2 (squared distances: lower is better): the sweep and the suggestion run the other way.
+  const l2 = await pipeline.buildIndex({ galleryImgs: IMAGES, galleryLabel: gallery, indexType: 'Flat', metricType: 'L2' });
+  const q2 = write('idx-queries-l2.txt', ['product_demo/gallery/anmuxi/001.jpg a', 'misc/dog.jpg -']);
+  const r3 = await pipeline.evaluate({ index: l2, queries: IMAGES, queryLabels: q2, detThreshold: 1, recThreshold: 1 });
+  const [self, dog] = r3.details.map((d) => d.answer!.score);
+  t.ok(self < 0.02 && dog > self + 20 * TIE_MARGIN, `L2: itself at ${self.toFixed(4)}, the dog at ${dog.toFixed(4)}`);
+  t.same(r3.image.sweep.rows.map((row) => row.threshold), [self, dog], 'strictest (smallest) first');
+  t.ok(r3.image.sweep.suggested! > self && r3.image.sweep.suggested! < dog, 'suggested between them');
+  t.equal(r3.image.atSuggested!.unknownRejection, 1, 'the dog rejected there');
+  t.equal(r3.image.atSuggested!.recall, 1, 'the photo accepted');
 });
 
 t.test('bad options and cancellation', async (t) => {

@@ -175,7 +175,7 @@ t.test('admission is decided from the headers: a full server answers 503 before 
   void app.shitu.limiter.run(() => gate);
   t.teardown(() => release());
   // Headers announce a 10 MB body that is never sent: the answer still comes.
-  const r = await rawRequest(port, `POST /shitu-infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{"image":`, 20000);
+  const r = await rawRequest(port, `POST /shitu-infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{"image":`, 20000);
   t.match(r.data, /^HTTP\/1.1 503/);
   t.match(r.data, /retry-after: \d+/i);
   t.match(r.data, /"errorCode":503/);
@@ -190,11 +190,11 @@ t.test('admission is decided from the headers: a full server answers 503 before 
 t.test('slow clients are cut off by the header and request timeouts', async (t) => {
   const { port } = await start(t, { headersTimeoutMs: 500, requestTimeoutMs: 1000 });
   // Headers never finished.
-  const slowHead = await rawRequest(port, 'POST /shitu-infer HTTP/1.1\r\nHost: x\r\n', 15000);
+  const slowHead = await rawRequest(port, 'POST /shitu-infer HTTP/1.1\r\nHost: 127.0.0.1\r\n', 15000);
   t.ok(slowHead.closed, 'connection closed');
   t.match(slowHead.data, /^(HTTP\/1.1 408|)/, 'a 408 or a plain close');
   // Body never finished.
-  const slowBody = await rawRequest(port, 'POST /shitu-infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"im', 15000);
+  const slowBody = await rawRequest(port, 'POST /shitu-infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"im', 15000);
   t.ok(slowBody.closed, 'connection closed');
 });
 
@@ -230,7 +230,7 @@ t.test('connections over the cap are refused by the socket layer', async (t) => 
   const open = await Promise.all([0, 1].map(() => new Promise<net.Socket>((r) => { const s = net.connect(port, '127.0.0.1', () => r(s)); })));
   t.teardown(() => open.forEach((s) => s.destroy()));
   await new Promise((r) => setTimeout(r, 100));
-  const third = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n', 5000);
+  const third = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 5000);
   t.ok(third.closed && third.data === '', 'the third connection is closed without an answer');
   open.forEach((s) => s.destroy());
   await new Promise((r) => setTimeout(r, 100));

@@ -436,3 +436,32 @@ t.test('the process stays healthy after errors', async (t) => {
   const r = await index.search(new Float32Array([0, 1, 0, 0]), 1);
   t.equal(r.ids[0], 2n);
 });
+
+t.test('efConstruction sets the HNSW graph build beam, HNSW types only', async (t) => {
+  const dim = 32, n = 4000, nq = 200, k = 10;
+  let s = 1;
+  const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
+  const v = Float32Array.from({ length: n * dim }, r), q = Float32Array.from({ length: nq * dim }, r);
+  const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(i));
+  const flat = new VectorIndex(dim, 'Flat', 'L2');
+  await flat.add(v, ids);
+  const truth = (await flat.search(q, k)).ids as BigInt64Array;
+  const recallOf = async (options?: { efConstruction: number }) => {
+    const h = new VectorIndex(dim, 'HNSW32', 'L2', options);
+    await h.add(v, ids);
+    const got = (await h.search(q, k, { efSearch: 10 })).ids as BigInt64Array;
+    let hit = 0;
+    for (let i = 0; i < nq; i++) {
+      const want = new Set(truth.subarray(i * k, (i + 1) * k));
+      for (const x of got.subarray(i * k, (i + 1) * k)) if (want.has(x)) hit++;
+    }
+    return hit / (nq * k);
+  };
+  const byDefault = await recallOf(), narrow = await recallOf({ efConstruction: 1 });
+  // A 1-wide build beam links each vector to nearly arbitrary neighbours: the graph is far worse.
+  t.ok(narrow < 0.5 * byDefault, `efConstruction 1: recall ${narrow} vs ${byDefault} with FAISS's default 40`);
+  t.ok(await recallOf({ efConstruction: 200 }) > 2 * narrow, 'a wide beam builds a good graph again');
+  t.throws(() => new VectorIndex(dim, 'Flat', 'L2', { efConstruction: 8 }), { code: 'ERR_INDEX_UNSUPPORTED', message: /HNSW index types only/ });
+  for (const bad of [0, 1.5, 2 ** 21, NaN]) t.throws(() => new VectorIndex(dim, 'HNSW32', 'L2', { efConstruction: bad }), RangeError, `efConstruction ${bad}`);
+  t.throws(() => new VectorIndex(dim, 'HNSW32', 'L2', { efConstruction: '8' as any }), TypeError);
+});

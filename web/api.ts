@@ -128,6 +128,7 @@ export const api = {
     body: { image: string; indexKey?: string; detThreshold?: number; recThreshold?: number; topk?: number },
     signal?: AbortSignal,
   ) => call<{ detectedObjects: DetectedObject[]; image: string | null }>('POST', '/shitu-infer', { ...body, returnImage: false }, signal),
+  evaluate: (body: Record<string, unknown>) => call<import('./evaluate').EvalAnswer>('POST', '/shitu-eval', body),
 };
 
 /** A file's content as the service's `image` field (Base64 of the file). */

@@ -1,13 +1,15 @@
 // The web app over the shitu service (served at `/` by lib/server/web-app.ts):
-// two views, Recognise (the one it opens on) and Gallery, over the same API a
+// three views, Recognise (the one it opens on), Gallery and Evaluate, over the same API a
 // client uses. Plain TypeScript and the DOM, bundled by scripts/build-web.js.
 import { apiKey, setApiKey } from './api';
+import { applyContract } from './contract';
 import { byId, showMessage } from './dom';
+import { initEvaluate } from './evaluate';
 import { initGallery, loadIndex } from './gallery';
 import { initIndexSelection, refreshIndexList } from './index-selection';
 import { initRecognise } from './recognise';
 
-const VIEWS = ['recognise', 'gallery'] as const;
+const VIEWS = ['recognise', 'gallery', 'evaluate'] as const;
 type View = (typeof VIEWS)[number];
 
 function showView(view: View, focusTab = false): void {
@@ -58,14 +60,16 @@ function reportListError(e: Error | undefined): void {
 }
 
 async function main(): Promise<void> {
+  applyContract();
   initTabs();
   initApiKey();
   initIndexSelection();
   initRecognise();
   initGallery();
+  initEvaluate();
   const view = new URLSearchParams(location.search).get('view');
-  showView(view === 'gallery' ? 'gallery' : 'recognise');
-  if (view !== 'gallery') byId('query-file').focus();
+  showView(VIEWS.includes(view as View) ? (view as View) : 'recognise');
+  if (view !== 'gallery' && view !== 'evaluate') byId('query-file').focus();
   reportListError(await refreshIndexList());
   await loadIndex();
   document.body.dataset.ready = 'true';

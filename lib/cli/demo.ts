@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../errors';
-import { IndexData } from '../vector-index/index-data';
+import { DEFAULT_INDEX_SHAPE, IndexData } from '../vector-index/index-data';
 import { createPipeline } from '../pipeline/pipeline';
 import { packageRoot } from '../util/package-root';
 
@@ -18,8 +18,7 @@ export async function runDemo(shared: string, out: string): Promise<void> {
     const built = await pipeline.buildIndex({
       galleryImgs: images,
       galleryLabel: path.join(repo, 'examples', 'gallery_labels.txt'),
-      indexType: 'HNSW32',
-      metricType: 'IP',
+      ...DEFAULT_INDEX_SHAPE,
     });
     const indexDir = path.join(out, 'index');
     await built.save(indexDir);

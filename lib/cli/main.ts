@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../util/package-root';
+import { registerEvalCommands } from './commands/eval';
 import { registerIndexCommands } from './commands/index';
 import { registerMiscCommands } from './commands/misc';
 import { registerPredictCommand } from './commands/predict';
@@ -23,6 +24,7 @@ export function buildCli(): Command {
   registerPredictCommand(program);
   registerServeCommand(program);
   registerStoreCommands(program);
+  registerEvalCommands(program);
   return program;
 }
 

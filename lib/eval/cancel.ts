@@ -1,9 +1,10 @@
 // Cancellation of an evaluation or a check through an AbortSignal: checked
-// between images, so a cancelled run stops within one recognition per slot.
-import { ShituError, ShituErrorCode } from '../errors';
+// between images here, and handed to the pipeline's calls, which stop their
+// own queued and running work.
+import { ShituError } from '../errors';
 
-// 'ERR_ABORTED' is the code the pipeline's own cancellation uses (issue on admission); cast until it is in ShituErrorCode.
-export const cancelled = () => new ShituError('ERR_ABORTED' as ShituErrorCode, 'cancelled');
+/** The code the pipeline's own cancellation rejects with (lib/pipeline/cancel.ts). */
+export const cancelled = () => new ShituError('ERR_ABORTED', 'cancelled');
 
 export function throwIfCancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw cancelled();

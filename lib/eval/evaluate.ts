@@ -15,11 +15,10 @@ import * as path from 'node:path';
 import { ShituError } from '../errors';
 import { throwIfCancelled } from './cancel';
 import type { Pipeline } from '../pipeline/pipeline';
-import { parseGalleryFile } from '../vector-index/formats/gallery-labels';
 import { IndexData, MetricType, SearchHit } from '../vector-index/index-data';
 import { EVAL } from '../limits';
 import { EmbedCache, readImage } from './embed-cache';
-import { fromImages, fromIndex, GalleryInput, GallerySource } from './gallery-source';
+import { fromImages, fromIndex, GalleryInput, GallerySource, labelledImages } from './gallery-source';
 import { meanAveragePrecision, recallAtK, Relevance } from './metrics';
 import { confusedPairs, ConfusedPair, LabelStats, perLabel } from './per-label';
 import { QueryFeatures, queryFeatures } from './query-features';
@@ -31,10 +30,12 @@ export const UNKNOWN_LABEL = '-';
 export interface EvaluateOptions {
   /** The gallery as an index (or a saved index directory)... */
   index?: IndexData | string;
-  /** ...or as images with a label file, embedded now. */
+  /** ...or as images with a label file (or labelled pictures), embedded now... */
   gallery?: GalleryInput;
-  /** A directory of query images... */
-  queries?: string;
+  /** ...or already read (lib/eval/gallery-source.ts), to share one embedding with a gallery check. */
+  source?: GallerySource;
+  /** A directory of query images (with queryLabels), or labelled pictures. */
+  queries?: string | Array<{ image: string | Uint8Array; label: string }>;
   /** ...and their labels, in the gallery label format ('-' or a label absent from the gallery: should be rejected). Default: queries/labels.txt. */
   queryLabels?: string;
   /** No query set: each gallery image queried against the rest of the gallery. */
@@ -103,12 +104,10 @@ export const BOX_MATCHING = 'per image: the box with the best top-1 score answer
 
 function checkOptions(o: EvaluateOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('evaluate(options): options must be an object');
-  if ((o.index === undefined) === (o.gallery === undefined)) throw new TypeError('evaluate: give exactly one of index and gallery');
-  if (o.gallery !== undefined && (typeof o.gallery?.dir !== 'string' || typeof o.gallery?.labels !== 'string'))
-    throw new TypeError('evaluate: gallery must be {dir, labels}, a gallery directory and its label file');
+  if ([o.index, o.gallery, o.source].filter((x) => x !== undefined).length !== 1) throw new TypeError('evaluate: give exactly one of index and gallery');
   if (o.leaveOneOut !== undefined && typeof o.leaveOneOut !== 'boolean') throw new TypeError('evaluate: leaveOneOut must be a boolean');
   if (!!o.leaveOneOut === (o.queries !== undefined)) throw new TypeError('evaluate: give either queries (a directory of query images) or leaveOneOut: true');
-  if (o.queries !== undefined && typeof o.queries !== 'string') throw new TypeError('evaluate: queries must be a directory');
+  if (o.queries !== undefined && typeof o.queries !== 'string' && !Array.isArray(o.queries)) throw new TypeError('evaluate: queries must be a directory or a list of {image, label}');
   if (o.queryLabels !== undefined && typeof o.queryLabels !== 'string') throw new TypeError('evaluate: queryLabels must be the path of a label file');
   const { topk, targetPrecision } = EVAL;
   if (o.topk !== undefined && (!Number.isInteger(o.topk) || o.topk < topk.min || o.topk > topk.max))
@@ -137,6 +136,7 @@ async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal | 
 
 interface Query {
   image: string;
+  source?: string | Uint8Array;
   label: string;
   /** Leave-one-out: the gallery position this query is, and the ids it may not find. */
   exclude?: Set<number>;
@@ -150,7 +150,7 @@ export async function exactDuplicates(g: GallerySource): Promise<Set<number>[]> 
   const k = Math.min(n, EVAL.duplicateSearch);
   const hits = n ? await g.index.search(g.vectors, k) : [];
   const byHash = new Map<string, number[]>();
-  g.hashes?.forEach((h, i) => byHash.set(h, [...(byHash.get(h) ?? []), g.ids[i]]));
+  g.hashes?.forEach((h, i) => { const m = byHash.get(h); if (m) m.push(g.ids[i]); else byHash.set(h, [g.ids[i]]); });
   return g.ids.map((id, i) => {
     const s = new Set<number>([id]);
     if (g.hashes) for (const j of byHash.get(g.hashes[i])!) s.add(j);
@@ -177,13 +177,15 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
   const limits = { limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats };
 
   let g: GallerySource;
-  if (o.gallery) {
+  if (o.source) {
+    g = o.source;
+  } else if (o.gallery) {
     g = await fromImages(pipeline, o.gallery, { onProgress: (p) => o.onProgress?.({ stage: 'gallery', ...p }), signal });
   } else {
     const index = typeof o.index === 'string' ? await IndexData.load(o.index) : o.index!;
     if (!(index instanceof IndexData)) throw new TypeError('evaluate: index must be an IndexData or a saved index directory');
     if (index.dim !== pipeline.featureDim) throw new ShituError('ERR_INDEX_DIM', `the index holds ${index.dim}-d vectors but the feature model gives ${pipeline.featureDim}-d`);
-    g = fromIndex(index);
+    g = fromIndex(index, !!o.leaveOneOut); // queries only search it: no need to read its vectors back
   }
   throwIfCancelled(signal);
   const metric = g.index.metricType;
@@ -194,13 +196,16 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     const dups = await exactDuplicates(g);
     queries = g.ids.map((id, i) => ({
       image: g.images ? g.images[i] : `#${id}`,
+      source: g.sources ? g.sources[i] : undefined,
       label: g.labels[i],
       exclude: dups[i],
       vector: g.images ? undefined : g.vectors.subarray(i * dim, (i + 1) * dim),
     }));
   } else {
-    const labelFile = o.queryLabels ?? path.join(o.queries!, 'labels.txt');
-    queries = parseGalleryFile(labelFile, o.queries).map((e) => ({ image: e.image, label: e.label }));
+    const given = typeof o.queries === 'string'
+      ? { dir: o.queries, labels: o.queryLabels ?? path.join(o.queries, 'labels.txt') }
+      : { pairs: o.queries! };
+    queries = labelledImages(given, 'queries').map((e) => ({ image: e.name, source: e.source, label: e.label }));
     if (queries.length > EVAL.maxQueries) throw new RangeError(`evaluate: ${queries.length} queries, at most ${EVAL.maxQueries}`);
   }
 
@@ -211,8 +216,14 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
     if (q.vector) {
       feats = { boxes: [{ coordinate: [0, 0, 0, 0], detScore: 0 }], features: q.vector, noMainBody: false };
     } else {
-      const { bytes, hash } = await readImage(q.image);
-      feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, ...limits }));
+      try {
+        const { bytes, hash } = await readImage(q.source ?? q.image);
+        feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, signal, ...limits }));
+      } catch (e) {
+        // Name the query: one bad picture among a thousand must be findable.
+        if (e instanceof ShituError && !e.message.startsWith(q.image)) throw new ShituError(e.code, `${q.image}: ${e.message.replace(/ argument \d+:/, ':')}`, { cause: e, details: e.details });
+        throw e;
+      }
     }
     const extra = q.exclude ? q.exclude.size : 0;
     const k = Math.min(searchK + extra, Math.max(1, g.ids.length));

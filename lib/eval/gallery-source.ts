@@ -10,10 +10,23 @@ import { IndexData, MetricType } from '../vector-index/index-data';
 import { readImage } from './embed-cache';
 import { throwIfCancelled } from './cancel';
 
-export interface GalleryInput {
-  /** A gallery root directory; its label file is `labels` ("path label" lines, relative to the root). */
-  dir: string;
-  labels: string;
+/** A gallery root directory and its label file ("path label" lines, relative to the root), or pictures with labels. */
+export type GalleryInput = { dir: string; labels: string } | { pairs: Array<{ image: string | Uint8Array; label: string }> };
+
+/** Labelled pictures, named (path, or `pairs[i]` for bytes). */
+export interface LabelledImage { name: string; source: string | Uint8Array; label: string }
+
+export function labelledImages(g: GalleryInput, what = 'gallery'): LabelledImage[] {
+  if ('pairs' in g) {
+    if (!Array.isArray(g.pairs) || !g.pairs.length) throw new TypeError(`${what}.pairs must be a non-empty list of {image, label}`);
+    return g.pairs.map((e, i) => {
+      if (typeof e?.label !== 'string' || !e.label.trim()) throw new TypeError(`${what}.pairs[${i}].label must be a non-empty string`);
+      if (typeof e.image !== 'string' && !(e.image instanceof Uint8Array)) throw new TypeError(`${what}.pairs[${i}].image must be a path or bytes`);
+      return { name: typeof e.image === 'string' ? path.resolve(e.image) : `${what}[${i}]`, source: e.image, label: e.label };
+    });
+  }
+  if (typeof g?.dir !== 'string' || typeof g?.labels !== 'string') throw new TypeError(`${what} must be {dir, labels} (a directory and its label file) or {pairs}`);
+  return parseGalleryFile(g.labels, g.dir).map((e) => ({ name: path.resolve(e.image), source: e.image, label: e.label }));
 }
 
 export interface GallerySource {
@@ -23,8 +36,10 @@ export interface GallerySource {
   labels: string[];
   /** ids.length x dim. */
   vectors: Float32Array;
-  /** Image paths, when built from images (else null: an index has no pictures). */
+  /** Image names (paths, or positions for bytes), when built from images (else null: an index has no pictures). */
   images: string[] | null;
+  /** What to read each picture from, when built from images. */
+  sources: Array<string | Uint8Array> | null;
   /** SHA-256 of each image's bytes, when built from images. */
   hashes: string[] | null;
 }
@@ -34,26 +49,32 @@ export interface GallerySourceOptions {
   cropByDetection?: boolean;
   onProgress?: (p: { done: number; total: number }) => void;
   signal?: AbortSignal;
+  limitInputPixels?: number | false;
+  imageFormats?: readonly string[];
 }
 
-/** Reads every vector of an index back (FAISS reconstruct; lossy for the compressed types). */
-export function fromIndex(index: IndexData): GallerySource {
+/**
+ * Reads every vector of an index back (FAISS reconstruct; lossy for the
+ * compressed types), or with `withVectors` false only its ids and labels
+ * (enough to search it with queries).
+ */
+export function fromIndex(index: IndexData, withVectors = true): GallerySource {
   const entries = index.idMapEntries;
   const dim = index.dim;
-  const vectors = new Float32Array(entries.length * dim);
-  entries.forEach(([id], i) => {
+  const vectors = new Float32Array(withVectors ? entries.length * dim : 0);
+  if (withVectors) entries.forEach(([id], i) => {
     try {
       vectors.set(index.native.reconstruct(id) as Float32Array, i * dim);
     } catch (e) {
       throw new ShituError('ERR_INDEX_UNSUPPORTED', `cannot read vector ${id} back from this ${index.indexType} index: ${(e as Error).message}`, { cause: e });
     }
   });
-  return { index, ids: entries.map((e) => e[0]), labels: entries.map((e) => e[1]), vectors, images: null, hashes: null };
+  return { index, ids: entries.map((e) => e[0]), labels: entries.map((e) => e[1]), vectors, images: null, sources: null, hashes: null };
 }
 
 export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: GallerySourceOptions = {}): Promise<GallerySource> {
-  const entries = parseGalleryFile(g.labels, g.dir);
-  const read = await Promise.all(entries.map((e) => readImage(e.image)));
+  const entries = labelledImages(g);
+  const read = await Promise.all(entries.map((e) => readImage(e.source)));
   const firstOf = new Map<string, number>();
   const unique: number[] = [];
   read.forEach((r, i) => {
@@ -67,12 +88,15 @@ export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: Gallery
     metricType: o.metricType ?? 'IP',
     cropByDetection: o.cropByDetection,
     onProgress: o.onProgress,
+    limitInputPixels: o.limitInputPixels,
+    imageFormats: o.imageFormats,
+    signal: o.signal,
   }).catch((e) => {
     // buildIndex names the failing images by position: name them by path.
     if (e instanceof ShituError && Array.isArray(e.details)) {
       const named = (e.details as Array<{ image: string; message: string }>).map((d) => {
         const k = /^#(\d+)$/.exec(d.image);
-        return k ? { ...d, image: entries[unique[Number(k[1])]].image } : d;
+        return k ? { ...d, image: entries[unique[Number(k[1])]].name } : d;
       });
       throw new ShituError(e.code, `${named.length} gallery image(s) could not be used:\n  ${named.map((d) => `${d.image}: ${d.message}`).join('\n  ')}`, { details: named, cause: e });
     }
@@ -85,6 +109,6 @@ export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: Gallery
   const ids = await index.add(vectors, entries.map((e) => e.label));
   return {
     index, ids, labels: entries.map((e) => e.label), vectors,
-    images: entries.map((e) => path.resolve(e.image)), hashes: read.map((r) => r.hash),
+    images: entries.map((e) => e.name), sources: entries.map((e) => e.source), hashes: read.map((r) => r.hash),
   };
 }

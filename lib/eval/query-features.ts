@@ -28,6 +28,8 @@ export interface QueryOptions {
   metricType: MetricType;
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /** Cancels the recognition itself too (the pipeline's admission drops it, native code stops at its next stage). */
+  signal?: AbortSignal;
 }
 
 export async function queryFeatures(pipeline: Pipeline, bytes: Buffer, o: QueryOptions): Promise<QueryFeatures> {
@@ -46,6 +48,7 @@ export async function queryFeatures(pipeline: Pipeline, bytes: Buffer, o: QueryO
     detThreshold: o.detThreshold,
     limitInputPixels: o.limitInputPixels,
     imageFormats: o.imageFormats,
+    signal: o.signal,
   });
   const boxes = r.boxes.map((b) => ({ coordinate: b.coordinate, detScore: b.det_score }));
   return { boxes, features: captured, noMainBody: boxes.length === 1 && boxes[0].detScore === 0 };

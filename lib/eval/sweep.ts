@@ -69,13 +69,35 @@ export function sweepRow(items: readonly SweepItem[], metric: MetricType, thresh
 /**
  * Every threshold that changes an outcome: each distinct answer score (at a
  * score itself, the answer is accepted). Rows go from the strictest threshold
- * to the loosest.
+ * to the loosest. One sort and one pass (cumulative counts), so a sweep over
+ * 100,000 answers does not hold the event loop.
  */
 export function sweepThresholds(items: readonly SweepItem[], metric: MetricType, targetPrecision: number): Sweep {
-  const scores = [...new Set(items.map((i) => i.score).filter((s): s is number => s !== null))];
+  const scored = items.filter((i): i is SweepItem & { score: number } => i.score !== null);
   // Strictest first: IP accepts less as t grows, L2 as t shrinks.
-  scores.sort((a, b) => (metric === 'L2' ? a - b : b - a));
-  const rows = scores.map((t) => sweepRow(items, metric, t));
+  scored.sort((a, b) => (metric === 'L2' ? a.score - b.score : b.score - a.score));
+  let known = 0;
+  for (const it of items) if (it.known) known++;
+  const unknown = items.length - known;
+  const rows: SweepRow[] = [];
+  let accepted = 0, correct = 0, unknownAccepted = 0;
+  for (let i = 0; i < scored.length; i++) {
+    const it = scored[i];
+    accepted++;
+    if (it.correct) correct++;
+    if (!it.known) unknownAccepted++;
+    if (i + 1 < scored.length && scored[i + 1].score === it.score) continue; // the same threshold
+    const precision = correct / accepted;
+    const recall = known ? correct / known : NaN;
+    rows.push({
+      threshold: it.score,
+      acceptRate: accepted / items.length,
+      precision,
+      recall,
+      unknownRejection: unknown ? (unknown - unknownAccepted) / unknown : NaN,
+      f1: precision > 0 && recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
+    });
+  }
   let best: SweepRow | null = null;
   let bestAt = -1;
   rows.forEach((r, i) => {

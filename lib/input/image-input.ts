@@ -68,6 +68,8 @@ export interface FetchOptions {
    * service turns it on).
    */
   guard?: boolean | UrlGuardOptions | UrlGuard;
+  /** Aborts the fetch (e.g. when the request it serves has ended); fails with ERR_FETCH. */
+  signal?: AbortSignal;
 }
 
 /** One GET on a pinned address; resolves with the response (body unread). */
@@ -104,7 +106,9 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
   const maxRedirects = o.maxRedirects ?? FETCH_LIMITS.maxRedirects;
   const guard = o.guard instanceof UrlGuard ? o.guard : o.guard ? new UrlGuard(o.guard === true ? {} : o.guard) : null;
   const fail = (what: string, cause?: unknown) => new ShituError('ERR_FETCH', `cannot fetch ${url}: ${what}`, cause === undefined ? undefined : { cause });
-  const signal = AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
+  if (o.signal?.aborted) throw fail('cancelled');
   let current: URL;
   try {
     current = new URL(url);
@@ -126,6 +130,7 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
     try {
       res = await get(current, pinned, signal);
     } catch (e) {
+      if (o.signal?.aborted) throw fail('cancelled', e);
       if (guard) throw fail('no response (connection failed or timed out)', e);
       throw fail(signal.aborted ? `no response within ${timeoutMs} ms` : (e as Error).message, e);
     }
@@ -163,6 +168,7 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
       }
     } catch (e) {
       if (e instanceof ShituError) throw e;
+      if (o.signal?.aborted) throw fail('cancelled', e);
       throw fail(signal.aborted ? `no complete response within ${timeoutMs} ms` : (e as Error).message, e);
     }
     return Buffer.concat(chunks);

@@ -6,6 +6,7 @@
 import { Static, TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ShituError } from '../errors';
+import { describeValue, pointerToKey } from '../util/json-path';
 
 /** Image sides the pre-processing may resize to (0: from the model's input shape). */
 export const RESIZE_SIDE = { min: 0, max: 8192 } as const;
@@ -71,15 +72,12 @@ export const Preprocess = Type.Object({
   channelOrder: Enum(['rgb', 'bgr'] as const),
 });
 
-/** "/preprocess/resize/width" -> "preprocess.resize.width" */
-const keyOf = (p: string) => p.split('/').filter(Boolean).map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i ? `.${s}` : s)).join('').replace(/\.\[/g, '[') || '(root)';
-
 /** Throws ERR_MODEL_CARD naming the first key that does not fit `schema`. */
 export function checkCard(schema: TSchema, value: unknown, file: string, prefix = ''): void {
   const first = Value.Errors(schema, value).First();
   if (!first) return;
-  const key = prefix + keyOf(first.path);
+  const key = prefix + pointerToKey(first.path);
   const anyOf = (first.schema as { anyOf?: Array<{ const?: unknown }> }).anyOf;
   const allowed = anyOf && anyOf.every((s) => s.const !== undefined) ? ` (one of ${anyOf.map((s) => JSON.stringify(s.const)).join(', ')})` : '';
-  throw new ShituError('ERR_MODEL_CARD', `model card ${file}: ${key}: ${first.message.toLowerCase()}${allowed}, got ${typeof first.value === 'number' ? String(first.value) : JSON.stringify(first.value) ?? String(first.value)}`);
+  throw new ShituError('ERR_MODEL_CARD', `model card ${file}: ${key}: ${first.message.toLowerCase()}${allowed}, got ${describeValue(first.value)}`);
 }

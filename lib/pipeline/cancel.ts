@@ -5,10 +5,12 @@
 // gallery batches) and sets a flag in shared memory that native code reads at
 // its own stage boundaries (the `cancel` option of the native calls: an
 // Int32Array over a SharedArrayBuffer, non-zero = cancelled). A call that
-// mutates an index commits right before the native add/remove: from then on
-// the token no longer aborts, so a rejected call always left the index as it was.
+// changes an index passes the flag to the native add/remove, which refuses
+// (ERR_ABORTED) only before it changes anything, and waits for its answer:
+// a rejected call always left the index as it was, a resolved one changed it.
 import { ShituError } from '../errors';
 import { PIPELINE_LIMITS } from '../limits';
+import { createCancelFlag, setCancelFlag } from '../native/cancel-flag';
 
 export interface CancelOptions {
   /** Aborting it rejects the call with ShituError ERR_ABORTED (cause: the signal's reason). */
@@ -31,9 +33,8 @@ export function validateCancelOptions(o: CancelOptions): void {
 
 export class Cancellation {
   /** Shared with native code: non-zero once the call is cancelled. */
-  readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  readonly flag = createCancelFlag();
   private reasonValue: ShituError | undefined;
-  private committed = false;
   private timer?: NodeJS.Timeout;
   private readonly listeners = new Set<(reason: ShituError) => void>();
   private readonly userSignal?: AbortSignal;
@@ -57,7 +58,7 @@ export class Cancellation {
     return new Cancellation({}, what);
   }
 
-  /** True once aborted (or timed out) and not yet committed. */
+  /** True once aborted (or timed out). */
   get aborted(): boolean {
     return this.reasonValue !== undefined;
   }
@@ -67,11 +68,11 @@ export class Cancellation {
     return this.reasonValue;
   }
 
-  /** Aborts with `reason` (ignored after commit() or a first abort). */
+  /** Aborts with `reason` (ignored after a first abort). */
   abort(reason: ShituError): void {
-    if (this.reasonValue || this.committed) return;
+    if (this.reasonValue) return;
     this.reasonValue = reason;
-    Atomics.store(this.flag, 0, 1);
+    setCancelFlag(this.flag);
     this.dispose();
     for (const l of [...this.listeners]) l(reason);
     this.listeners.clear();
@@ -90,14 +91,6 @@ export class Cancellation {
   /** Throws the reason when aborted: the JS stage boundaries. */
   check(): void {
     if (this.reasonValue) throw this.reasonValue;
-  }
-
-  /** The point of no return (right before an index is mutated): throws if aborted, else aborting is ignored from now on. */
-  commit(): void {
-    this.check();
-    this.committed = true;
-    this.dispose();
-    this.listeners.clear();
   }
 
   /**

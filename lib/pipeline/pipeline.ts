@@ -14,13 +14,23 @@ import { DecodeLimits, resolveDecodeLimits } from '../input/decode-limits';
 import { BATCHING, DET_THRESHOLD, PIPELINE_LIMITS, TOPK } from '../limits';
 import { Admission, AdmissionStats } from './admission';
 import { CancelOptions, Cancellation, validateCancelOptions } from './cancel';
-import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
+import { DEFAULT_INDEX_SHAPE, IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
 import { IndexSearcher, isIndexSearcher, passesThreshold } from '../vector-index/searcher';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from '../models/resolve';
 import { native } from '../native/loader';
 import { BoxJson, RecognitionResult, StageTimings } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
+import { chunksByPixels } from './pixel-chunks';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
+import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
+import type { GalleryInput } from '../eval/gallery-source';
+import { debug } from '../util/debug-log';
+
+function pixelBudgetOf(o: { maxPixelsInFlight?: number }): number | undefined {
+  const b = o.maxPixelsInFlight;
+  if (b !== undefined && (!Number.isInteger(b) || b < 1)) throw new RangeError(`maxPixelsInFlight must be a positive integer, got ${JSON.stringify(b)}`);
+  return b;
+}
 
 export interface CreatePipelineOptions {
   /** Overrides on top of the named or file config (snake_case keys, as in the YAML). */
@@ -141,6 +151,13 @@ export interface BuildIndexOptions extends CancelOptions {
   /** Per-call overrides of the pipeline's limitInputPixels / imageFormats. */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /**
+   * Decoded pixels held at once (the sum of the declared width x height of the
+   * images being embedded; default: no budget, 2 calls of up to 16 images in
+   * flight). With a budget, one call at a time, cut by pixel-chunks.ts; an image
+   * over it is embedded alone. The service sets it per request.
+   */
+  maxPixelsInFlight?: number;
   onProgress?: (p: { done: number; total: number }) => void;
   /**
    * 'fail' (default): any unusable gallery image rejects the call with
@@ -313,7 +330,7 @@ export class Pipeline extends EventEmitter {
    */
   private async embedGallery(entries: Array<{ image: ImageInput; label: string }>, cropByDetection: boolean,
                              onProgress: ((p: { done: number; total: number }) => void) | undefined,
-                             limits: DecodeLimits, cancel: Cancellation, onError: 'fail' | 'skip'): Promise<{ vectors: Float32Array; rows: number[]; skipped: SkippedImage[] }> {
+                             limits: DecodeLimits, cancel: Cancellation, onError: 'fail' | 'skip', pixelBudget?: number): Promise<{ vectors: Float32Array; rows: number[]; skipped: SkippedImage[] }> {
     const dim = this.featureDim;
     const all = new Float32Array(entries.length * dim);
     const failures: Array<{ image: string; code: string; message: string; row: number }> = [];
@@ -326,11 +343,12 @@ export class Pipeline extends EventEmitter {
       if (isRaw(img)) { validateRaw(img, `gallery image #${i}`); return img; }
       throw new TypeError(`gallery image #${i} must be a path, a Buffer, raw pixels or a Mat`);
     });
-    const chunks: number[] = [];
-    for (let s = 0; s < entries.length; s += batch) chunks.push(s);
-    const runChunk = async (start: number) => {
+    const chunks: Array<[number, number]> = [];
+    if (pixelBudget !== undefined) chunks.push(...chunksByPixels(sources, batch, pixelBudget));
+    else for (let s = 0; s < entries.length; s += batch) chunks.push([s, Math.min(entries.length, s + batch)]);
+    const runChunk = async ([start, end]: [number, number]) => {
       cancel.check(); // the boundary between gallery batches
-      const part = sources.slice(start, start + batch);
+      const part = sources.slice(start, end);
       let boxes: Array<number[] | null> | undefined;
       if (cropByDetection) {
         boxes = await mapLimit(part, this.concurrency, async (src) => {
@@ -353,9 +371,10 @@ export class Pipeline extends EventEmitter {
       onProgress?.({ done, total: entries.length });
       this.emit('progress', { done, total: entries.length });
     };
-    // Two batches in flight keep both the decoder and the model busy.
-    const workers = Array.from({ length: Math.min(2, chunks.length) }, async (_, w) => {
-      for (let c = w; c < chunks.length; c += 2) await runChunk(chunks[c]);
+    // Two batches in flight keep both the decoder and the model busy; under a pixel budget, one.
+    const inFlight = pixelBudget !== undefined ? 1 : 2;
+    const workers = Array.from({ length: Math.min(inFlight, chunks.length) }, async (_, w) => {
+      for (let c = w; c < chunks.length; c += inFlight) await runChunk(chunks[c]);
     });
     await Promise.all(workers);
     cancel.check();
@@ -381,17 +400,19 @@ export class Pipeline extends EventEmitter {
 
   /**
    * Embeds the gallery, then adds its vectors to `index` as one admitted job
-   * whose start is the point of no return: an abort before it leaves `index` as it was.
+   * that is waited for once started: the native add refuses a set flag before
+   * it changes anything (ERR_ABORTED, `index` as it was), and once it has
+   * started changing the index it finishes and the call resolves.
    */
   private async addGallery(index: IndexData | (() => IndexData), o: BuildIndexOptions, cancel: Cancellation): Promise<GalleryResult> {
     const entries = this.galleryEntries(o);
-    const { vectors, rows, skipped } = await cancel.race(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), cancel, o.onError ?? 'fail'));
+    const { vectors, rows, skipped } = await cancel.race(this.embedGallery(entries, !!o.cropByDetection, o.onProgress, resolveDecodeLimits(o, this.decodeLimits), cancel, o.onError ?? 'fail', pixelBudgetOf(o)));
     const target = typeof index === 'function' ? index() : index;
+    if (!rows.length) return { index: target, skipped }; // every image skipped: nothing to add
     await this.admission.run(async () => {
-      cancel.commit();
-      // The flag is not passed on: past the point of no return the add is never cut short.
-      await target.add(vectors, rows.map((i) => entries[i].label));
-    }, cancel);
+      cancel.check();
+      await target.add(vectors, rows.map((i) => entries[i].label), { cancel: cancel.flag }).catch((e) => { throw cancel.translate(e); });
+    }, cancel, { untilDone: true });
     return { index: target, skipped };
   }
 
@@ -401,8 +422,8 @@ export class Pipeline extends EventEmitter {
   async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult>;
   async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult> {
     this.checkOpen();
-    const indexType = o.indexType ?? 'HNSW32';
-    const metricType = o.metricType ?? 'IP';
+    const indexType = o.indexType ?? DEFAULT_INDEX_SHAPE.indexType;
+    const metricType = o.metricType ?? DEFAULT_INDEX_SHAPE.metricType;
     if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
     if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
     const cancel = this.galleryCall(o, 'buildIndex');
@@ -431,7 +452,7 @@ export class Pipeline extends EventEmitter {
     }
   }
 
-  /** Removes ids from an index as one admitted job; aborted before it starts, it leaves the index as it was. */
+  /** Removes ids from an index as one admitted job; aborted before the native remove changes it, it leaves the index as it was. */
   async removeIndex(o: RemoveIndexOptions): Promise<IndexData> {
     this.checkOpen();
     const cancel = new Cancellation(o, 'removeIndex');
@@ -446,9 +467,9 @@ export class Pipeline extends EventEmitter {
         throw new TypeError('removeIds must be a list of ids or the path of a file with one id per line');
       }
       await this.admission.run(async () => {
-        cancel.commit();
-        await index.remove(ids);
-      }, cancel);
+        cancel.check();
+        await index.remove(ids, { cancel: cancel.flag }).catch((e) => { throw cancel.translate(e); });
+      }, cancel, { untilDone: true });
       return index;
     } finally {
       cancel.dispose();
@@ -460,6 +481,12 @@ export class Pipeline extends EventEmitter {
     this.checkOpen();
     // Each image it embeds goes through this pipeline's admission (embed, buildIndex).
     return evaluate(this, o);
+  }
+
+  /** Gallery health: conflicts, likely mislabels, outliers, duplicates, pictures without a main body (lib/eval/gallery-check.ts). */
+  async checkGallery(src: { index: IndexData | string } | { gallery: GalleryInput }, o: GalleryCheckOptions = {}): Promise<GalleryCheckReport> {
+    this.checkOpen();
+    return checkGallery(this, src, o);
   }
 
   /** Recognises one prepared image. */
@@ -610,7 +637,10 @@ export class Pipeline extends EventEmitter {
    */
   async close(): Promise<void> {
     this.closed = true;
+    const s = this.admission.stats();
+    debug('pipeline closing: %d job(s) running, %d queued', s.inFlight, s.queued);
     await this.admission.close(this.settings.closeTimeoutMs);
+    debug('pipeline closed');
   }
 }
 
@@ -657,6 +687,8 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     sharedThreadPool: threadPool === 'shared',
     tensorrt: !!o.useHpip && device !== 'cpu',
   };
+  debug('creating pipeline %s: device %s, concurrency %d, %d thread(s) per run (%s pool)', pipeline, session.device, concurrency, threads, threadPool);
+  const loadStart = performance.now();
   const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
   const rec = resolveModel({ modelName: config.SubModules.Recognition.model_name, modelDir: config.SubModules.Recognition.model_dir, task: 'feature' });
   const [detector, extractor] = await Promise.all([
@@ -668,7 +700,9 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   // this pipeline runs at once; the addon caps it (workerPoolStats().maxWorkers).
   // An addon built before the pool (SHITU_ADDON_PATH at an older build) has none.
   if (typeof native.reserveWorkers === 'function') native.reserveWorkers(concurrency);
+  debug('models loaded in %s ms: detection %s, feature %s', (performance.now() - loadStart).toFixed(0), det.onnxFile, rec.onnxFile);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
+  debug('pipeline ready');
   return p;
 }
 

@@ -5,12 +5,12 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import Fastify, { FastifyInstance } from 'fastify';
+import type { AddressInfo, Socket } from 'node:net';
+import Fastify, { FastifyInstance, LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
-import { SERVICE_LIMITS } from '../limits';
+import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, GALLERY_PIXELS_IN_FLIGHT, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
@@ -24,7 +24,16 @@ import { clientError, HttpError, publicMessage } from './error-status';
 import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
+import { evalRoutes } from './routes/eval';
 import { registerWebApp } from './web-app';
+import { registerJsonBody } from './body/json-parser';
+import { HostAllowList } from './transport/host-allow';
+import { ConnectionGuard } from './transport/connection-guard';
+import { createHealthServer } from './transport/health-server';
+import { imagesOf } from './fetches/request-fetches';
+import { ServiceMetrics } from './metrics';
+import { metricsRoutes } from './routes/metrics';
+import { registerRequestLog } from './request-log';
 
 export { HttpError } from './error-status';
 
@@ -50,6 +59,8 @@ export interface ServerOptions {
    * internal sources.
    */
   fetch?: FetchOptions;
+  /** Image URL fetches at once per request (default 4) and per process (16), and bytes fetched per request (128 MiB). */
+  fetchBudget?: { perRequest?: number; perProcess?: number; maxBytesPerRequest?: number };
   /** API keys (see server-auth.ts); none or empty: no authentication. */
   apiKeys?: ApiKeySpec[];
   /** Who owns which index, for the per-key index quota (default: files beside indexDir). */
@@ -57,6 +68,8 @@ export interface ServerOptions {
   /** Pixel limit and formats of the images the service decodes (default: the pipeline's). */
   limitInputPixels?: number | false;
   imageFormats?: readonly string[];
+  /** Decoded pixels a build or add holds at once (default 64 MP; false: the pipeline's own batching, unbudgeted). */
+  maxPixelsInFlight?: number | false;
   /** imageLabelPairs per request (default 1000) and ids per remove (default 10000). */
   maxPairs?: number;
   maxRemoveIds?: number;
@@ -75,9 +88,27 @@ export interface ServerOptions {
    * stops its work the same way.
    */
   requestDeadlineMs?: number;
+  /**
+   * Host header values answered (names, ".suffix" / "*.suffix" for subdomains, IP
+   * addresses, "*" for any; ports ignored). Default: loopback names and addresses
+   * when bound to a loopback address, else any. Others get 421 (/health and /ready excepted).
+   */
+  allowedHosts?: readonly string[];
+  /** Sockets open at once per client address (default 64), and of those not yet past their first request's headers (default 16); beyond: 503 and closed. */
+  maxConnectionsPerClient?: number;
+  maxPendingPerClient?: number;
+  /** A new socket must send its first request's headers within this (default 5 s). */
+  firstRequestTimeoutMs?: number;
+  /** Also answer /health and /ready on this port (0: any free one), with connection slots of its own; see shitu.healthAddress(). */
+  healthPort?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
-  /** Fastify's logger option (default off). */
+  /**
+   * Node's process metrics (process_*, nodejs_*) on GET /metrics beside the service's own (default
+   * false; `shitu serve` turns them on): prom-client keeps an event-loop monitor per registry running for the process's life.
+   */
+  processMetrics?: boolean;
+  /** Fastify's logger option (default off): one line per request (lib/server/request-log.ts), and failures. */
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -86,6 +117,11 @@ export interface ShituServerState {
   readonly store: IndexStore;
   /** True once the pipeline is loaded, false again while closing. */
   readonly ready: boolean;
+  /** The health port's address, once it listens (after listen(); null without the healthPort option). */
+  healthAddress(): Promise<AddressInfo | null>;
+  readonly connections: ConnectionGuard;
+  /** What GET /metrics exposes (its prom-client registry is this server's own). */
+  readonly metrics: ServiceMetrics;
   stats(): LimiterStats;
 }
 
@@ -136,6 +172,15 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   const requestDeadlineMs = positiveInt('requestDeadlineMs', o.requestDeadlineMs, SERVICE_LIMITS.requestDeadlineMs);
   // Node requires the header deadline not to exceed the whole-request deadline.
   timeouts.headersTimeout = Math.min(timeouts.headersTimeout, timeouts.requestTimeout);
+  const guard = new ConnectionGuard({
+    maxPerClient: positiveInt('maxConnectionsPerClient', o.maxConnectionsPerClient, CONNECTION_LIMITS.maxPerClient),
+    maxPendingPerClient: positiveInt('maxPendingPerClient', o.maxPendingPerClient, CONNECTION_LIMITS.maxPendingPerClient),
+    firstRequestTimeoutMs: Math.min(timeouts.headersTimeout, positiveInt('firstRequestTimeoutMs', o.firstRequestTimeoutMs, CONNECTION_LIMITS.firstRequestTimeoutMs)),
+  });
+  // Given, or decided from the bound address at the first request (listen() comes after this).
+  let hosts: HostAllowList | undefined = o.allowedHosts !== undefined ? new HostAllowList(o.allowedHosts) : undefined;
+  if (o.healthPort !== undefined && (!Number.isInteger(o.healthPort) || o.healthPort < 0 || o.healthPort > 65535))
+    throw new RangeError(`createServer: healthPort must be a port number (0 to 65535), got ${JSON.stringify(o.healthPort)}`);
 
   let pipeline: Pipeline | undefined;
   let loadError: Error | undefined;
@@ -149,18 +194,28 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     const logId = crypto.randomUUID();
     if (p === '/health') return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ok' } } };
     if (p !== '/ready') return null;
-    if (!state.ready) {
-      const why = loadError ? `the pipeline failed to load: ${publicMessage(loadError.message)}` : closing ? 'the server is closing' : 'the pipeline is still loading';
-      return { status: 503, body: { logId, errorCode: 503, errorMsg: why }, headers: { 'retry-after': '2' } };
+    // Not ready, with the reason and (result.status) which state: failed, draining, loading, store.
+    const storeHealth = store.health?.() ?? { ready: true };
+    if (!state.ready || !storeHealth.ready) {
+      const [status, why] = loadError ? ['failed', `the pipeline failed to load: ${publicMessage(loadError.message)}`]
+        : closing ? ['draining', 'the server is shutting down (draining the requests in flight)']
+        : !pipeline ? ['loading', 'the pipeline is still loading']
+        : ['store', publicMessage((storeHealth as { reason: string }).reason)];
+      return { status: 503, body: { logId, errorCode: 503, errorMsg: why, result: { status } }, headers: { 'retry-after': '2' } };
     }
     return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ready', ...limiter.stats } } };
   };
 
   const app = Fastify({
     logger: o.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }), // request-log.ts writes one line per request instead of Fastify's two
     bodyLimit,
     genReqId: () => crypto.randomUUID(),
-    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    // unicode: false: string lengths are JS lengths (UTF-16 units), read in O(1); Ajv's
+    // default counts code points by walking the string, 0.6 s for a 64 MB image field.
+    // Ajv calls the option deprecated and warns once per instance (logger: false quiets it;
+    // its other misuses throw in strict mode rather than log).
+    ajv: { customOptions: { coerceTypes: false, allErrors: false, unicode: false, logger: false } },
     keepAliveTimeout: timeouts.keepAliveTimeout,
     requestTimeout: timeouts.requestTimeout,
     serverFactory: (handler) => {
@@ -172,11 +227,22 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
         connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout),
       }, (req, res) => {
         const h = req.method === 'GET' ? healthAnswer(req.url) : null;
-        if (!h) return handler(req, res);
-        res.writeHead(h.status, { 'content-type': 'application/json; charset=utf-8', ...h.headers, ...(closing ? { connection: 'close' } : {}) });
-        res.end(JSON.stringify(h.body));
+        if (h) {
+          res.writeHead(h.status, { 'content-type': 'application/json; charset=utf-8', ...h.headers, ...(closing ? { connection: 'close' } : {}) });
+          res.end(JSON.stringify(h.body));
+          return;
+        }
+        hosts ??= HostAllowList.forBound((server.address() as AddressInfo | null)?.address);
+        if (!hosts.allows(req.headers.host)) {
+          // 421 Misdirected Request: a name this server is not meant to be reached by (DNS rebinding).
+          res.writeHead(421, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+          res.end(JSON.stringify({ logId: crypto.randomUUID(), errorCode: 421, errorMsg: `Host ${JSON.stringify(req.headers.host ?? '')} is not a name this server answers to (see --allowed-hosts)` }));
+          return;
+        }
+        return handler(req, res);
       });
       server.maxConnections = maxConnections;
+      guard.attach(server);
       return server;
     },
   }) as unknown as ShituServer;
@@ -195,13 +261,38 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     });
   });
 
+  const healthServer = o.healthPort === undefined ? undefined : createHealthServer(healthAnswer, CONNECTION_LIMITS.health);
+  // On the main port's address, as soon as that listens (Fastify's onListen hooks run after listen() resolves).
+  let healthListening: Promise<AddressInfo | null> = Promise.resolve(null);
+  if (healthServer) {
+    let started: (a: AddressInfo) => void, failed: (e: Error) => void;
+    healthListening = new Promise((resolve, reject) => { started = resolve; failed = reject; });
+    healthListening.catch(() => undefined); // reported to whoever asks for the address
+    app.server.once('listening', () => {
+      const host = (app.server.address() as AddressInfo).address;
+      healthServer.once('error', failed);
+      healthServer.listen(o.healthPort, host, () => { healthServer.off('error', failed); started(healthServer.address() as AddressInfo); });
+    });
+    app.addHook('onClose', async () => {
+      healthServer.closeAllConnections();
+      await new Promise<void>((r) => healthServer.close(() => r()));
+    });
+  }
+
+  const metrics = new ServiceMetrics({ limiter, store, pipelineStats: () => pipeline?.stats(), processMetrics: o.processMetrics });
+  metrics.attach(app);
+  registerRequestLog(app);
   const state: ShituServerState = {
     limiter,
     store,
     get ready() { return !!pipeline && !closing; },
     stats: () => limiter.stats,
+    healthAddress: () => healthListening,
+    connections: guard,
+    metrics,
   };
   app.decorate('shitu', state);
+  registerJsonBody(app, { bodyLimit, maxDepth: BODY_LIMITS.maxJsonDepth, maxValues: BODY_LIMITS.maxJsonValues, offloadBytes: BODY_LIMITS.offloadBytes });
   app.decorateRequest('principal', undefined);
 
   const needPipeline = (): Pipeline => {
@@ -265,7 +356,17 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.register(registerWebApp);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, decodeOverrideFor };
+  // Image URL fetches: a process-wide pool of sockets, a share per request (lib/server/fetches/).
+  const fb = o.fetchBudget ?? {};
+  const fetchGate = new Limiter(positiveInt('fetchBudget.perProcess', fb.perProcess, FETCH_BUDGET.perProcess), FETCH_BUDGET.maxQueued);
+  const fetchBudget = {
+    fetch: fetchOpts, gate: fetchGate,
+    perRequest: positiveInt('fetchBudget.perRequest', fb.perRequest, FETCH_BUDGET.perRequest),
+    maxBytesPerRequest: positiveInt('fetchBudget.maxBytesPerRequest', fb.maxBytesPerRequest, FETCH_BUDGET.maxBytesPerRequest),
+  };
+  const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
+  const pixelsInFlight = o.maxPixelsInFlight === false ? undefined : positiveInt('maxPixelsInFlight', o.maxPixelsInFlight, GALLERY_PIXELS_IN_FLIGHT);
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor, pixelsInFlight, observeRecognition: (t) => metrics.observeRecognition(t) };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.
@@ -279,6 +380,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     r.register(indexReadRoutes(store));
     r.register(indexWriteRoutes(ctx));
     r.register(inferRoutes(ctx));
+    r.register(evalRoutes(ctx));
+    r.register(metricsRoutes(metrics));
   });
 
   /** The server's decode options over the pipeline's (only the keys the server sets). */
@@ -294,6 +397,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   // keep-alive connections do not hold the close back.
   app.addHook('preClose', async () => {
     closing = true;
+    // Stop accepting connections now rather than after the drain (Fastify closes the
+    // listener after preClose); its own close() later finds it closed, which it allows.
+    if (app.server.listening) app.server.close();
     await limiter.idle();
     await store.settled();
     // Node's own closeIdleConnections() can miss idle keep-alive connections

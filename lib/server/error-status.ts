@@ -8,6 +8,7 @@ import { LABEL_PATTERN } from '../limits';
 import { AuthError } from './auth';
 import { BusyError, CancelledError } from './limiter';
 import { IndexKeyError } from '../store/index-store';
+import { pointerToKey } from '../util/json-path';
 
 /** An error with the HTTP status it answers with. */
 export class HttpError extends Error {
@@ -41,19 +42,10 @@ export const CODE_STATUS: Readonly<Record<string, { status: number; retryAfterS?
   ERR_STORE_UNAVAILABLE: { status: 503, retryAfterS: 1 },
 };
 
-/** "/imageLabelPairs/2/image" -> "imageLabelPairs[2].image" */
-function fieldName(instancePath: string, missing?: string): string {
-  const parts = instancePath.split('/').filter(Boolean);
-  if (missing) parts.push(missing);
-  let out = '';
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
-  return out || 'body';
-}
-
 function validationMessage(err: FastifyError): string {
   return (err.validation ?? []).map((v) => {
     const missing = v.keyword === 'required' ? String((v.params as { missingProperty?: string }).missingProperty ?? '') : undefined;
-    const field = fieldName(v.instancePath, missing);
+    const field = pointerToKey(v.instancePath, 'body', missing);
     if (missing) return `${field}: is required`;
     if (v.keyword === 'pattern' && (v.params as { pattern?: string }).pattern === LABEL_PATTERN) return `${field}: must not contain U+0000 or unpaired UTF-16 surrogates`;
     if (v.keyword === 'enum') return `${field}: must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((a) => JSON.stringify(a)).join(', ')}`;
@@ -135,8 +127,9 @@ export function publicMessage(text: string): string {
 export function clientError(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string>; internal: boolean } {
   const s = statusOf(e, bodyLimit);
   const code = e instanceof ShituError ? e.code : undefined;
-  const routine = e instanceof BusyError || e instanceof CancelledError || (code === 'ERR_CLOSED');
-  if (code && (s.status >= 500 && s.status !== 503 || code === 'ERR_STORE_UNAVAILABLE'))
+  // Refusals, departures and deadlines are the service working as meant: their messages name nothing inside.
+  const routine = e instanceof BusyError || e instanceof CancelledError || (code !== undefined && ['ERR_CLOSED', 'ERR_BUSY', 'ERR_ABORTED', 'ERR_TIMEOUT'].includes(code));
+  if (code && (s.status >= 500 && s.status !== 503 && !routine || code === 'ERR_STORE_UNAVAILABLE'))
     return { ...s, message: `${code}: ${PUBLIC_TEXT[code] ?? 'the server failed'}; ${SERVER_SIDE_TAIL}`, internal: true };
   if (s.status === 500 && !(e instanceof HttpError))
     return { ...s, message: `ERR_INTERNAL: the server failed; ${SERVER_SIDE_TAIL}`, internal: true };

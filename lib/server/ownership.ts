@@ -1,13 +1,16 @@
 // Index ownership kept beside a directory store (see IndexOwnership in
 // lib/store/index-store.ts), atomic across every process that shares the
 // directory:
-//   indexDir/.owners/<indexKey>           the owner's name (the API key's name)
-//   indexDir/.owners/.pending/<indexKey>  a build in progress: {owner, pid, host, at}
-//   indexDir/.owners/.lock                created with O_EXCL while a reservation
-//                                          counts and writes (the only critical section)
-// An owner's count: its records whose index exists, plus those whose build is
-// still in progress (its process alive, within OWNERSHIP_LIMITS.reservationTtlMs).
-// Records whose index is gone and whose build is over no longer count.
+//   indexDir/.owners/<indexKey>             the owner's name (the API key's name)
+//   indexDir/.owners/.by-owner/<id>/<key>   one file per index the owner holds (id:
+//                                           a digest of the name): empty once built,
+//                                           {pid, host, at} while the build runs
+//   indexDir/.owners/.lock                  created with O_EXCL while a reservation
+//                                           counts and writes (the only critical section)
+// An owner's count reads only its own folder: its indexes that exist, plus
+// builds still in progress (their process alive, within
+// OWNERSHIP_LIMITS.reservationTtlMs). Entries whose index is gone and whose
+// build is over no longer count and are removed.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,9 +18,9 @@ import * as path from 'node:path';
 import { ShituError } from '../errors';
 import { OWNERSHIP_LIMITS } from '../limits';
 import type { IndexOwnership, OwnerReservation } from '../store/index-store';
+import { INDEX_KEY_RE } from '../store/index-store';
 
 interface Pending {
-  owner: string;
   pid: number;
   host: string;
   at: number;
@@ -36,31 +39,37 @@ function alive(pid: number): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const exists = (p: string) => fs.promises.access(p).then(() => true, () => false);
 
 export class FileOwnership implements IndexOwnership {
   private readonly dir: string;
-  private readonly pendingDir: string;
+  private readonly byOwner: string;
   private readonly lockFile: string;
   private readonly indexDir: string;
+  /** Records written before .by-owner existed, indexed once per directory (under the lock). */
+  private upgraded?: Promise<void>;
 
   constructor(indexDir: string) {
     this.indexDir = path.resolve(indexDir);
     this.dir = path.join(this.indexDir, '.owners');
-    this.pendingDir = path.join(this.dir, '.pending');
+    this.byOwner = path.join(this.dir, '.by-owner');
     this.lockFile = path.join(this.dir, '.lock');
   }
 
   async reserve(owner: string, indexKey: string, max?: number): Promise<OwnerReservation | { ok: false; held: number }> {
-    await fs.promises.mkdir(this.pendingDir, { recursive: true });
+    const mine = this.ownerDir(owner);
+    const entry = path.join(mine, indexKey);
+    await fs.promises.mkdir(mine, { recursive: true });
     const write = async () => {
-      const p: Pending = { owner, pid: process.pid, host: HOST, at: Date.now() };
-      await fs.promises.writeFile(path.join(this.pendingDir, indexKey), JSON.stringify(p), { flag: 'wx' });
+      const p: Pending = { pid: process.pid, host: HOST, at: Date.now() };
+      await fs.promises.writeFile(entry, JSON.stringify(p), { flag: 'wx' });
       await this.writeRecord(indexKey, owner);
     };
     if (max === undefined) await write();
     else {
+      await (this.upgraded ??= this.locked(() => this.upgrade()).catch((e) => { this.upgraded = undefined; throw e; }));
       const held = await this.locked(async () => {
-        const n = await this.count(owner);
+        const n = await this.count(mine);
         if (n >= max) return n;
         await write();
         return undefined;
@@ -69,11 +78,11 @@ export class FileOwnership implements IndexOwnership {
     }
     return {
       ok: true,
-      // The index exists now and counts by itself: the pending marker can go.
-      commit: () => fs.promises.rm(path.join(this.pendingDir, indexKey), { force: true }),
-      // Marker first: a record without index or marker does not count.
+      // The index exists now and counts by itself: the entry says built.
+      commit: () => fs.promises.writeFile(entry, ''),
+      // The entry first: that frees the slot; the record only names the owner.
       release: async () => {
-        await fs.promises.rm(path.join(this.pendingDir, indexKey), { force: true });
+        await fs.promises.rm(entry, { force: true });
         await fs.promises.rm(path.join(this.dir, indexKey), { force: true });
       },
     };
@@ -88,34 +97,53 @@ export class FileOwnership implements IndexOwnership {
     }
   }
 
+  private ownerDir(owner: string): string {
+    return path.join(this.byOwner, crypto.createHash('sha256').update(owner, 'utf8').digest('hex').slice(0, 32));
+  }
+
   private async writeRecord(indexKey: string, owner: string): Promise<void> {
     const tmp = path.join(this.dir, `.${indexKey}.${crypto.randomUUID()}.tmp`);
     await fs.promises.writeFile(tmp, owner);
     await fs.promises.rename(tmp, path.join(this.dir, indexKey));
   }
 
-  /** The indexes `owner` holds: built (the index exists) or being built. Called under the lock. */
-  private async count(owner: string): Promise<number> {
+  /** The indexes an owner holds: built (the index exists) or being built. Called under the lock. */
+  private async count(mine: string): Promise<number> {
     let n = 0;
-    for (const key of await fs.promises.readdir(this.dir)) {
-      if (key.startsWith('.')) continue;
-      const who = await fs.promises.readFile(path.join(this.dir, key), 'utf8').catch(() => '');
-      if (who !== owner) continue;
-      const built = await fs.promises.access(path.join(this.indexDir, key, 'vector.index')).then(() => true, () => false);
-      if (built || (await this.building(key))) n++;
+    for (const key of await fs.promises.readdir(mine)) {
+      if (!INDEX_KEY_RE.test(key)) continue;
+      if ((await exists(path.join(this.indexDir, key, 'vector.index'))) || (await this.building(path.join(mine, key)))) n++;
+      else await fs.promises.rm(path.join(mine, key), { force: true }); // gone, or a build that died
     }
     return n;
   }
 
-  private async building(key: string): Promise<boolean> {
+  private async building(entry: string): Promise<boolean> {
     let p: Pending;
     try {
-      p = JSON.parse(await fs.promises.readFile(path.join(this.pendingDir, key), 'utf8')) as Pending;
+      const text = await fs.promises.readFile(entry, 'utf8');
+      if (!text) return false; // built, and the index is gone since
+      p = JSON.parse(text) as Pending;
     } catch {
       return false;
     }
     if (Date.now() - p.at > OWNERSHIP_LIMITS.reservationTtlMs) return false;
     return p.host !== HOST || alive(p.pid);
+  }
+
+  /** Once per directory: owner records from before .by-owner get their entries. Called under the lock. */
+  private async upgrade(): Promise<void> {
+    const done = path.join(this.byOwner, '.v1');
+    if (await exists(done)) return;
+    for (const key of await fs.promises.readdir(this.dir)) {
+      if (!INDEX_KEY_RE.test(key)) continue;
+      const owner = await fs.promises.readFile(path.join(this.dir, key), 'utf8').catch(() => undefined);
+      if (owner === undefined) continue;
+      const mine = this.ownerDir(owner);
+      await fs.promises.mkdir(mine, { recursive: true });
+      await fs.promises.writeFile(path.join(mine, key), '', { flag: 'a' });
+    }
+    await fs.promises.writeFile(done, '');
   }
 
   /**

@@ -5,7 +5,7 @@
 // Optional fields accept null as PaddleX's serving schema does (pydantic
 // Optional[...] = None), written as OpenAPI 3.0's `nullable`.
 import { Static, TSchema, Type } from '@sinclair/typebox';
-import { INDEX_TYPES, METRIC_TYPES } from '../vector-index/index-data';
+import { INDEX_TYPES, METRIC_TYPES, SERVICE_INDEX_SHAPE } from '../vector-index/index-data';
 import { DET_THRESHOLD, LABEL_PATTERN, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
 
 /** T or null (OpenAPI 3.0 `nullable`, which Fastify's Ajv understands). */
@@ -64,8 +64,8 @@ const Skipped = Type.Array(Type.Object({
 export const BuildBody = (l: SchemaLimits) => Type.Object({
   imageLabelPairs: pairsOf(l.maxPairs),
   onError: Type.Optional(OnErrorField),
-  indexType: Type.Optional(Enum(INDEX_TYPES, { default: 'Flat', description: 'Extension: FAISS index type (the reference always builds Flat).' })),
-  metricType: Type.Optional(Enum(METRIC_TYPES, { default: 'IP', description: 'Extension: metric (the reference always uses IP).' })),
+  indexType: Type.Optional(Enum(INDEX_TYPES, { default: SERVICE_INDEX_SHAPE.indexType, description: 'Extension: FAISS index type (the reference always builds Flat).' })),
+  metricType: Type.Optional(Enum(METRIC_TYPES, { default: SERVICE_INDEX_SHAPE.metricType, description: 'Extension: metric (the reference always uses IP).' })),
 });
 export const AddBody = (l: SchemaLimits) => Type.Object({ imageLabelPairs: pairsOf(l.maxPairs), indexKey: Type.Optional(IndexKeyField), onError: Type.Optional(OnErrorField) });
 export const RemoveBody = (l: SchemaLimits) => Type.Object({

@@ -33,7 +33,9 @@ export async function registerWebApp(app: FastifyInstance, opts: { dir?: string 
   if (!fs.existsSync(path.join(dir, 'index.html'))) {
     app.get('/', { schema: { hide: true } }, async (request, reply) => {
       reply.code(404);
-      return { logId: request.id, errorCode: 404, errorMsg: `the web app is not built (no ${path.join(dir, 'index.html')}): run npm run build:ts` };
+      // Named relative to the package: clients are not told where it is installed.
+      const rel = path.relative(packageRoot(), path.join(dir, 'index.html')).split(path.sep).join('/');
+      return { logId: request.id, errorCode: 404, errorMsg: `the web app is not built (no ${rel.startsWith('..') ? 'index.html' : rel}): run npm run build:ts` };
     });
     return;
   }

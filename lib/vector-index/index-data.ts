@@ -9,20 +9,11 @@ import { dropTempDir, makeTempDir, recoverInterruptedSave, removeSaveLeftovers, 
 import { native } from '../native/loader';
 import { readPaddleClasIdMap } from './formats/pickle';
 import { RwLock } from './rw-lock';
+import { debug } from '../util/debug-log';
 
-/**
- * The reference's three types, plus two compressed ones for large galleries
- * (bytes per 512-d vector, ids included: README "Compressed index types"):
- * HNSW32_SQ8 (HNSW32 over 8-bit scalar-quantised vectors), IVF_PQ (IVF over
- * 64-byte product-quantised codes) and IVF_PQ_RERANK (IVF_PQ whose candidates
- * are re-scored exactly against stored float vectors: full memory again).
- */
-export type IndexType = 'HNSW32' | 'IVF' | 'Flat' | 'HNSW32_SQ8' | 'IVF_PQ' | 'IVF_PQ_RERANK';
-export type MetricType = 'IP' | 'L2';
-export const INDEX_TYPES: readonly IndexType[] = ['HNSW32', 'IVF', 'Flat', 'HNSW32_SQ8', 'IVF_PQ', 'IVF_PQ_RERANK'];
-/** Types whose FAISS index cannot delete: removal hides ids (tombstones) until the next save compacts. */
-export const TOMBSTONE_INDEX_TYPES: readonly string[] = ['HNSW32', 'HNSW32_SQ8', 'IVF_PQ_RERANK'];
-export const METRIC_TYPES: readonly MetricType[] = ['IP', 'L2'];
+export { DEFAULT_INDEX_SHAPE, INDEX_TYPES, METRIC_TYPES, SERVICE_INDEX_SHAPE, TOMBSTONE_INDEX_TYPES } from './index-types';
+export type { IndexType, MetricType } from './index-types';
+import { DEFAULT_INDEX_SHAPE, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, TOMBSTONE_INDEX_TYPES } from './index-types';
 
 /** Internal: a native cancel flag (native/cancel.h, made by lib/pipeline/cancel.ts); a cancelled add or remove changes nothing. */
 export interface NativeCancel { cancel?: Int32Array }
@@ -60,7 +51,7 @@ export class IndexData {
   }
 
   /** An empty index of the given dimension. */
-  static create(dim: number, indexType: IndexType = 'HNSW32', metricType: MetricType = 'IP'): IndexData {
+  static create(dim: number, indexType: IndexType = DEFAULT_INDEX_SHAPE.indexType, metricType: MetricType = DEFAULT_INDEX_SHAPE.metricType): IndexData {
     if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`dimension must be a positive integer, got ${dim}`);
     if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
     if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
@@ -156,6 +147,7 @@ export class IndexData {
           await fh.close();
         }
         await swapIntoPlace(tmp, target);
+        debug('index saved: %d vector(s) to %s', this.count, target);
       } catch (e) {
         if (e instanceof ShituError) throw e;
         throw new ShituError('ERR_INDEX_IO', `cannot save index to ${target}: ${(e as Error).message}`, { cause: e });
@@ -183,7 +175,10 @@ export class IndexData {
       }
       await removeSaveLeftovers(path.dirname(d), path.basename(d));
       const r = await loadOnce(d);
-      if (r !== 'mixed') return r;
+      if (r !== 'mixed') {
+        debug('index loaded: %d vector(s) from %s', r.count, d);
+        return r;
+      }
       if (attempt >= LOAD_RETRIES) {
         throw new ShituError('ERR_INDEX_CORRUPT', `index ${d}: ${VECTOR_FILE} does not match the vector_sha256 of its ${META_FILE}`);
       }

@@ -1,7 +1,7 @@
 // build-index, append-index, remove-index: index files from a shell.
 import { Command, Option } from 'commander';
 import { ShituError } from '../../errors';
-import { IndexData, INDEX_TYPES, METRIC_TYPES } from '../../vector-index/index-data';
+import { DEFAULT_INDEX_SHAPE, IndexData, INDEX_TYPES, METRIC_TYPES } from '../../vector-index/index-data';
 import { readRemoveIds } from '../../vector-index/formats/remove-ids';
 import type { SkippedImage } from '../../pipeline/pipeline';
 import { pipelineFlags, progressBar, withPipeline } from '../options';
@@ -19,8 +19,8 @@ export function registerIndexCommands(program: Command): void {
     .requiredOption('--gallery <dir>', 'gallery root directory')
     .requiredOption('--labels <file>', 'label file: "relative/path.jpg label" per line')
     .requiredOption('--out <dir>', 'index directory to write')
-    .addOption(new Option('--index-type <type>').choices(INDEX_TYPES as string[]).default('HNSW32'))
-    .addOption(new Option('--metric-type <metric>').choices(METRIC_TYPES as string[]).default('IP'))
+    .addOption(new Option('--index-type <type>').choices(INDEX_TYPES as string[]).default(DEFAULT_INDEX_SHAPE.indexType))
+    .addOption(new Option('--metric-type <metric>').choices(METRIC_TYPES as string[]).default(DEFAULT_INDEX_SHAPE.metricType))
     .option('--crop', 'crop gallery images to their main body first')
     .addOption(onErrorOption())
     .action(async (o) =>

@@ -10,9 +10,9 @@ import { SERVICE_LIMITS } from '../../limits';
 import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
 import { idMapOf, requestWork, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
-import { checkLabels, imageBytes } from '../image-field';
+import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
-import { IndexData } from '../../vector-index/index-data';
+import { IndexData, SERVICE_INDEX_SHAPE } from '../../vector-index/index-data';
 import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
 
 /** buildIndex/appendIndex's answer in either shape (onError 'fail' gives the index alone). */
@@ -25,8 +25,8 @@ const skippedOf = (skipped: SkippedImage[]) => skipped.map((s) => {
 });
 
 export function indexWriteRoutes(c: RouteContext) {
-  const images = (pairs: Array<{ image: string }>) =>
-    Promise.all(pairs.map((x, i) => imageBytes(x.image, `imageLabelPairs[${i}].image`, c.fetchOpts)));
+  const images = (pairs: Array<{ image: string }>, signal: AbortSignal) =>
+    c.images(pairs.map((x) => x.image), (i) => `imageLabelPairs[${i}].image`, signal);
 
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: c.schemas.build, config: { scope: 'write', admission: true } }, async (request, reply) => {
@@ -42,11 +42,11 @@ export function indexWriteRoutes(c: RouteContext) {
       const reservation = await reserveIndex(principal, indexKey, c.ownership);
       let index, skipped;
       try {
-        const imgs = await work.settle(images(imageLabelPairs));
+        const imgs = await work.settle(images(imageLabelPairs, work.signal));
         ({ index, skipped } = asResult(await work.settle(c.limiter.run(
           () => p.buildIndex({
-            galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? 'Flat', metricType: metricType ?? 'IP', onError: onError ?? 'fail',
-            signal: work.signal, ...c.decodeOverrideFor(p),
+            galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? SERVICE_INDEX_SHAPE.indexType, metricType: metricType ?? SERVICE_INDEX_SHAPE.metricType, onError: onError ?? 'fail',
+            signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p),
           }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal))));
         await c.store.create(index, indexKey);
@@ -68,14 +68,14 @@ export function indexWriteRoutes(c: RouteContext) {
       await c.store.check(key); // 404 before any download
       const principal = request.principal;
       await checkWriteAccess(principal, key, c.ownership);
-      const imgs = await work.settle(images(imageLabelPairs));
+      const imgs = await work.settle(images(imageLabelPairs, work.signal));
       let skipped: SkippedImage[] = [];
       const idMap = await work.settle(c.store.append(key, (index) => {
         // Early refusal before embedding (where the store hands over the index itself);
         // checkCount below is the check that holds under concurrent adds.
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return c.limiter.run(
-          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError: onError ?? 'fail', signal: work.signal, ...c.decodeOverrideFor(p) })
+          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError: onError ?? 'fail', signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
             .then((r) => { skipped = asResult(r).skipped; }, (e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal);
       }, { checkCount: (n) => checkVectorQuota(principal, n) }));

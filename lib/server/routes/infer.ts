@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify';
 import { ShituError } from '../../errors';
 import { requestWork, RouteContext, success } from '../context';
 import { HttpError } from '../error-status';
-import { imageBytes } from '../image-field';
 import type { InferRequest } from '../schemas';
 import { serverTiming } from '../timing';
 
@@ -18,7 +17,7 @@ export function inferRoutes(c: RouteContext) {
       const givenKey = b.indexKey ?? undefined;
       // No key, no default key: the pipeline config's own index, when it names one.
       const index = givenKey === undefined && !c.defaultKey && p.config.index ? undefined : await work.settle(c.store.searchable(c.keyOf(givenKey)));
-      const img = await work.settle(imageBytes(b.image, 'image', c.fetchOpts));
+      const [img] = await work.settle(c.images([b.image], () => 'image', work.signal));
       const out = await work.settle(c.limiter.run(async () => {
         let res;
         try {
@@ -36,6 +35,7 @@ export function inferRoutes(c: RouteContext) {
         return { boxes: res.boxes, picture, timings: res.timings };
       }, work.signal));
       reply.header('server-timing', serverTiming(out.timings));
+      c.observeRecognition(out.timings);
       return success(request, {
         detectedObjects: out.boxes.map((box) => ({
           bbox: box.coordinate,

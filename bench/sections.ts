@@ -1,0 +1,119 @@
+// The benchmark's sections: name, what it measures, whether --quick samples it,
+// and how to run it. Section modules are loaded only when their section runs,
+// so `run.js --help` loads nothing heavy (no addon, no models).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunMode } from './machine';
+import { log, writeJson } from './io';
+
+/** --quick must end inside this many seconds on 2 loaded cores. */
+export const QUICK_BUDGET_S = 120;
+
+export interface SectionContext {
+  mode: RunMode;
+  efConstruction?: number;
+}
+
+export interface SectionDef {
+  key: string;
+  title: string;
+  /** Sampled by --quick. */
+  quick: boolean;
+  /** Not in the full run: only with --only naming it. */
+  separate?: boolean;
+  run(ctx: SectionContext): Promise<unknown>;
+}
+
+/** A section written by another module that may not be on this branch yet (embedded.ts, eval.ts). */
+function optionalModule(name: string): any | undefined {
+  const f = path.join(__dirname, `${name}.js`);
+  const t = path.join(__dirname, `${name}.ts`);
+  return fs.existsSync(f) || fs.existsSync(t) ? require(path.join(__dirname, name)) : undefined;
+}
+
+export const SECTIONS: readonly SectionDef[] = [
+  {
+    key: 'memory', quick: false,
+    title: 'RSS over 10^4 predictions in a fresh child process (flat or not)',
+    run: async ({ mode }) => (await import('./memory')).runMemory(mode),
+  },
+  {
+    key: 'stages', quick: true,
+    title: 'time per stage of one recognition, stand-in models, 1 and 2 threads (quick: 1 thread)',
+    run: async ({ mode }) => (await import('./stages')).runStages(mode),
+  },
+  {
+    key: 'shaped', quick: true,
+    title: 'PP-ShiTuV2-shaped models (random weights: timing only): per stage, raw Run, params/FLOPs, beside the published table',
+    run: async ({ mode }) => (await import('./shaped')).runShaped(mode),
+  },
+  {
+    key: 'limit', quick: true,
+    title: 'end-to-end against the raw ONNX Runtime Runs of the same models (overhead)',
+    run: async ({ mode }) => (await import('./stages')).runLimit(mode),
+  },
+  {
+    key: 'peer', quick: true,
+    title: 'against the hand-rolled Node stack (onnxruntime-node + sharp + hnswlib-node), stand-in and PP-ShiTuV2-shaped models',
+    run: async ({ mode }) => (await import('./peer')).runPeer(mode),
+  },
+  {
+    key: 'throughput', quick: true,
+    title: 'images/s per setting against the hard limit (raw Runs), concurrency, batching of the feature model',
+    run: async ({ mode }) => (await import('./throughput')).runThroughput(mode),
+  },
+  {
+    key: 'batching', quick: false,
+    title: 'dynamic batching of the feature model across concurrent recognitions',
+    run: async ({ mode }) => (await import('./batching')).runBatching(mode),
+  },
+  {
+    key: 'decode', quick: false,
+    title: 'reducedDecode against full decoding on the shared photos',
+    run: async ({ mode }) => (await import('./decode')).runDecode(mode),
+  },
+  {
+    key: 'index', quick: true,
+    title: 'index build, search and memory per vector (serialized bytes) at 10^3-10^5 vectors (quick: 10^3, 10^4)',
+    run: async ({ mode }) => {
+      await (await import('./ours')).closeAll();
+      return (await import('./index-scaling')).runIndexScaling(mode);
+    },
+  },
+  {
+    key: 'embedded', quick: false,
+    title: 'an app embedding the engine: req/s, p99 and its own readFile p99 (bench/embedded.ts)',
+    run: async ({ mode }) => {
+      const m = optionalModule('embedded');
+      if (!m?.runEmbedded) {
+        log('embedded: bench/embedded.ts is not on this branch: not measured in this run');
+        return undefined;
+      }
+      const r = await m.runEmbedded({ connections: 8, durationS: mode.quick ? 5 : 20 });
+      if (r !== undefined) writeJson('embedded.json', r);
+      return r;
+    },
+  },
+  {
+    key: 'eval', quick: false,
+    title: '1,000-query evaluation timing (bench/eval.ts)',
+    run: async ({ mode }) => {
+      const m = optionalModule('eval');
+      const fn = m?.runEval ?? m?.runEvaluation;
+      if (!fn) {
+        log('eval: bench/eval.ts is not on this branch: not measured in this run');
+        return undefined;
+      }
+      const r = await fn(mode);
+      if (r !== undefined) writeJson('eval.json', r);
+      return r;
+    },
+  },
+  {
+    key: 'million', quick: false, separate: true,
+    title: '10^6 vectors shaped like real embeddings: recall@5 / p50 for HNSW32, HNSW32_SQ8, IVF, IVF_PQ(_RERANK), hnswlib-node',
+    run: async ({ mode, efConstruction }) => (await import('./index-million')).runIndexMillion({ ...mode, efConstruction }),
+  },
+];
+
+export type SectionKey = string;

@@ -1,0 +1,76 @@
+// POST /shitu-eval: how well a gallery recognises (lib/eval/evaluate.ts) and
+// what in it hurts (lib/eval/gallery-check.ts), as one JSON answer with the
+// charts as SVG text. The gallery is an index of the store (indexKey, or the
+// default) or pictures sent with labels; the queries are labelled pictures,
+// or none with leaveOneOut. Write scope: it embeds as many pictures as a
+// build. The whole evaluation takes one recognition slot (admission) and is
+// cancelled when the client leaves.
+import type { FastifyInstance } from 'fastify';
+import { Static, Type } from '@sinclair/typebox';
+import { DET_THRESHOLD, EVAL, MAX_LABEL_LENGTH, SERVICE_LIMITS } from '../../limits';
+import { checkGallerySource } from '../../eval/gallery-check';
+import { fromImages, fromIndex } from '../../eval/gallery-source';
+import { evaluationCharts } from '../../eval/write-report';
+import { requestWork, RouteContext, success } from '../context';
+import { HttpError, mapGalleryError } from '../error-status';
+
+const Pairs = (what: string) => Type.Array(Type.Object({
+  image: Type.String({ minLength: 1, description: 'An http(s) URL or the Base64-encoded image file.' }),
+  label: Type.String({ minLength: 1, maxLength: MAX_LABEL_LENGTH, description: what === 'queries' ? 'The query\'s label; "-" (or a label not in the gallery): it should be rejected.' : 'The label.' }),
+}), { minItems: 1, maxItems: SERVICE_LIMITS.maxPairs, description: `${what} (1 to ${SERVICE_LIMITS.maxPairs}).` });
+
+export const EvalBody = Type.Object({
+  indexKey: Type.Optional(Type.Unsafe<string | null>({ type: 'string', nullable: true, description: 'The gallery: an index of the store (default: the server\'s). Not with imageLabelPairs.' })),
+  imageLabelPairs: Type.Optional(Pairs('Gallery pictures with labels, embedded for this evaluation only')),
+  queries: Type.Optional(Pairs('queries')),
+  leaveOneOut: Type.Optional(Type.Boolean({ description: 'No queries: each gallery entry against the rest of the gallery.' })),
+  targetPrecision: Type.Optional(Type.Number({ exclusiveMinimum: EVAL.targetPrecision.min, maximum: EVAL.targetPrecision.max, default: EVAL.targetPrecision.default })),
+  recThreshold: Type.Optional(Type.Number({ description: 'The threshold in use (default: the pipeline config\'s).' })),
+  detThreshold: Type.Optional(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max })),
+  topk: Type.Optional(Type.Integer({ minimum: EVAL.topk.min, maximum: EVAL.topk.max, default: EVAL.topk.default })),
+  check: Type.Optional(Type.Boolean({ default: true, description: 'Also check the gallery (conflicts, duplicates, outliers).' })),
+}, { additionalProperties: false });
+export type EvalRequest = Static<typeof EvalBody>;
+
+export function evalRoutes(c: RouteContext) {
+  return async function (r: FastifyInstance): Promise<void> {
+    r.post<{ Body: EvalRequest }>('/shitu-eval', {
+      schema: { summary: 'Evaluate a gallery: Recall@k, mAP, the rec_threshold sweep, per label; and check it', body: EvalBody },
+      config: { scope: 'write', admission: true },
+    }, async (request, reply) => {
+      const p = c.needPipeline();
+      const work = requestWork(reply, c.requestDeadlineMs);
+      const signal = work.signal;
+      const b = request.body;
+      if (b.imageLabelPairs && b.indexKey != null) throw new HttpError(422, 'indexKey, imageLabelPairs: give one gallery, not both');
+      if (!!b.leaveOneOut === !!b.queries) throw new HttpError(422, 'queries, leaveOneOut: give queries or leaveOneOut: true');
+      // Fetched under the request's budget (lib/server/fetches/), as a build's pictures are.
+      const fetchAll = async (pairs: Array<{ image: string; label: string }>, where: string) => {
+        pairs.forEach((x, i) => { if (!x.label.trim()) throw new HttpError(422, `${where}[${i}].label: must not be blank`); });
+        const images = await work.settle(c.images(pairs.map((x) => x.image), (i) => `${where}[${i}].image`, signal));
+        return pairs.map((x, i) => ({ image: images[i], label: x.label }));
+      };
+      const gallery = b.imageLabelPairs ? await fetchAll(b.imageLabelPairs, 'imageLabelPairs') : undefined;
+      const queries = b.queries ? await fetchAll(b.queries, 'queries') : undefined;
+      const index = gallery ? undefined : await c.store.get(c.keyOf(b.indexKey));
+      // The check and leave-one-out read every vector back: bounded on a stored index (a gallery sent along is bounded by maxPairs).
+      const checkIt = b.check !== false;
+      if ((checkIt || b.leaveOneOut) && index && index.count > EVAL.maxCheckEntries)
+        throw new HttpError(422, `${checkIt ? 'check' : 'leaveOneOut'}: the index holds ${index.count} entries, more than the ${EVAL.maxCheckEntries} the service reads back; send labelled queries with check: false, or run shitu eval / shitu gallery-check`);
+      const out = await work.settle(c.limiter.run(async () => {
+        // One embedding of the gallery serves the evaluation and the check.
+        const source = gallery
+          ? await fromImages(p, { pairs: gallery }, { signal, ...c.decodeOverrideFor(p) }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); })
+          : fromIndex(index!, !!b.leaveOneOut || checkIt);
+        const report = await p.evaluate({
+          source, queries, leaveOneOut: b.leaveOneOut,
+          targetPrecision: b.targetPrecision, recThreshold: b.recThreshold, detThreshold: b.detThreshold, topk: b.topk,
+          signal, ...c.decodeOverrideFor(p),
+        });
+        const check = !checkIt ? null : await checkGallerySource(source, { signal, pipeline: p, defaultConflict: p.config.rec_threshold });
+        return { report, check };
+      }, signal));
+      return success(request, { ...out, charts: evaluationCharts(out.report) });
+    });
+  };
+}
