@@ -15,7 +15,7 @@ export { DEFAULT_INDEX_SHAPE, INDEX_TYPES, METRIC_TYPES, SERVICE_INDEX_SHAPE, TO
 export type { IndexType, MetricType } from './index-types';
 import { DEFAULT_INDEX_SHAPE, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, TOMBSTONE_INDEX_TYPES } from './index-types';
 
-/** Internal: a native cancel flag (native/cancel.h, made by lib/pipeline/cancel.ts); a cancelled add or remove changes nothing. */
+/** Internal: a native cancel flag (lib/native/cancel-flag.ts); a cancelled add or remove changes nothing. */
 export interface NativeCancel { cancel?: Int32Array }
 
 export interface SearchHit {

@@ -17,9 +17,7 @@ const { Worker, isMainThread, parentPort, workerData } = require('node:worker_th
 const [root, config, imagesDir, jobFile] = isMainThread ? process.argv.slice(2) : workerData.argv;
 const shitu = require(root);
 const native = require(path.join(root, 'dist', 'lib', 'native', 'loader.js')).loadNative();
-// The native `cancel` option (native/cancel.h), as lib/pipeline/cancel.ts makes it.
-const createCancelFlag = () => new Int32Array(new SharedArrayBuffer(4));
-const setCancelFlag = (flag) => Atomics.store(flag, 0, 1);
+const { createCancelFlag, setCancelFlag } = require(path.join(root, 'dist', 'lib', 'native', 'cancel-flag.js'));
 const job = JSON.parse(fs.readFileSync(jobFile, 'utf8'));
 const img = (rel) => path.join(imagesDir, rel);
 
