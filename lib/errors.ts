@@ -56,8 +56,7 @@ export function fromNative(err: unknown): Error {
 }
 
 /** Awaits a native promise, converting its failure. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function callNative<T = any>(p: () => Promise<T>): Promise<T> {
+export async function callNative<T>(p: () => Promise<T>): Promise<T> {
   try {
     return await p();
   } catch (e) {
@@ -66,8 +65,7 @@ export async function callNative<T = any>(p: () => Promise<T>): Promise<T> {
 }
 
 /** Runs a synchronous native call, converting its failure. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function callNativeSync<T = any>(f: () => T): T {
+export function callNativeSync<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {
