@@ -18,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDrawBindings(env, exports);
   InitPathExchangeBindings(env, exports);
   InitWorkerPoolBindings(env, exports);
+  InitContractBindings(env, exports);
   return exports;
 }
 

@@ -11,4 +11,5 @@ void InitDrawBindings(Napi::Env env, Napi::Object exports);         // js_draw.c
 void InitMemoryBindings(Napi::Env env, Napi::Object exports);       // js_memory.cc
 void InitPathExchangeBindings(Napi::Env env, Napi::Object exports); // js_path_exchange.cc
 void InitWorkerPoolBindings(Napi::Env env, Napi::Object exports);   // js_worker_pool.cc
+void InitContractBindings(Napi::Env env, Napi::Object exports);     // js_contracts.cc
 }  // namespace shitu

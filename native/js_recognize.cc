@@ -20,15 +20,7 @@ namespace shitu {
 
 static Napi::Object TimesToJs(Napi::Env env, const StageTimes& t) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("decode", t.decode);
-  o.Set("detPreprocess", t.detPreprocess);
-  o.Set("detInference", t.detInference);
-  o.Set("detPostprocess", t.detPostprocess);
-  o.Set("recPreprocess", t.recPreprocess);
-  o.Set("recInference", t.recInference);
-  o.Set("recBatchWait", t.recBatchWait);
-  o.Set("search", t.search);
-  o.Set("total", t.total);
+  ForEachStage(t, [&o](const char* name, double ms) { o.Set(name, ms); });
   return o;
 }
 

@@ -46,6 +46,11 @@ struct VectorSearchParams {
 // Row-major nq x k. Missing hits (k larger than the count) have id -1 and
 // FAISS's "worst" score: -FLT_MAX for IP, FLT_MAX for L2. Scores are FAISS's
 // distances: inner product for IP, *squared* L2 distance for L2.
+// The type names this package builds by name and reads back from a loaded index
+// (DetectType); any other faiss::index_factory string is accepted as is. Listed
+// for contracts() (js_contracts.cc): lib/vector-index/index-data.ts INDEX_TYPES.
+inline constexpr const char* kIndexTypeNames[] = {"HNSW32", "IVF", "Flat", "HNSW32_SQ8", "IVF_PQ", "IVF_PQ_RERANK"};
+
 struct VectorSearchResult {
   int64_t nq = 0;
   int64_t k = 0;

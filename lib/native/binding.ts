@@ -5,6 +5,8 @@
 //
 // Internal: the public API (lib/index.ts) wraps these; none is re-exported.
 
+import type { StageName } from '../pipeline/result';
+
 /** How an image reaches native code (native/js_image.cc ParseImageSource): a path, encoded bytes or raw pixels. */
 export type NativeImageSource = string | Uint8Array | NativeRawImage;
 
@@ -37,18 +39,8 @@ export interface NativeCancelOption {
   cancel?: Int32Array;
 }
 
-/** Milliseconds per stage of one native call (native/stage_times.h, TimesToJs). */
-export interface NativeStageTimes {
-  decode: number;
-  detPreprocess: number;
-  detInference: number;
-  detPostprocess: number;
-  recPreprocess: number;
-  recInference: number;
-  recBatchWait: number;
-  search: number;
-  total: number;
-}
+/** Milliseconds per stage of one native call (native/stage_times.h, TimesToJs), keyed by STAGE_NAMES. */
+export type NativeStageTimes = Record<StageName, number>;
 
 /** One detected main body (DetectionToJs). */
 export interface NativeDetection {
@@ -317,6 +309,7 @@ export interface NativeContracts {
   errorCodes: string[];
   indexTypes: string[];
   imageFormats: string[];
+  defaultImageFormats: string[];
   stageNames: string[];
 }
 

@@ -20,16 +20,18 @@ export interface ResultJson {
   res: { input_path: string | null; boxes: BoxJson[] };
 }
 
-export interface StageTimings {
-  decode: number;
-  detPreprocess: number;
-  detInference: number;
-  detPostprocess: number;
-  recPreprocess: number;
-  recInference: number;
+/**
+ * The stages every native detect, embed and recognize times, in the order it
+ * reports them (native/stage_times.h ForEachStage; test/contracts.test.ts
+ * checks the two agree). The one list: StageTimings, the Server-Timing header
+ * (lib/server/timing.ts) and the addon's typings (lib/native/binding.ts) follow it.
+ */
+export const STAGE_NAMES = ['decode', 'detPreprocess', 'detInference', 'detPostprocess', 'recPreprocess', 'recInference', 'recBatchWait', 'search', 'total'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export interface StageTimings extends Record<StageName, number> {
   /** Dynamic batching (createPipeline's `batching`): waiting for a batch to form and for Runs other recognitions made with this one's crops in them. */
   recBatchWait: number;
-  search: number;
   /** Inside the native call. */
   total: number;
   /** From the JS call to the resolved result: total + queueing + crossing into JS. */
