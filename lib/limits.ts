@@ -44,7 +44,7 @@ export const PIPELINE_LIMITS = {
   timeoutMs: { min: 1, max: 2 ** 31 - 1 },
 } as const;
 
-/** Labels of index entries, in characters. */
+/** Labels of index entries, in characters (the service's schema counts UTF-16 units: JS string length). */
 export const MAX_LABEL_LENGTH = 1024;
 /**
  * What a label may not contain, for every store: U+0000 (PostgreSQL's text
@@ -84,6 +84,8 @@ export const SERVICE_LIMITS = {
   requestDeadlineMs: 30_000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: 5_000,
+  /** `shitu serve`: after SIGTERM/SIGINT the requests in flight may drain this long, then the process exits anyway (status 1). */
+  shutdownTimeoutMs: 10_000,
   /** Unknown ids named in a remove error, at most (the rest are counted). */
   maxIdsInError: 20,
 } as const;

@@ -2,6 +2,7 @@
 // three views, Recognise (the one it opens on), Gallery and Evaluate, over the same API a
 // client uses. Plain TypeScript and the DOM, bundled by scripts/build-web.js.
 import { apiKey, setApiKey } from './api';
+import { applyContract } from './contract';
 import { byId, showMessage } from './dom';
 import { initEvaluate } from './evaluate';
 import { initGallery, loadIndex } from './gallery';
@@ -59,6 +60,7 @@ function reportListError(e: Error | undefined): void {
 }
 
 async function main(): Promise<void> {
+  applyContract();
   initTabs();
   initApiKey();
   initIndexSelection();

@@ -8,6 +8,7 @@
 // native threads.
 import { ShituError } from '../errors';
 import type { Cancellation } from './cancel';
+import { debug } from '../util/debug-log';
 
 export interface AdmissionStats {
   /** Native jobs running now (at most the pipeline's concurrency). */
@@ -54,8 +55,10 @@ export class Admission {
     if (this.closed) throw new ShituError('ERR_CLOSED', 'the pipeline is closed');
     if (cancel.aborted) {
       this.counts.aborted++;
+      debug('job aborted before it was queued: %s', (cancel.reason as Error)?.message ?? cancel.reason);
       throw cancel.reason;
     }
+    const queuedAt = performance.now();
     if (this.active >= this.concurrency) {
       if (this.queue.length >= this.maxQueue) {
         this.counts.rejected++;
@@ -71,6 +74,7 @@ export class Admission {
           if (i < 0) return;
           this.queue.splice(i, 1);
           this.counts.aborted++;
+          debug('job aborted while queued, after %s ms: %s', (performance.now() - queuedAt).toFixed(1), (reason as Error)?.message ?? reason);
           reject(reason);
           this.checkIdle();
         });
@@ -80,18 +84,23 @@ export class Admission {
     } else {
       this.active++;
     }
+    const startedAt = performance.now();
+    const wait = (startedAt - queuedAt).toFixed(1);
     let p: Promise<T>;
     try {
       p = job();
     } catch (e) {
       p = Promise.reject(e);
     }
+    const ran = () => (performance.now() - startedAt).toFixed(1);
     p.then(() => {
       if (cancel.aborted && !o.untilDone) this.counts.aborted++;
       else this.counts.completed++;
+      debug('job %s: waited %s ms for a slot, ran %s ms', cancel.aborted ? 'aborted' : 'done', wait, ran());
     }, (e) => {
       if (cancel.aborted || (e instanceof ShituError && (e.code === 'ERR_ABORTED' || e.code === 'ERR_TIMEOUT'))) this.counts.aborted++;
       else this.counts.failed++;
+      debug('job failed (%s): waited %s ms for a slot, ran %s ms', (e as { code?: string })?.code ?? (e as Error)?.message, wait, ran());
     }).finally(() => this.release());
     return o.untilDone ? p : cancel.race(p);
   }

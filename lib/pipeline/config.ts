@@ -3,7 +3,7 @@
 // from lib/limits.ts) with the failing key's path named.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Type } from '@sinclair/typebox';
+import { Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import YAML from 'yaml';
 import { ShituError } from '../errors';
@@ -64,51 +64,21 @@ function fail(where: string, what: string): never {
   throw new ShituError('ERR_CONFIG', `config ${where}: ${what}`);
 }
 
-function checkKeys(where: string, o: Record<string, unknown>, allowed: string[]) {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
-}
-
-function num(where: string, v: unknown, min: number, max: number, integer = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `must be a number, got ${JSON.stringify(v)}`);
-  if (integer && !Number.isInteger(v)) fail(where, `must be an integer, got ${v}`);
-  if (v < min || v > max) fail(where, `must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
-
-function strOrNull(where: string, v: unknown): string | null {
-  if (v === null || v === undefined || v === 'None') return null; // the reference writes None
-  if (typeof v !== 'string') fail(where, `must be a string or null, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 /** `${VAR}` and `${VAR:-default}` from the environment. */
 function expandEnv(s: string): string {
   return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, def?: string) => process.env[name] || def || '');
 }
 
-function subModule(where: string, v: unknown, def: SubModuleConfig, baseDir: string): SubModuleConfig {
-  if (v === undefined) return { ...def };
-  if (!v || typeof v !== 'object' || Array.isArray(v)) fail(where, 'must be a mapping');
-  const o = v as Record<string, unknown>;
-  checkKeys(`${where}.`, o, ['module_name', 'model_name', 'model_dir', 'batch_size']);
-  const out: SubModuleConfig = { ...def };
-  if (o.module_name !== undefined) {
-    if (typeof o.module_name !== 'string') fail(`${where}.module_name`, 'must be a string');
-    out.module_name = o.module_name;
-  }
-  if (o.model_name !== undefined) {
-    if (typeof o.model_name !== 'string' || !o.model_name) fail(`${where}.model_name`, 'must be a non-empty string');
-    out.model_name = o.model_name;
-  }
-  if (o.model_dir !== undefined) {
-    const d = strOrNull(`${where}.model_dir`, o.model_dir);
-    out.model_dir = d === null ? null : path.resolve(baseDir, expandEnv(d));
-  }
-  if (o.batch_size !== undefined) out.batch_size = num(`${where}.batch_size`, o.batch_size, BATCH_SIZE.min, BATCH_SIZE.max, true);
-  return out;
+/** A path key: null (or the reference's None) stays null, anything else resolves against baseDir. */
+function pathOrNull(v: string | null, baseDir: string): string | null {
+  return v === null || v === 'None' ? null : path.resolve(baseDir, expandEnv(v));
 }
 
-/** Validates a parsed config object; relative paths resolve against baseDir. */
+/**
+ * Validates a parsed config object; relative paths resolve against baseDir.
+ * The schema is the whole check (types, ranges, unknown keys); what follows
+ * only lays the given keys over the defaults.
+ */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): PipelineConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('(root)', 'must be a mapping');
   const first = Value.Errors(PipelineConfigFile, raw).First();
@@ -116,24 +86,20 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PipelineC
     const what = first.message === 'Unexpected property' ? 'unknown key' : first.message.toLowerCase();
     fail(pointerToKey(first.path), `${what}, got ${describeValue(first.value)}`);
   }
-  const o = raw as Record<string, unknown>;
-  checkKeys('', o, ['pipeline_name', 'index', 'det_threshold', 'rec_threshold', 'rec_topk', 'SubModules']);
+  const o = raw as Static<typeof PipelineConfigFile>;
   const c: PipelineConfig = JSON.parse(JSON.stringify(DEFAULT_CONFIG));
-  if (o.pipeline_name !== undefined && o.pipeline_name !== 'PP-ShiTuV2')
-    fail('pipeline_name', `must be "PP-ShiTuV2", got ${JSON.stringify(o.pipeline_name)}`);
-  if (o.index !== undefined) {
-    const idx = strOrNull('index', o.index);
-    c.index = idx === null ? null : path.resolve(baseDir, expandEnv(idx));
-  }
-  if (o.det_threshold !== undefined) c.det_threshold = num('det_threshold', o.det_threshold, DET_THRESHOLD.min, DET_THRESHOLD.max);
-  if (o.rec_threshold !== undefined) c.rec_threshold = num('rec_threshold', o.rec_threshold, REC_THRESHOLD.min, REC_THRESHOLD.max);
-  if (o.rec_topk !== undefined) c.rec_topk = num('rec_topk', o.rec_topk, TOPK.min, TOPK.max, true);
-  if (o.SubModules !== undefined) {
-    if (!o.SubModules || typeof o.SubModules !== 'object') fail('SubModules', 'must be a mapping');
-    const s = o.SubModules as Record<string, unknown>;
-    checkKeys('SubModules.', s, ['Detection', 'Recognition']);
-    c.SubModules.Detection = subModule('SubModules.Detection', s.Detection, DEFAULT_CONFIG.SubModules.Detection, baseDir);
-    c.SubModules.Recognition = subModule('SubModules.Recognition', s.Recognition, DEFAULT_CONFIG.SubModules.Recognition, baseDir);
+  if (o.index !== undefined) c.index = pathOrNull(o.index, baseDir);
+  if (o.det_threshold !== undefined) c.det_threshold = o.det_threshold;
+  if (o.rec_threshold !== undefined) c.rec_threshold = o.rec_threshold;
+  if (o.rec_topk !== undefined) c.rec_topk = o.rec_topk;
+  for (const name of ['Detection', 'Recognition'] as const) {
+    const given = o.SubModules?.[name];
+    if (!given) continue;
+    const sub = c.SubModules[name];
+    if (given.module_name !== undefined) sub.module_name = given.module_name;
+    if (given.model_name !== undefined) sub.model_name = given.model_name;
+    if (given.model_dir !== undefined) sub.model_dir = pathOrNull(given.model_dir, baseDir);
+    if (given.batch_size !== undefined) sub.batch_size = given.batch_size;
   }
   return c;
 }

@@ -25,6 +25,7 @@ import { chunksByPixels } from './pixel-chunks';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
 import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
 import type { GalleryInput } from '../eval/gallery-source';
+import { debug } from '../util/debug-log';
 
 function pixelBudgetOf(o: { maxPixelsInFlight?: number }): number | undefined {
   const b = o.maxPixelsInFlight;
@@ -637,7 +638,10 @@ export class Pipeline extends EventEmitter {
    */
   async close(): Promise<void> {
     this.closed = true;
+    const s = this.admission.stats();
+    debug('pipeline closing: %d job(s) running, %d queued', s.inFlight, s.queued);
     await this.admission.close(this.settings.closeTimeoutMs);
+    debug('pipeline closed');
   }
 }
 
@@ -684,6 +688,8 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     sharedThreadPool: threadPool === 'shared',
     tensorrt: !!o.useHpip && device !== 'cpu',
   };
+  debug('creating pipeline %s: device %s, concurrency %d, %d thread(s) per run (%s pool)', pipeline, session.device, concurrency, threads, threadPool);
+  const loadStart = performance.now();
   const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
   const rec = resolveModel({ modelName: config.SubModules.Recognition.model_name, modelDir: config.SubModules.Recognition.model_dir, task: 'feature' });
   const [detector, extractor] = await Promise.all([
@@ -695,7 +701,9 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   // this pipeline runs at once; the addon caps it (workerPoolStats().maxWorkers).
   // An addon built before the pool (SHITU_ADDON_PATH at an older build) has none.
   if (typeof native.reserveWorkers === 'function') native.reserveWorkers(concurrency);
+  debug('models loaded in %s ms: detection %s, feature %s', (performance.now() - loadStart).toFixed(0), det.onnxFile, rec.onnxFile);
   if (o.warmup !== false) await warmup(detector, extractor, concurrency);
+  debug('pipeline ready');
   return p;
 }
 

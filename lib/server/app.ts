@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { FastifyInstance, LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/image-input';
 import { IndexData } from '../vector-index/index-data';
@@ -31,6 +31,9 @@ import { HostAllowList } from './transport/host-allow';
 import { ConnectionGuard } from './transport/connection-guard';
 import { createHealthServer } from './transport/health-server';
 import { imagesOf } from './fetches/request-fetches';
+import { ServiceMetrics } from './metrics';
+import { metricsRoutes } from './routes/metrics';
+import { registerRequestLog } from './request-log';
 
 export { HttpError } from './error-status';
 
@@ -100,7 +103,12 @@ export interface ServerOptions {
   healthPort?: number;
   /** Loaded indexes kept in memory (default 32, least recently used evicted). */
   maxCachedIndexes?: number;
-  /** Fastify's logger option (default off). */
+  /**
+   * Node's process metrics (process_*, nodejs_*) on GET /metrics beside the service's own (default
+   * false; `shitu serve` turns them on): prom-client keeps an event-loop monitor per registry running for the process's life.
+   */
+  processMetrics?: boolean;
+  /** Fastify's logger option (default off): one line per request (lib/server/request-log.ts), and failures. */
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -112,6 +120,8 @@ export interface ShituServerState {
   /** The health port's address, once it listens (after listen(); null without the healthPort option). */
   healthAddress(): Promise<AddressInfo | null>;
   readonly connections: ConnectionGuard;
+  /** What GET /metrics exposes (its prom-client registry is this server's own). */
+  readonly metrics: ServiceMetrics;
   stats(): LimiterStats;
 }
 
@@ -167,8 +177,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     maxPendingPerClient: positiveInt('maxPendingPerClient', o.maxPendingPerClient, CONNECTION_LIMITS.maxPendingPerClient),
     firstRequestTimeoutMs: Math.min(timeouts.headersTimeout, positiveInt('firstRequestTimeoutMs', o.firstRequestTimeoutMs, CONNECTION_LIMITS.firstRequestTimeoutMs)),
   });
-  const givenHosts = o.allowedHosts !== undefined ? new HostAllowList(o.allowedHosts) : undefined;
-  let hosts: HostAllowList | undefined = givenHosts;
+  // Given, or decided from the bound address at the first request (listen() comes after this).
+  let hosts: HostAllowList | undefined = o.allowedHosts !== undefined ? new HostAllowList(o.allowedHosts) : undefined;
   if (o.healthPort !== undefined && (!Number.isInteger(o.healthPort) || o.healthPort < 0 || o.healthPort > 65535))
     throw new RangeError(`createServer: healthPort must be a port number (0 to 65535), got ${JSON.stringify(o.healthPort)}`);
 
@@ -184,15 +194,21 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     const logId = crypto.randomUUID();
     if (p === '/health') return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ok' } } };
     if (p !== '/ready') return null;
-    if (!state.ready) {
-      const why = loadError ? `the pipeline failed to load: ${publicMessage(loadError.message)}` : closing ? 'the server is closing' : 'the pipeline is still loading';
-      return { status: 503, body: { logId, errorCode: 503, errorMsg: why }, headers: { 'retry-after': '2' } };
+    // Not ready, with the reason and (result.status) which state: failed, draining, loading, store.
+    const storeHealth = store.health?.() ?? { ready: true };
+    if (!state.ready || !storeHealth.ready) {
+      const [status, why] = loadError ? ['failed', `the pipeline failed to load: ${publicMessage(loadError.message)}`]
+        : closing ? ['draining', 'the server is shutting down (draining the requests in flight)']
+        : !pipeline ? ['loading', 'the pipeline is still loading']
+        : ['store', publicMessage((storeHealth as { reason: string }).reason)];
+      return { status: 503, body: { logId, errorCode: 503, errorMsg: why, result: { status } }, headers: { 'retry-after': '2' } };
     }
     return { status: 200, body: { logId, errorCode: 0, errorMsg: 'Success', result: { status: 'ready', ...limiter.stats } } };
   };
 
   const app = Fastify({
     logger: o.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }), // request-log.ts writes one line per request instead of Fastify's two
     bodyLimit,
     genReqId: () => crypto.randomUUID(),
     // unicode: false: string lengths are JS lengths (UTF-16 units), read in O(1); Ajv's
@@ -263,6 +279,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     });
   }
 
+  const metrics = new ServiceMetrics({ limiter, store, pipelineStats: () => pipeline?.stats(), processMetrics: o.processMetrics });
+  metrics.attach(app);
+  registerRequestLog(app);
   const state: ShituServerState = {
     limiter,
     store,
@@ -270,6 +289,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     stats: () => limiter.stats,
     healthAddress: () => healthListening,
     connections: guard,
+    metrics,
   };
   app.decorate('shitu', state);
   registerJsonBody(app, { bodyLimit, maxDepth: BODY_LIMITS.maxJsonDepth, maxValues: BODY_LIMITS.maxJsonValues, offloadBytes: BODY_LIMITS.offloadBytes });
@@ -346,7 +366,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   };
   const images = (values: readonly string[], where: (i: number) => string, signal?: AbortSignal) => imagesOf(values, where, fetchBudget, signal);
   const pixelsInFlight = o.maxPixelsInFlight === false ? undefined : positiveInt('maxPixelsInFlight', o.maxPixelsInFlight, GALLERY_PIXELS_IN_FLIGHT);
-  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor, pixelsInFlight };
+  const ctx: RouteContext = { store, limiter, ownership, fetchOpts, schemas, defaultKey, requestDeadlineMs, needPipeline, keyOf, images, decodeOverrideFor, pixelsInFlight, observeRecognition: (t) => metrics.observeRecognition(t) };
   app.register(async (r) => {
     r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     // Reached through inject() (tests); a listening server answers these before Fastify.
@@ -361,6 +381,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     r.register(indexWriteRoutes(ctx));
     r.register(inferRoutes(ctx));
     r.register(evalRoutes(ctx));
+    r.register(metricsRoutes(metrics));
   });
 
   /** The server's decode options over the pipeline's (only the keys the server sets). */
@@ -376,6 +397,9 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   // keep-alive connections do not hold the close back.
   app.addHook('preClose', async () => {
     closing = true;
+    // Stop accepting connections now rather than after the drain (Fastify closes the
+    // listener after preClose); its own close() later finds it closed, which it allows.
+    if (app.server.listening) app.server.close();
     await limiter.idle();
     await store.settled();
     // Node's own closeIdleConnections() can miss idle keep-alive connections

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ShituError } from '../errors';
 import type { FetchOptions } from '../input/image-input';
 import type { Pipeline } from '../pipeline/pipeline';
+import type { StageTimings } from '../pipeline/result';
 import type { IdMapEntries, IndexStore } from '../store/index-store';
 import type { IndexOwnership, Principal, Scope } from './auth';
 import type { Limiter } from './limiter';
@@ -45,6 +46,8 @@ export interface RouteContext {
   readonly pixelsInFlight?: number;
   /** The server's decode options over the pipeline's (only the keys the server sets). */
   decodeOverrideFor(p: Pipeline): { limitInputPixels?: number | false; imageFormats?: readonly string[] };
+  /** Records a recognition's stage timings in the server's metrics. */
+  observeRecognition(t: StageTimings): void;
 }
 
 export const success = (request: FastifyRequest, result: unknown) => ({ logId: request.id, errorCode: 0, errorMsg: 'Success', result });

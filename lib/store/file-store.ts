@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../errors';
 import { IndexData } from '../vector-index/index-data';
-import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE } from './index-store';
+import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE, LoadedIndex } from './index-store';
 
 export class FileIndexStore implements IndexStore {
   readonly dir: string;
@@ -131,6 +131,17 @@ export class FileIndexStore implements IndexStore {
       if (this.chains.get(k) === tail) this.chains.delete(k);
     });
     return p;
+  }
+
+  async loadedIndexes(): Promise<LoadedIndex[]> {
+    const pending = Symbol('pending');
+    const out: LoadedIndex[] = [];
+    for (const [k, p] of this.cache) {
+      // An already-resolved promise wins the race against the sentinel: only loaded indexes count.
+      const index = await Promise.race([p, Promise.resolve(pending)]).catch(() => pending);
+      if (index !== pending) out.push({ indexKey: k, count: (index as IndexData).count });
+    }
+    return out;
   }
 
   /** Resolves when every queued write has finished. */

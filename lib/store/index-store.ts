@@ -88,6 +88,25 @@ export interface IndexListEntry {
 export const byNewest = (a: IndexListEntry, b: IndexListEntry): number =>
   a.modified < b.modified ? 1 : a.modified > b.modified ? -1 : a.indexKey.localeCompare(b.indexKey);
 
+/** One index held in process (IndexStore.loadedIndexes). */
+export interface LoadedIndex {
+  indexKey: string;
+  count: number;
+}
+
+export type StoreHealth = { ready: true } | { ready: false; reason: string };
+
+export interface FeedState {
+  /** Connected, listening and caught up after the last (re)connect. */
+  live: boolean;
+  /**
+   * Seconds the oldest change this replica was told of (NOTIFY at commit) has
+   * waited to be applied to its in-process copy; while the feed is down, at
+   * least the time since it went down (changes may be missed meanwhile). 0 when caught up.
+   */
+  lagSeconds: number;
+}
+
 /** id -> label, in id order. */
 export type IdMapEntries = Array<[number, string]>;
 
@@ -122,6 +141,12 @@ export interface IndexStore {
   idMap(key: string): Promise<IdMapEntries>;
   /** Resolves when every write in progress has finished. */
   settled(): Promise<void>;
+  /** The indexes held in process now and their sizes (for /metrics; loads nothing, waits for nothing). */
+  loadedIndexes?(): Promise<LoadedIndex[]>;
+  /** The store's readiness as it knows it without a query (for /ready): a reason when it cannot serve. */
+  health?(): StoreHealth;
+  /** A store fed by a change feed (PostgreSQL): whether it is live and how far behind it is (for /metrics). */
+  feedState?(): FeedState;
   /** Index ownership kept by the store itself (see IndexOwnership), where it has one. */
   ownership?(): IndexOwnership;
   /** Releases connections and timers (after settled()). */

@@ -10,24 +10,11 @@ import type { NativeVectorIndex } from '../native/binding';
 import { native } from '../native/loader';
 import { readPaddleClasIdMap } from './formats/pickle';
 import { RwLock } from './rw-lock';
+import { debug } from '../util/debug-log';
 
-/**
- * The reference's three types, plus two compressed ones for large galleries
- * (bytes per 512-d vector, ids included: README "Compressed index types"):
- * HNSW32_SQ8 (HNSW32 over 8-bit scalar-quantised vectors), IVF_PQ (IVF over
- * 64-byte product-quantised codes) and IVF_PQ_RERANK (IVF_PQ whose candidates
- * are re-scored exactly against stored float vectors: full memory again).
- */
-export type IndexType = 'HNSW32' | 'IVF' | 'Flat' | 'HNSW32_SQ8' | 'IVF_PQ' | 'IVF_PQ_RERANK';
-export type MetricType = 'IP' | 'L2';
-export const INDEX_TYPES: readonly IndexType[] = ['HNSW32', 'IVF', 'Flat', 'HNSW32_SQ8', 'IVF_PQ', 'IVF_PQ_RERANK'];
-/** Types whose FAISS index cannot delete: removal hides ids (tombstones) until the next save compacts. */
-export const TOMBSTONE_INDEX_TYPES: readonly string[] = ['HNSW32', 'HNSW32_SQ8', 'IVF_PQ_RERANK'];
-export const METRIC_TYPES: readonly MetricType[] = ['IP', 'L2'];
-/** What the library and the CLI build when not told (PaddleX's create_index defaults). */
-export const DEFAULT_INDEX_SHAPE = { indexType: 'HNSW32', metricType: 'IP' } as const satisfies { indexType: IndexType; metricType: MetricType };
-/** What the service builds when not told: PaddleX's serving always builds Flat + IP. */
-export const SERVICE_INDEX_SHAPE = { indexType: 'Flat', metricType: 'IP' } as const satisfies { indexType: IndexType; metricType: MetricType };
+export { DEFAULT_INDEX_SHAPE, INDEX_TYPES, METRIC_TYPES, SERVICE_INDEX_SHAPE, TOMBSTONE_INDEX_TYPES } from './index-types';
+export type { IndexType, MetricType } from './index-types';
+import { DEFAULT_INDEX_SHAPE, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, TOMBSTONE_INDEX_TYPES } from './index-types';
 
 /** Internal: a native cancel flag (lib/native/cancel-flag.ts); a cancelled add or remove changes nothing. */
 export interface NativeCancel { cancel?: Int32Array }
@@ -161,6 +148,7 @@ export class IndexData {
           await fh.close();
         }
         await swapIntoPlace(tmp, target);
+        debug('index saved: %d vector(s) to %s', this.count, target);
       } catch (e) {
         if (e instanceof ShituError) throw e;
         throw new ShituError('ERR_INDEX_IO', `cannot save index to ${target}: ${(e as Error).message}`, { cause: e });
@@ -188,7 +176,10 @@ export class IndexData {
       }
       await removeSaveLeftovers(path.dirname(d), path.basename(d));
       const r = await loadOnce(d);
-      if (r !== 'mixed') return r;
+      if (r !== 'mixed') {
+        debug('index loaded: %d vector(s) from %s', r.count, d);
+        return r;
+      }
       if (attempt >= LOAD_RETRIES) {
         throw new ShituError('ERR_INDEX_CORRUPT', `index ${d}: ${VECTOR_FILE} does not match the vector_sha256 of its ${META_FILE}`);
       }

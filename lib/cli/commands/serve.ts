@@ -1,7 +1,8 @@
 // serve: the HTTP service's flags (the service itself: lib/cli/serve.ts).
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { BATCHING, CONNECTION_LIMITS, SERVICE_LIMITS } from '../../limits';
 import { intArg, listArg, numberArg, pipelineFlags } from '../options';
+import { LOG_LEVELS } from '../log-levels';
 
 export function registerServeCommand(program: Command): void {
   // serve: HTTP service compatible with the PP-ShiTuV2 serving API (lib/server/app.ts).
@@ -25,7 +26,9 @@ export function registerServeCommand(program: Command): void {
     .option('--allowed-hosts <list>', 'Host header names answered, comma-separated (".example.com": subdomains too, "*": any; default: loopback names when bound to loopback, else any)', listArg)
     .option('--health-port <port>', 'also answer /health and /ready on this port, with connection slots of its own', intArg(0, 65535))
     .option('--max-connections-per-client <n>', `sockets open at once per client address (default ${CONNECTION_LIMITS.maxPerClient})`, intArg(1))
-    .option('--log', 'log requests (JSON lines on stdout)')
+    .option('--log', 'kept for compatibility: requests are logged at --log-level (info by default)')
+    .addOption(new Option('--log-level <level>', 'request and lifecycle lines (pino JSON on stdout) at this level or above').choices(LOG_LEVELS).default('info'))
+    .option('--shutdown-timeout <ms>', `after SIGTERM/SIGINT, how long requests in flight may drain before the process exits anyway (status 1; a second signal exits at once)`, intArg(0, 2 ** 31 - 1), SERVICE_LIMITS.shutdownTimeoutMs)
     .action(async (o) => {
       const { serve } = await import('../serve');
       await serve(o);

@@ -35,6 +35,7 @@ export function inferRoutes(c: RouteContext) {
         return { boxes: res.boxes, picture, timings: res.timings };
       }, work.signal));
       reply.header('server-timing', serverTiming(out.timings));
+      c.observeRecognition(out.timings);
       return success(request, {
         detectedObjects: out.boxes.map((box) => ({
           bbox: box.coordinate,

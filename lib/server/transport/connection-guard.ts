@@ -51,7 +51,9 @@ export class ConnectionGuard {
       const why = c.open >= this.o.maxPerClient
         ? `too many connections from ${addr} (at most ${this.o.maxPerClient}); retry`
         : `too many connections from ${addr} that have not sent a request yet (at most ${this.o.maxPendingPerClient}); retry`;
-      socket.end(refusal(why));
+      // Closed as soon as the answer is written: a refused socket must not hold one of
+      // Node's maxConnections slots while its client takes its time to close.
+      socket.end(refusal(why), () => socket.destroy());
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }

@@ -15,7 +15,7 @@ import { callNative, ShituError } from '../../errors';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../vector-index/index-data';
 import type { IndexSearcher } from '../../vector-index/searcher';
 import { native } from '../../native/loader';
-import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexOwnership, IndexStore } from '../index-store';
+import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexOwnership, IndexStore, FeedState, LoadedIndex, StoreHealth } from '../index-store';
 import { PgOwnership } from './pg-ownership';
 import { storeFailure, unavailable } from './errors';
 import { createAnnIndex, parseVector, PgSearchOptions, searchInDatabase, vectorLiteral } from './pgvector-search';
@@ -105,6 +105,10 @@ export class PgIndexStore implements IndexStore {
   private closed = false;
   private lastError: unknown = new Error('not connected yet');
   private liveWaiters: Array<() => void> = [];
+  /** When the feed last went down (or the store started), while it is not live: the lag's floor. */
+  private downSince = Date.now();
+  /** Per cached index: the newest version notified and not yet applied, and since when one has been waiting. */
+  private readonly behind = new Map<string, { version: number; since: number }>();
   private feedLoop: Promise<void>;
   private wakeFeed?: () => void;
 
@@ -183,11 +187,13 @@ export class PgIndexStore implements IndexStore {
         await this.replayAll();
         this.live = true;
         delay = RECONNECT_MIN_MS;
+        for (const k of this.behind.keys()) this.caughtUp(k); // replayAll brought the cached indexes up
         for (const w of this.liveWaiters.splice(0)) w();
         await lost;
       } catch (e) {
         this.lastError = e;
       }
+      if (this.live) this.downSince = Date.now();
       this.live = false;
       this.feed = undefined;
       clearInterval(heartbeat);
@@ -203,7 +209,42 @@ export class PgIndexStore implements IndexStore {
     const m = /^([0-9a-f-]{36}):(\d+)$/.exec(payload ?? '');
     if (!m) return;
     const entry = this.cache.get(m[1]);
-    if (entry && entry.version < Number(m[2])) this.replay(m[1]).catch(() => undefined);
+    const version = Number(m[2]);
+    if (entry && entry.version < version) {
+      const was = this.behind.get(m[1]);
+      this.behind.set(m[1], { version: Math.max(version, was?.version ?? 0), since: was?.since ?? Date.now() });
+      this.replay(m[1]).then(() => this.caughtUp(m[1]), () => undefined);
+    }
+  }
+
+  /** Forgets the notified change of `k` once its cached copy (if still cached) has applied it. */
+  private caughtUp(k: string): void {
+    const b = this.behind.get(k);
+    const entry = this.cache.get(k);
+    if (b && (!entry || entry.version >= b.version)) this.behind.delete(k);
+  }
+
+  feedState(): FeedState {
+    // A change applied another way (a load, a failed replay dropping the copy) is no longer waiting.
+    for (const k of [...this.behind.keys()]) this.caughtUp(k);
+    const now = Date.now();
+    let oldest = this.live ? now : Math.min(now, this.downSince);
+    for (const b of this.behind.values()) oldest = Math.min(oldest, b.since);
+    return { live: this.live, lagSeconds: (now - oldest) / 1000 };
+  }
+
+  /** Not ready while the change feed is down: the database is unreachable, or this replica is not caught up. */
+  health(): StoreHealth {
+    if (this.closed) return { ready: false, reason: 'the index store is closed' };
+    if (this.live) return { ready: true };
+    const why = (this.lastError as Error)?.message ?? String(this.lastError);
+    return { ready: false, reason: `the index store ${this.location} is unreachable or its change feed is not live: ${why}` };
+  }
+
+  async loadedIndexes(): Promise<LoadedIndex[]> {
+    const out: LoadedIndex[] = [];
+    for (const [k, e] of this.cache) if (e.index) out.push({ indexKey: k, count: e.index.count });
+    return out;
   }
 
   /** After a (re)connect: every cached index replays what it missed; indexes deleted meanwhile are dropped. */
