@@ -2,7 +2,9 @@
 // int64 ids, like the reference and PaddleClas write it), made safe to share
 // between threads, with the reference's gaps filled in (IVF on tiny galleries,
 // correct removal from IVF, tombstones for HNSW). Plain C++: no N-API here, the
-// binding lives in js_vector_index.cc.
+// binding lives in js_vector_index.cc. Defined by job: vector_index_ops.cc
+// (construction, add, remove, compact, search), vector_index_io.cc (read,
+// foreign-file adoption, write), vector_index_types.cc (the type table).
 //
 // Threading: every method may be called from any thread. Searches, Reconstruct
 // and Ids share the index; Add, Remove, Compact, WriteFile and ToBuffer hold it

@@ -87,7 +87,7 @@ export interface NativeModel {
   readonly strippedInputs: number;
 }
 
-// ---------------------------------------------------------------- Detector, FeatureExtractor (js_recognize.cc, js_specs.cc)
+// ---------------------------------------------------------------- Detector, FeatureExtractor, recognize (js_detector.cc, js_feature_extractor.cc, js_recognize.cc, js_specs.cc)
 
 /** Pre-processing of a model card (ParsePreprocessSpec). */
 export interface NativePreprocessSpec {
@@ -321,7 +321,7 @@ export interface Binding {
   // js_model.cc
   Model: Function & { readonly prototype: NativeModel };
   loadModel(path: string, options?: NativeSessionOptions, bytes?: Buffer): Promise<NativeModel>;
-  // js_recognize.cc
+  // js_detector.cc, js_feature_extractor.cc, js_recognize.cc
   Detector: Function & { readonly prototype: NativeDetector };
   FeatureExtractor: Function & { readonly prototype: NativeFeatureExtractor };
   createDetector(model: NativeModel, spec: NativeDetectorSpec): NativeDetector;
