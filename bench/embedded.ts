@@ -6,16 +6,17 @@
 // issued every 20 ms beside the load (libuv's thread pool: the host's fs, dns,
 // crypto and zlib) and its RSS.
 //
-//   node dist/bench/embedded.js [--addon PATH] [--out FILE] [--duration S] [--connections 1,4,16]
+//   node dist/bench/embedded.js [--addon PATH] [--out FILE] [--duration S] [--connections 1,4,16] [--note TEXT]
 //
 // --addon loads another build of the addon (a shitu.node with its ONNX Runtime
 // library beside it) through SHITU_ADDON_PATH, e.g. one built before the
 // addon had its own threads, for the "before" figures. --out: a path, or a
-// file name under bench/results (default embedded.json).
+// file name under bench/results (default embedded.json). --note: free text kept
+// in the result (what was measured, e.g. which JS and addon).
 //
 // Exported for the bench report: runEmbedded(opts): Promise<EmbeddedResult>.
 // JSON shape (EmbeddedResult, kept stable):
-//   { section: 'embedded', date, addon, machine: {cpu, cores, node, os},
+//   { section: 'embedded', date, addon, note?, machine: {cpu, cores, node, os},
 //     loadAvg: {start: [1, 5, 15 min], end: [...]},
 //     settings: {durationS, connections[], image, imageBytes, readProbe: {bytes, everyMs},
 //                uvThreadpoolSize, pipeline: {threads, concurrency, ...}, galleryImages},
@@ -41,6 +42,8 @@ export interface EmbeddedOptions {
   durationS: number;
   /** Path of another shitu.node (with its ONNX Runtime library beside it); default: the loader's choice. */
   addon?: string;
+  /** Free text kept in the result. */
+  note?: string;
 }
 
 export interface EmbeddedLevel {
@@ -62,6 +65,7 @@ export interface EmbeddedResult {
   section: 'embedded';
   date: string;
   addon: string;
+  note?: string;
   machine: { cpu: string; cores: number; node: string; os: string };
   loadAvg: { start: number[]; end: number[] };
   settings: {
@@ -155,6 +159,7 @@ export async function runEmbedded(opts: EmbeddedOptions): Promise<EmbeddedResult
       section: 'embedded',
       date: new Date().toISOString(),
       addon: opts.addon ? path.resolve(opts.addon) : 'default (lib/native/loader.ts)',
+      ...(opts.note ? { note: opts.note } : {}),
       machine: { cpu: c[0]?.model?.trim() ?? 'unknown', cores: c.length, node: process.version, os: `${os.type()} ${os.release()}` },
       loadAvg: { start, end: loadAvg() },
       settings: {
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
   const out = outArg.includes(path.sep) ? path.resolve(outArg) : path.join(resultsDir(), outArg);
   const durationS = Number(arg('--duration') ?? 10);
   const connections = (arg('--connections') ?? '1,4,16').split(',').map(Number);
-  const result = await runEmbedded({ connections, durationS, addon });
+  const result = await runEmbedded({ connections, durationS, addon, note: arg('--note') });
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(`${out}.tmp`, JSON.stringify(result, null, 2) + '\n');
   fs.renameSync(`${out}.tmp`, out);

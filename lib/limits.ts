@@ -113,7 +113,11 @@ export const EVAL = {
  * containers, commas and colons) checked on the raw bytes as they arrive, and
  * the size above which a body is parsed on a worker thread, off the event loop.
  */
-export const BODY_LIMITS = { maxJsonDepth: 32, maxJsonValues: 100_000, offloadBytes: 1024 * 1024 } as const;
+export const BODY_LIMITS = {
+  maxJsonDepth: 32, maxJsonValues: 100_000, offloadBytes: 1024 * 1024,
+  /** A body refused on its Content-Length is still read and dropped up to this many times the limit, so the client gets the 413. */
+  drainFactor: 4,
+} as const;
 
 /**
  * Connection shares (lib/server/transport/): sockets per client address, those
