@@ -1,37 +1,47 @@
 // Typed errors. Every failure that reaches a user carries a stable `code`;
 // native failures keep the native message.
 
-export type ShituErrorCode =
-  | 'ERR_IMAGE_DECODE'
-  | 'ERR_IMAGE_MISSING'
-  | 'ERR_IMAGE_FORMAT'
-  | 'ERR_IMAGE_TOO_LARGE'
-  | 'ERR_MODEL_CARD'
-  | 'ERR_MODEL_LOAD'
-  | 'ERR_MODEL_NOT_FOUND'
-  | 'ERR_MODEL_CONTRACT'
-  | 'ERR_INFERENCE'
-  | 'ERR_INDEX_DIM'
-  | 'ERR_INDEX_UNSUPPORTED'
-  | 'ERR_INDEX_IO'
-  | 'ERR_INDEX_ID'
-  | 'ERR_INDEX_LABELS'
-  | 'ERR_INDEX_CORRUPT'
-  | 'ERR_INDEX_REQUIRED'
-  | 'ERR_GALLERY'
-  | 'ERR_CONFIG'
-  | 'ERR_DEVICE'
-  | 'ERR_DRAW'
-  | 'ERR_INPUT'
-  | 'ERR_FETCH'
-  | 'ERR_STORE_UNAVAILABLE'
-  | 'ERR_CLOSED'
-  | 'ERR_ABORTED'
-  | 'ERR_TIMEOUT'
-  | 'ERR_BUSY'
-  | 'ERR_OUT_OF_MEMORY'
-  | 'ERR_NATIVE_MISSING'
-  | 'ERR_INTERNAL';
+/** Codes native code raises too (native/errors.h kErrorCodes; test/contracts.test.ts checks the two lists agree). */
+export const NATIVE_ERROR_CODES = [
+  'ERR_IMAGE_DECODE',
+  'ERR_IMAGE_MISSING',
+  'ERR_IMAGE_FORMAT',
+  'ERR_IMAGE_TOO_LARGE',
+  'ERR_OUT_OF_MEMORY',
+  'ERR_MODEL_LOAD',
+  'ERR_MODEL_CONTRACT',
+  'ERR_INFERENCE',
+  'ERR_INDEX_DIM',
+  'ERR_INDEX_UNSUPPORTED',
+  'ERR_INDEX_IO',
+  'ERR_INDEX_ID',
+  'ERR_INDEX_CORRUPT',
+  'ERR_DEVICE',
+  'ERR_DRAW',
+  'ERR_ABORTED',
+  'ERR_INTERNAL',
+] as const;
+
+/** Codes only the JS side raises: native code never sends them. */
+export const JS_ONLY_ERROR_CODES = [
+  'ERR_MODEL_CARD',
+  'ERR_MODEL_NOT_FOUND',
+  'ERR_INDEX_LABELS',
+  'ERR_INDEX_REQUIRED',
+  'ERR_GALLERY',
+  'ERR_CONFIG',
+  'ERR_INPUT',
+  'ERR_FETCH',
+  'ERR_STORE_UNAVAILABLE',
+  'ERR_CLOSED',
+  'ERR_TIMEOUT',
+  'ERR_BUSY',
+  'ERR_NATIVE_MISSING',
+] as const;
+
+/** Every stable code a ShituError may carry. */
+export const ERROR_CODES = [...NATIVE_ERROR_CODES, ...JS_ONLY_ERROR_CODES] as const;
+export type ShituErrorCode = (typeof ERROR_CODES)[number];
 
 export class ShituError extends Error {
   readonly code: ShituErrorCode;
@@ -56,8 +66,7 @@ export function fromNative(err: unknown): Error {
 }
 
 /** Awaits a native promise, converting its failure. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function callNative<T = any>(p: () => Promise<T>): Promise<T> {
+export async function callNative<T>(p: () => Promise<T>): Promise<T> {
   try {
     return await p();
   } catch (e) {
@@ -66,8 +75,7 @@ export async function callNative<T = any>(p: () => Promise<T>): Promise<T> {
 }
 
 /** Runs a synchronous native call, converting its failure. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function callNativeSync<T = any>(f: () => T): T {
+export function callNativeSync<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {

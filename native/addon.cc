@@ -13,11 +13,14 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitImageBindings(env, exports);
   InitModelBindings(env, exports);
   InitVectorIndexBindings(env, exports);
+  InitDetectorBindings(env, exports);
+  InitFeatureExtractorBindings(env, exports);
   InitRecognizeBindings(env, exports);
   InitMemoryBindings(env, exports);
   InitDrawBindings(env, exports);
   InitPathExchangeBindings(env, exports);
   InitWorkerPoolBindings(env, exports);
+  InitContractBindings(env, exports);
   return exports;
 }
 

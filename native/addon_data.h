@@ -12,8 +12,6 @@
 // with its font cache (text_renderer.cc, under a mutex). None holds JS values.
 // Not process-wide: the worker pool (worker_pool.h), whose completions must
 // reach its own environment's JS thread.
-// VectorIndex keeps its constructor in its own per-environment map
-// (js_vector_index.cc), which predates this struct and follows the same rule.
 #pragma once
 #include <napi.h>
 
@@ -23,8 +21,9 @@ namespace shitu {
 
 struct AddonData {
   Napi::FunctionReference modelCtor;      // js_model.cc
-  Napi::FunctionReference detectorCtor;   // js_recognize.cc
-  Napi::FunctionReference extractorCtor;  // js_recognize.cc
+  Napi::FunctionReference detectorCtor;   // js_detector.cc
+  Napi::FunctionReference extractorCtor;  // js_feature_extractor.cc
+  Napi::FunctionReference vectorIndexCtor;  // js_vector_index.cc
   // Last, so it is destroyed first: stopping it frees jobs that hold references.
   WorkerPool pool;                        // worker_pool.h, js_worker_pool.cc
 };

@@ -31,9 +31,7 @@
 
 #include <cmath>
 #include <cstring>
-#include <mutex>
-#include <unordered_map>
-
+#include "addon_data.h"
 #include "bindings.h"
 #include "faiss_file_check.h"
 #include "js_common.h"
@@ -49,12 +47,6 @@ constexpr double kMaxSafeInteger = 9007199254740991.0;
 // Marks real instances, so UnwrapVectorIndex cannot be fooled by an object that
 // merely inherits VectorIndex.prototype.
 constexpr napi_type_tag kVectorIndexTag = {0x5f3c6a1e2b7d4c90ULL, 0x8e41d2f7a6b30c15ULL};
-
-// The class constructor of each environment (main thread, worker threads),
-// needed to create instances from C++ (readFile/fromBuffer). Not instance data:
-// that slot is one per addon and belongs to no single binding file.
-std::mutex gCtorMutex;
-std::unordered_map<napi_env, Napi::FunctionReference*> gCtors;
 
 bool IsWholeNumber(double d) { return std::isfinite(d) && std::floor(d) == d; }
 
@@ -154,14 +146,10 @@ class JsVectorIndex : public Napi::ObjectWrap<JsVectorIndex> {
   // A JS object around an index built in C++ (the constructor recognises the
   // External; JS code cannot make one).
   static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<VectorIndex> index) {
-    Napi::FunctionReference* ctor = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(gCtorMutex);
-      auto it = gCtors.find(env);
-      if (it != gCtors.end()) ctor = it->second;
-    }
-    if (!ctor) throw Napi::Error::New(env, "VectorIndex is not initialised in this environment");
-    return ctor->New({Napi::External<std::shared_ptr<VectorIndex>>::New(env, &index)});
+    // This environment's constructor (addon_data.h), set by InitVectorIndexBindings.
+    Napi::FunctionReference& ctor = GetAddonData(env).vectorIndexCtor;
+    if (ctor.IsEmpty()) throw Napi::Error::New(env, "VectorIndex is not initialised in this environment");
+    return ctor.New({Napi::External<std::shared_ptr<VectorIndex>>::New(env, &index)});
   }
 
   explicit JsVectorIndex(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsVectorIndex>(info) {
@@ -385,20 +373,7 @@ std::shared_ptr<VectorIndex> UnwrapVectorIndex(const Napi::Value& v) {
 
 void InitVectorIndexBindings(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = JsVectorIndex::Define(env);
-  auto* ref = new Napi::FunctionReference(Napi::Persistent(ctor));
-  napi_env key = env;
-  {
-    std::lock_guard<std::mutex> lock(gCtorMutex);
-    gCtors[key] = ref;
-  }
-  env.AddCleanupHook([key] {
-    std::lock_guard<std::mutex> lock(gCtorMutex);
-    auto it = gCtors.find(key);
-    if (it != gCtors.end()) {
-      delete it->second;
-      gCtors.erase(it);
-    }
-  });
+  GetAddonData(env).vectorIndexCtor = Napi::Persistent(ctor);
   exports.Set("VectorIndex", ctor);
 }
 

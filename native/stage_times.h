@@ -12,6 +12,21 @@ struct StageTimes {
   double recBatchWait = 0;
 };
 
+// Calls f(name, milliseconds) for each stage, in the order JS sees them: the one
+// list of stage names (TimesToJs, contracts(); lib/pipeline/result.ts STAGE_NAMES).
+template <typename F>
+void ForEachStage(const StageTimes& t, F f) {
+  f("decode", t.decode);
+  f("detPreprocess", t.detPreprocess);
+  f("detInference", t.detInference);
+  f("detPostprocess", t.detPostprocess);
+  f("recPreprocess", t.recPreprocess);
+  f("recInference", t.recInference);
+  f("recBatchWait", t.recBatchWait);
+  f("search", t.search);
+  f("total", t.total);
+}
+
 class Stopwatch {
  public:
   Stopwatch() : t0_(std::chrono::steady_clock::now()) {}

@@ -2,7 +2,9 @@
 // int64 ids, like the reference and PaddleClas write it), made safe to share
 // between threads, with the reference's gaps filled in (IVF on tiny galleries,
 // correct removal from IVF, tombstones for HNSW). Plain C++: no N-API here, the
-// binding lives in js_vector_index.cc.
+// binding lives in js_vector_index.cc. Defined by job: vector_index_ops.cc
+// (construction, add, remove, compact, search), vector_index_io.cc (read,
+// foreign-file adoption, write), vector_index_types.cc (the type table).
 //
 // Threading: every method may be called from any thread. Searches, Reconstruct
 // and Ids share the index; Add, Remove, Compact, WriteFile and ToBuffer hold it
@@ -46,6 +48,11 @@ struct VectorSearchParams {
 // Row-major nq x k. Missing hits (k larger than the count) have id -1 and
 // FAISS's "worst" score: -FLT_MAX for IP, FLT_MAX for L2. Scores are FAISS's
 // distances: inner product for IP, *squared* L2 distance for L2.
+// The type names this package builds by name and reads back from a loaded index
+// (DetectType); any other faiss::index_factory string is accepted as is. Listed
+// for contracts() (js_contracts.cc): lib/vector-index/index-data.ts INDEX_TYPES.
+inline constexpr const char* kIndexTypeNames[] = {"HNSW32", "IVF", "Flat", "HNSW32_SQ8", "IVF_PQ", "IVF_PQ_RERANK"};
+
 struct VectorSearchResult {
   int64_t nq = 0;
   int64_t k = 0;

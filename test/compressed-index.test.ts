@@ -1,4 +1,4 @@
-// The compressed index types (HNSW32_SQ8, IVF_PQ, IVF_PQ_RERANK; native/vector_index.cc):
+// The compressed index types (HNSW32_SQ8, IVF_PQ, IVF_PQ_RERANK; native/vector_index_types.cc, vector_index_ops.cc):
 // results checked against exact search (recall@5 against Flat on a few thousand
 // clustered vectors), and the same life cycle as the reference's types: save
 // (checksum) / load, append, remove, tiny and odd-sized galleries.

@@ -1,4 +1,4 @@
-// The native FAISS vector index (native/vector_index.cc, js_vector_index.cc):
+// The native FAISS vector index (native/vector_index_*.cc, js_vector_index.cc):
 // building, searching, removing (real and tombstones), persistence, error codes,
 // the real PaddleClas drink index, and searches racing an add.
 import * as fs from 'fs';

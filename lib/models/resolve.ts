@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { callNative, callNativeSync, ShituError } from '../errors';
 import { ModelCard, parseCard, parseInferenceYml, PreprocessCard } from './card';
+import type { NativeDetector, NativeFeatureExtractor } from '../native/binding';
 import { native } from '../native/loader';
 import { packageRoot } from '../util/package-root';
 
@@ -116,7 +117,7 @@ function preprocessSpec(p: PreprocessCard) {
 
 export interface LoadedDetector {
   model: ResolvedModel;
-  native: any;
+  native: NativeDetector;
   labels?: string[];
 }
 
@@ -142,7 +143,7 @@ export async function loadDetector(m: ResolvedModel, opts: SessionOptions, thres
 
 export interface LoadedExtractor {
   model: ResolvedModel;
-  native: any;
+  native: NativeFeatureExtractor;
   dim: number;
 }
 

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { familySync, GLIBC } from 'detect-libc';
 import { ShituError } from '../errors';
 import { packageRoot } from '../util/package-root';
+import type { Binding } from './binding';
 
 /** The platform this prebuild directory name describes (only linux-x64, glibc, is built). */
 export const PREBUILD_PLATFORM = `${process.platform}-${process.arch}`;
@@ -55,10 +56,10 @@ function missingError(tried: { path: string; error: string }[]): ShituError {
   );
 }
 
-let loaded: any;
+let loaded: Binding | undefined;
 
 /** The addon, loaded on first call; throws ShituError ERR_NATIVE_MISSING listing every candidate's failure. */
-export function loadNative(): any {
+export function loadNative(): Binding {
   if (loaded) return loaded;
   // FAISS's OpenMP threads otherwise busy-wait between parallel regions, beside
   // ONNX Runtime's pools. Read by libgomp when the addon loads it.
@@ -70,7 +71,7 @@ export function loadNative(): any {
       continue;
     }
     try {
-      loaded = require(p);
+      loaded = require(p) as Binding;
       return loaded;
     } catch (e) {
       tried.push({ path: p, error: (e as Error).message.split('\n')[0] });
@@ -79,9 +80,8 @@ export function loadNative(): any {
   throw missingError(tried);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const native: any = new Proxy({}, {
-  get: (_t, key) => loadNative()[key],
+export const native: Binding = new Proxy({} as Binding, {
+  get: (_t, key) => loadNative()[key as keyof Binding],
   has: (_t, key) => key in loadNative(),
   ownKeys: () => Reflect.ownKeys(loadNative()),
   getOwnPropertyDescriptor: (_t, key) => {

@@ -17,6 +17,7 @@ import { CancelOptions, Cancellation, validateCancelOptions } from './cancel';
 import { DEFAULT_INDEX_SHAPE, IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
 import { IndexSearcher, isIndexSearcher, passesThreshold } from '../vector-index/searcher';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from '../models/resolve';
+import type { NativeRecognizedBox } from '../native/binding';
 import { native } from '../native/loader';
 import { BoxJson, RecognitionResult, StageTimings } from './result';
 import { readRemoveIds } from '../vector-index/formats/remove-ids';
@@ -515,8 +516,8 @@ export class Pipeline extends EventEmitter {
       cancel.check(); // the boundary before a search elsewhere
       // Searched outside the native call: its hits become the boxes' ids and scores.
       const ts = performance.now();
-      const hits = await searcher.search(r.features, topk);
-      r.boxes.forEach((b: any, i: number) => {
+      const hits = await searcher.search(r.features!, topk); // keepFeatures was set: one row per box
+      r.boxes.forEach((b: NativeRecognizedBox & { labels?: string[] }, i: number) => {
         b.ids = hits[i].map((h) => h.id);
         b.scores = hits[i].map((h) => h.score);
         b.labels = hits[i].map((h) => h.label);
@@ -524,7 +525,7 @@ export class Pipeline extends EventEmitter {
       r.timings.search = performance.now() - ts;
     }
     const wall = performance.now() - t0;
-    const boxes: BoxJson[] = r.boxes.map((b: any) => {
+    const boxes: BoxJson[] = r.boxes.map((b: NativeRecognizedBox & { labels?: string[] }) => {
       const labels: Array<string | null> = [];
       const scores: Array<number | null> = [];
       if (searcher) {

@@ -4,7 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { callNative } from '../errors';
-import { RawImage } from '../input/image-input';
+import { PreparedImage, RawImage } from '../input/image-input';
+import type { NativeImageSource } from '../native/binding';
 import { native } from '../native/loader';
 import { colorIndexOf } from '../util/label-colour';
 
@@ -19,16 +20,18 @@ export interface ResultJson {
   res: { input_path: string | null; boxes: BoxJson[] };
 }
 
-export interface StageTimings {
-  decode: number;
-  detPreprocess: number;
-  detInference: number;
-  detPostprocess: number;
-  recPreprocess: number;
-  recInference: number;
+/**
+ * The stages every native detect, embed and recognize times, in the order it
+ * reports them (native/stage_times.h ForEachStage; test/contracts.test.ts
+ * checks the two agree). The one list: StageTimings, the Server-Timing header
+ * (lib/server/timing.ts) and the addon's typings (lib/native/binding.ts) follow it.
+ */
+export const STAGE_NAMES = ['decode', 'detPreprocess', 'detInference', 'detPostprocess', 'recPreprocess', 'recInference', 'recBatchWait', 'search', 'total'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export interface StageTimings extends Record<StageName, number> {
   /** Dynamic batching (createPipeline's `batching`): waiting for a batch to form and for Runs other recognitions made with this one's crops in them. */
   recBatchWait: number;
-  search: number;
   /** Inside the native call. */
   total: number;
   /** From the JS call to the resolved result: total + queueing + crossing into JS. */
@@ -66,13 +69,13 @@ export class RecognitionResult {
   readonly timings: StageTimings;
   /** @internal file stem for saved outputs */
   readonly stem: string;
-  private readonly source: unknown;
+  private readonly source: PreparedImage['source'] | undefined;
   /** The decode limits the recognition ran with (drawing decodes the source again with the same ones). */
   private readonly decodeLimits?: { maxPixels: number; formats: string[] };
   private readonly picture?: RawImage;
 
   /** @internal */
-  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: unknown; picture?: RawImage; decodeLimits?: { maxPixels: number; formats: string[] }; error?: ItemError }) {
+  constructor(args: { inputPath: string | null; boxes: BoxJson[]; timings: StageTimings; stem: string; source: PreparedImage['source'] | undefined; picture?: RawImage; decodeLimits?: { maxPixels: number; formats: string[] }; error?: ItemError }) {
     this.inputPath = args.inputPath;
     if (args.error) this.error = args.error;
     this.boxes = args.boxes;
@@ -108,7 +111,8 @@ export class RecognitionResult {
       text: b.labels[0] != null ? `${b.labels[0]} ${(b.rec_scores[0] as number).toFixed(2)}` : '',
       colorIndex: colorIndexOf(b.labels[0] ?? ''),
     }));
-    return callNative(() => native.drawResults(this.picture ?? this.source, items, { format, ...this.decodeLimits }));
+    // A failed item (onError 'yield') has neither: native drawResults rejects that with a TypeError.
+    return callNative(() => native.drawResults((this.picture ?? this.source) as NativeImageSource, items, { format, ...this.decodeLimits }));
   }
 
   /** Like the reference's `img` attribute: the visualisation as encoded JPEG bytes. */

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { callNative, callNativeSync, ShituError } from '../errors';
 import { formatIdMapYaml, parseIdMapYaml } from './formats/id-map-yaml';
 import { dropTempDir, makeTempDir, recoverInterruptedSave, removeSaveLeftovers, saveInProgress, sha256Bytes, sha256File, swapIntoPlace } from './index-dir';
+import type { NativeVectorIndex } from '../native/binding';
 import { native } from '../native/loader';
 import { readPaddleClasIdMap } from './formats/pickle';
 import { RwLock } from './rw-lock';
@@ -30,7 +31,7 @@ const VECTOR_FILE = 'vector.index';
 const LOAD_RETRIES = 20;
 
 export class IndexData {
-  /** @internal */ readonly native: any;
+  /** @internal */ readonly native: NativeVectorIndex;
   private readonly idMap: Map<number, string>;
   private nextIdValue: number;
   /** @internal */ readonly lock = new RwLock();
@@ -40,7 +41,7 @@ export class IndexData {
   readonly warnings: string[] = [];
 
   /** @internal */
-  constructor(nativeIndex: any, idMap: Map<number, string>, nextId?: number) {
+  constructor(nativeIndex: NativeVectorIndex, idMap: Map<number, string>, nextId?: number) {
     this.native = nativeIndex;
     this.idMap = idMap;
     this.indexType = nativeIndex.type();
