@@ -79,6 +79,10 @@ class WorkerPool {
   // JS thread. Grows to min(n, kMaxWorkerThreads) threads; returns the size.
   int Reserve(int n);
   WorkerPoolStats Stats() const;
+  // JS thread. Stops for good: running jobs at their next stage boundary, the
+  // threads joined, jobs not completed freed (their promises never settle). The
+  // environment's teardown calls it, and process 'exit' (js_worker_pool.cc).
+  void Stop();
 
  private:
   struct Link;  // what the thread-safe function's callbacks reach (worker_pool.cc)
@@ -86,7 +90,6 @@ class WorkerPool {
   void SpawnLocked(int target);
   void ThreadMain();
   void Deliver(Napi::Env env, PoolJob* job);
-  void Stop();
   static void CleanupHook(void* self);
   static void CallJs(napi_env env, napi_value, void* context, void* data);
   static void Finalize(napi_env env, void* data, void* hint);

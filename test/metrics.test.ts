@@ -18,7 +18,9 @@ interface Sample { name: string; labels: Record<string, string>; value: number }
 
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABEL = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"`;
-const SAMPLE_RE = new RegExp(`^(${NAME})(?:\\{((?:${LABEL})(?:,${LABEL})*)?,?\\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|\\+Inf|-Inf|NaN))(?: -?[0-9]+)?$`);
+// Values as Prometheus parses them (Go's ParseFloat: NaN in any case; prom-client
+// writes "Nan" for an event-loop lag not measured yet).
+const SAMPLE_RE = new RegExp(`^(${NAME})(?:\\{((?:${LABEL})(?:,${LABEL})*)?,?\\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|\\+Inf|-Inf|[Nn]a[Nn]))(?: -?[0-9]+)?$`);
 const HELP_RE = new RegExp(`^# HELP ${NAME} .*$`);
 const TYPE_RE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`);
 
@@ -37,7 +39,7 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
     if (!types.has(m[1]) && !types.has(family)) bad.push(`${line} (no TYPE before it)`);
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1');
-    samples.push({ name: m[1], labels, value: Number(m[3].replace('+Inf', 'Infinity').replace('-Inf', '-Infinity')) });
+    samples.push({ name: m[1], labels, value: /^nan$/i.test(m[3]) ? NaN : Number(m[3].replace('+Inf', 'Infinity').replace('-Inf', '-Infinity')) });
   }
   return { samples, types, bad };
 }

@@ -345,6 +345,8 @@ export interface Binding {
   // js_worker_pool.cc: absent from an addon built before the pool (SHITU_ADDON_PATH at an older build)
   reserveWorkers?(n: number): number;
   workerPoolStats?(): NativeWorkerPoolStats;
+  /** Stops this environment's pool (running jobs at their next stage boundary) and joins its threads; called on process 'exit'. */
+  stopWorkers?(): void;
   // js_contracts.cc
   contracts(): NativeContracts;
 }

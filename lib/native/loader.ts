@@ -72,6 +72,10 @@ export function loadNative(): Binding {
     }
     try {
       loaded = require(p) as Binding;
+      // Before the C library's exit() runs static destructors under threads
+      // still recognising (process.exit() mid-work crashed with SIGSEGV).
+      const addon = loaded;
+      process.once('exit', () => addon.stopWorkers?.());
       return loaded;
     } catch (e) {
       tried.push({ path: p, error: (e as Error).message.split('\n')[0] });
