@@ -2,8 +2,8 @@
 // the 10^6 section: not isotropic clusters, but the directions and spreads the
 // stand-in MobileNetV2 gives the shared photos and their crops.
 //
-// 1. Seeds: every shared photo (data/images/**) embedded whole and as 23 crops
-//    (corners and centre at 60-85 % of each side, a 3x3 grid of half-size tiles,
+// 1. Seeds: every shared photo (data/images/**) embedded whole and as 27 crops
+//    (corners and centre at 60-85 % of each side, 8 half-size tiles on a 3x3 grid,
 //    left/right/top/bottom halves), each also mirrored (sharp flop), by the
 //    stand-in feature model (1280-d), then projected to 512-d by a fixed random
 //    Gaussian matrix (Johnson-Lindenstrauss: distances kept to a few per cent)

@@ -121,7 +121,7 @@ export async function runIndexScaling(mode: RunMode): Promise<IndexScalingResult
   const sizes = mode.quick ? [1000, 10000] : [1000, 10000, 100000];
   const nq = mode.quick ? 100 : 200;
   const budgetS = mode.quick ? 8 : 170; // longest single build we start, projected from the previous size
-  const sectionLimitS = mode.quick ? 20 : 330; // this section's share of the 2 / 15 min run
+  const sectionLimitS = mode.quick ? 20 : 200; // this section's share of the 2 / 15 min run
   const start = elapsedS();
   const tooLong = (p: number) => (p > budgetS ? `projected build ${p.toFixed(0)} s > ${budgetS} s per-build budget` : elapsedS() - start + p * 1.3 + 5 > sectionLimitS ? `projected build ${p.toFixed(0)} s would not end inside the section's ${sectionLimitS} s budget (${(elapsedS() - start).toFixed(0)} s used)` : '');
   const res: IndexScalingResult = {

@@ -93,9 +93,9 @@ function medianOf(rows: any[], key: string): number {
 
 export async function runPeer(mode: RunMode): Promise<PeerResult> {
   // --quick: 1 thread, few iterations (it must leave the whole quick run under 2 minutes).
-  const warmup = mode.quick ? 2 : 10;
-  const half = mode.quick ? 5 : 25; // per turn; two turns per side
-  const tpCount = mode.quick ? 12 : 80;
+  const warmup = mode.quick ? 2 : 5;
+  const half = mode.quick ? 5 : 12; // per turn; two turns per side (the full run must stay under 15 min)
+  const tpCount = mode.quick ? 12 : 40;
   const gallery = galleryEntries();
   const variants: Array<{ key: string; strip: boolean; noSpin?: boolean; threads?: number[]; shaped?: boolean; desc: string }> = [
     { key: 'peer', strip: true, desc: 'onnxruntime-node with the detector\'s initializers moved out of the graph inputs (done in JS with onnx-proto) — the best this stack allows, and what this package does natively' },

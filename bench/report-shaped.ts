@@ -23,10 +23,11 @@ export function shapedEstimate8(r: ShapedResult): { det: number; rec: number } {
   return { det: amdahl(d1, d2, 8), rec: amdahl(r1, r2, 8) };
 }
 
-export function shapedSection(r: ShapedResult, table: Table, chart: (threads: number) => string | undefined): string {
+/** The closing note: the shaped models' parameter counts, FLOPs and inference times beside the published ones. */
+export function shapedClosing(r: ShapedResult, table: Table): string {
   const md: string[] = [];
   const P = r.published;
-  md.push(`**${r.label}.** Graphs with the published architectures and random weights, so the times are those of the real models' arithmetic; the detections and labels mean nothing.\n\n`);
+  md.push(`The ${r.label} models (section 2) beside the published PP-ShiTuV2 table:\n\n`);
   md.push(table(['model (shaped after)', 'architecture', 'parameters ONNX / Paddle', 'FP32 MB (Paddle params)', 'published size', 'GFLOPs (multiply-adds)', 'ONNX file MB'], [
     ['PP-ShiTuV2_det', r.models.det.architecture, `${(r.models.det.counts.params / 1e6).toFixed(2)} M / ${(r.models.det.counts.paddleParams / 1e6).toFixed(2)} M`, `${fmt(mb(r.models.det.counts.paddleParams), 1)} (${fmt((100 * mb(r.models.det.counts.paddleParams)) / r.models.det.publishedMB - 100, 0)} %)`, `${r.models.det.publishedMB} MB`, fmt(r.models.det.counts.macs / 1e9, 2), fmt(r.models.det.bytes / 1e6, 1)],
     ['PP-ShiTuV2_rec', r.models.rec.architecture, `${(r.models.rec.counts.params / 1e6).toFixed(2)} M / ${(r.models.rec.counts.paddleParams / 1e6).toFixed(2)} M`, `${fmt(mb(r.models.rec.counts.paddleParams), 1)} (${fmt((100 * mb(r.models.rec.counts.paddleParams)) / r.models.rec.publishedMB - 100, 0)} %)`, `${r.models.rec.publishedMB} MB`, fmt(r.models.rec.counts.macs / 1e9, 2), fmt(r.models.rec.bytes / 1e6, 1)],
@@ -50,6 +51,12 @@ export function shapedSection(r: ShapedResult, table: Table, chart: (threads: nu
   md.push(table(['stage (median over the images, ms)', '1 thread here', '2 threads here', '8 threads', `published (${P.cpu})`, 'here ÷ published'], rows));
   for (const s of r.skippedThreads) md.push(`- ${s.threads} threads: not measured: ${s.reason}.\n`);
   md.push('\n');
+  return md.join('\n');
+}
+
+export function shapedSection(r: ShapedResult, table: Table, chart: (threads: number) => string | undefined): string {
+  const md: string[] = [];
+  md.push(`**${r.label}.** Graphs with the published architectures and random weights, so the times are those of the real models' arithmetic; the detections and labels mean nothing. Their parameter counts, FLOPs and inference times beside the published ones: closing note.\n\n`);
   for (const run of r.runs) {
     md.push(`Per stage at ${run.threads} thread(s), median (p99) ms over ${run.iterations} recognitions per image after ${run.warmup} warm-up runs:\n\n`);
     md.push(table(['image', 'boxes', 'decode', 'det pre-proc.', 'det inference (NMS in the graph)', 'det post-proc.', 'crop + feat pre-proc.', 'feat inference', 'search', 'wall (e2e)'], run.images.map((im) => [

@@ -24,7 +24,8 @@ Sections (in run order):
 ${SECTIONS.map((s) => `  ${s.key.padEnd(11)} ${s.quick ? '[quick] ' : s.separate ? '[only]  ' : '        '}${s.title}`).join('\n')}
 
 [quick]: sampled by --quick. [only]: not in the full run (about 30-60 min on 2 cores); --only=million.
-The full run (every section but million) takes about 12-15 min on 2 quiet cores.
+The full run (every section but million) took 36 min on 2 cores shared with other work (load ~14),
+with longer peer, memory and index sections than now; each report's header gives its own run's duration.
 `;
 
 interface Args {

@@ -24,7 +24,7 @@ export const BATCH_SIZE = { min: 1, max: 1024, default: 1 } as const;
  * Dynamic batching of the feature model across concurrent recognitions
  * (createPipeline's `batching`, `shitu serve --batch-max / --batch-wait-ms`):
  * crops per ONNX Runtime Run, and how long the first recognition waits for
- * others' crops. Batching itself is off unless asked (bench/REPORT.md §4b).
+ * others' crops. Batching itself is off unless asked (bench/REPORT.md §5b).
  */
 export const BATCHING = {
   maxBatch: { min: 2, max: 256, default: 16 },

@@ -19,7 +19,7 @@ export interface ServeOptions extends Partial<PipelineFlags> {
   maxQueue?: number;
   /** --request-timeout: createServer's requestDeadlineMs. */
   requestTimeout?: number;
-  /** Dynamic batching: crops per feature-model Run across concurrent requests (default 0: off, see bench/REPORT.md §4b; when on, BATCHING.maxBatch.default unless given). */
+  /** Dynamic batching: crops per feature-model Run across concurrent requests (default 0: off, see bench/REPORT.md §5b; when on, BATCHING.maxBatch.default unless given). */
   batchMax?: number;
   /** Dynamic batching: how long the first request waits for the others' crops (default BATCHING.maxWaitMs.default). */
   batchWaitMs?: number;
@@ -45,7 +45,7 @@ export interface ServeOptions extends Partial<PipelineFlags> {
 
 /**
  * serve's batching option from --batch-max / --batch-wait-ms: off unless one
- * is given (on CPU it measured no faster, bench/REPORT.md §4b); --batch-max 0 keeps it off.
+ * is given (on CPU it measured no faster, bench/REPORT.md §5b); --batch-max 0 keeps it off.
  */
 export function serveBatching(o: Pick<ServeOptions, 'batchMax' | 'batchWaitMs'>): false | { maxBatch?: number; maxWaitMs?: number } {
   if (o.batchMax === 0 || (o.batchMax === undefined && o.batchWaitMs === undefined)) return false;

@@ -56,7 +56,7 @@ export interface CreatePipelineOptions {
    * "session" (default): each model's ONNX Runtime session has its own pool of
    * `threads`. "shared": both models (and every pipeline of the process) run on
    * ONNX Runtime's one process-wide pool with a thread per core (`threads` must
-   * not be given then). See bench/REPORT.md §4 for which wins where.
+   * not be given then). See bench/REPORT.md §5 for which wins where.
    */
   threadPool?: 'session' | 'shared';
   /** Run one dummy inference per model at start-up so the first real call is not slow. */
@@ -83,7 +83,7 @@ export interface CreatePipelineOptions {
    * first waits at most `maxWaitMs` for the others' crops, and not at all when
    * no other recognition is still detecting. `true`: the defaults (BATCHING
    * in lib/limits.ts). Default false, here and in `shitu serve`: on CPU with
-   * the stand-in models it measured no faster (bench/REPORT.md §4b); it is for
+   * the stand-in models it measured no faster (bench/REPORT.md §5b); it is for
    * models and devices whose Runs gain more from larger batches (GPUs).
    */
   batching?: boolean | BatchingOptions;
