@@ -4,7 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunMode } from './machine';
-import { log, writeJson } from './io';
+import { log, resultsDir, writeJson } from './io';
+import { spawnSync } from 'node:child_process';
 
 /** --quick must end inside this many seconds on 2 loaded cores. */
 export const QUICK_BUDGET_S = 120;
@@ -89,8 +90,22 @@ export const SECTIONS: readonly SectionDef[] = [
         log('embedded: bench/embedded.ts is not on this branch: not measured in this run');
         return undefined;
       }
-      const r = await m.runEmbedded({ connections: 8, durationS: mode.quick ? 5 : 20 });
-      if (r !== undefined) writeJson('embedded.json', r);
+      // "before": an older build of the package (its dist/ with the addon it
+      // was built with), named by SHITU_EMBEDDED_BEFORE=DIST_DIR[:ADDON_DIR], run
+      // first, in the same machine state; "after": this checkout.
+      const durationS = mode.quick ? 5 : 10;
+      const connections = [1, 4, 16];
+      const before = process.env.SHITU_EMBEDDED_BEFORE;
+      if (before) {
+        const [dist, addon] = before.split(':');
+        const out = path.join(resultsDir(), 'embedded-before.json');
+        const args = [path.join(dist, 'bench', 'embedded.js'), '--out', out, '--duration', String(durationS), '--connections', connections.join(','),
+          '--note', `before: ${dist}${addon ? ` with the addon in ${addon}` : ''}`, ...(addon ? ['--addon', path.join(addon, 'shitu.node')] : [])];
+        const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+        if (r.status !== 0) log(`embedded: the "before" build failed (exit ${r.status}): not measured`);
+      } else log('embedded: no SHITU_EMBEDDED_BEFORE: the "before" figures are not measured in this run');
+      const r = await m.runEmbedded({ connections, durationS, note: 'after: this checkout' });
+      if (r !== undefined) writeJson('embedded-after.json', r);
       return r;
     },
   },
