@@ -118,4 +118,8 @@ async function main() {
   }
 }
 
-main().catch((e) => { process.stderr.write(`${(e as Error).stack ?? e}\n`); process.exitCode = 1; });
+/** The bench's section (bench/sections.ts): the same run, from `node dist/bench/run.js`. */
+export const runEval = (): Promise<void> => main();
+
+// Run as a script only: the section imports this file.
+if (require.main === module) main().catch((e) => { process.stderr.write(`${(e as Error).stack ?? e}\n`); process.exitCode = 1; });

@@ -6,7 +6,7 @@
 import t from 'tap';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { fetchImage } from '../lib/input/image-input';
+import { fetchImage } from '../lib/input/fetch-image';
 import { UrlGuard } from '../lib/input/url-guard';
 import { parseAddress, specialRange } from '../lib/input/special-ranges';
 

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { fetchImage } from '../lib/input/image-input';
+import { fetchImage } from '../lib/input/fetch-image';
 import { UrlGuard } from '../lib/input/url-guard';
 import { createPipeline, Pipeline } from '../lib/pipeline/pipeline';
 import { createServer } from '../lib/server/app';

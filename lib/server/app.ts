@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { FastifyInstance, LogController } from 'fastify';
 import swagger from '@fastify/swagger';
-import type { FetchOptions } from '../input/image-input';
+import type { FetchOptions } from '../input/fetch-image';
 import { IndexData } from '../vector-index/index-data';
 import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, GALLERY_PIXELS_IN_FLIGHT, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';

@@ -3,7 +3,7 @@
 // every route answers with.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ShituError } from '../errors';
-import type { FetchOptions } from '../input/image-input';
+import type { FetchOptions } from '../input/fetch-image';
 import type { Pipeline } from '../pipeline/pipeline';
 import type { StageTimings } from '../pipeline/result';
 import type { IdMapEntries, IndexStore } from '../store/index-store';

@@ -1,7 +1,7 @@
 // The `image` and `label` fields of request bodies: an image is an http(s) URL
 // (fetched within the server's bounds) or Base64 file content; labels must
 // say something.
-import { fetchImage, FetchOptions } from '../input/image-input';
+import { fetchImage, FetchOptions } from '../input/fetch-image';
 import { HttpError } from './error-status';
 
 

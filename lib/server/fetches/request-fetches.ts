@@ -8,7 +8,7 @@
 // (Promise.all): 1,000 slow URLs opened 1,030 files.
 import { ShituError } from '../../errors';
 import { FETCH_LIMITS } from '../../limits';
-import { fetchImage, FetchOptions } from '../../input/image-input';
+import { fetchImage, FetchOptions } from '../../input/fetch-image';
 import { HttpError } from '../error-status';
 import { base64Bytes } from '../image-field';
 import type { Limiter } from '../limiter';
