@@ -125,7 +125,8 @@ async function main() {
   if (parsed.updateReport) {
     for (const f of fs.readdirSync(COMMITTED_RESULTS_DIR)) {
       const p = path.join(COMMITTED_RESULTS_DIR, f);
-      if (p !== outDir && fs.statSync(p).isFile()) fs.unlinkSync(p);
+      // Files and folders (eval/) of the previous report go; other runs' folders stay.
+      if (p !== outDir && !f.startsWith('run-')) fs.rmSync(p, { recursive: true, force: true });
     }
     for (const f of fs.readdirSync(outDir)) if (f !== 'REPORT.md') fs.renameSync(path.join(outDir, f), path.join(COMMITTED_RESULTS_DIR, f));
     fs.rmSync(outDir, { recursive: true, force: true });
