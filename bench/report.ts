@@ -368,7 +368,7 @@ function renderReport(dir: string, reportDir: string): string {
   md.push(extraSection(readJson, notMeasured));
   md.push('## Closing note: PP-ShiTuV2-shaped models against the published table\n');
   md.push(shaped ? shapedClosing(shaped, table) : notMeasured('shaped'));
-  md.push('## Reproduce\n\n```\nnpx tsc -p tsconfig.json\nnode dist/bench/run.js --help              # sections and options\nnode dist/bench/run.js --quick             # < 2 min: sampled sections, results in bench/results/run-<timestamp>/\nnode dist/bench/run.js                     # full run without the 10^6 section (its duration: this report\'s header)\nnode dist/bench/run.js --only=million      # the 10^6 section alone (30-60 min)\nnode dist/bench/run.js --update-report     # full run, replacing bench/REPORT.md and bench/results/\n```\n');
+  md.push('## Reproduce\n\n```\nnpx tsc -p tsconfig.json\nnode dist/bench/run.js --help              # sections and options\nnode dist/bench/run.js --quick             # < 2 min: sampled sections, results in bench/results/run-<timestamp>/\nnode dist/bench/run.js                     # full run without the 10^6 section (its duration: this report\'s header)\nnode dist/bench/run.js --only=million      # the 10^6 section alone (about an hour on 2 cores)\nnode dist/bench/run.js --all --update-report  # every section, million included, replacing bench/REPORT.md and bench/results/ (this report)\n```\n');
   return md.join('\n');
 }
 

@@ -15,6 +15,7 @@ const USAGE = `Usage: node dist/bench/run.js [options]
 Options:
   --quick            sample the sections marked "quick" below with few iterations (under ${QUICK_BUDGET_S} s on 2 busy cores)
   --only=a,b,...     run only these sections (names below); "million" runs only when named
+  --all              every section, million included (the committed report's run)
   --out DIR          write the results and REPORT.md into DIR (default: a fresh bench/results/run-<timestamp>/)
   --update-report    write the committed bench/REPORT.md and bench/results/ from this run (replacing them)
   --ef-construction=N  HNSW efConstruction for the million section (default 40, FAISS's)
@@ -23,13 +24,14 @@ Options:
 Sections (in run order):
 ${SECTIONS.map((s) => `  ${s.key.padEnd(11)} ${s.quick ? '[quick] ' : s.separate ? '[only]  ' : '        '}${s.title}`).join('\n')}
 
-[quick]: sampled by --quick. [only]: not in the full run (about 30-60 min on 2 cores); --only=million.
-The full run (every section but million) took 36 min on 2 cores shared with other work (load ~14),
-with longer peer, memory and index sections than now; each report's header gives its own run's duration.
+[quick]: sampled by --quick. [only]: not in the full run; --only=million or --all.
+On 2 idle cores the full run (every section but million) takes about 14 min and million about
+an hour; each report's header gives its own run's duration and every section's.
 `;
 
 interface Args {
   quick: boolean;
+  all?: boolean;
   only?: string[];
   out?: string;
   updateReport: boolean;
@@ -50,6 +52,7 @@ export function parseArgs(argv: string[]): Args | 'help' {
     if (k === '--help' || k === '-h') return 'help';
     else if (k === '--quick') a.quick = true;
     else if (k === '--update-report') a.updateReport = true;
+    else if (k === '--all') a.all = true;
     else if (k === '--only') a.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (k === '--out') a.out = value();
     else if (k === '--ef-construction') {
@@ -59,13 +62,14 @@ export function parseArgs(argv: string[]): Args | 'help' {
     } else fail(`unknown option ${JSON.stringify(x)}`);
   }
   for (const s of a.only ?? []) if (!SECTIONS.some((d) => d.key === s)) fail(`unknown section ${JSON.stringify(s)} (sections: ${SECTIONS.map((d) => d.key).join(', ')})`);
+  if (a.all && (a.only || a.quick)) fail('--all excludes --only and --quick');
   if (a.out && a.updateReport) fail('--out and --update-report exclude each other (--update-report writes bench/results/)');
   return a;
 }
 
 /** The sections this run measures, in run order. */
 export function selectSections(a: Args): SectionKey[] {
-  return SECTIONS.filter((s) => (a.only ? a.only.includes(s.key) : !s.separate && (!a.quick || s.quick))).map((s) => s.key);
+  return SECTIONS.filter((s) => (a.all ? true : a.only ? a.only.includes(s.key) : !s.separate && (!a.quick || s.quick))).map((s) => s.key);
 }
 
 async function main() {
