@@ -214,7 +214,7 @@ async function main() {
   const cluster = await startCluster();
   try {
     // pgvector builds HNSW fastest when the graph fits in maintenance_work_mem.
-    const { default: pg } = await import('pg');
+    const pg = require('pg') as typeof import('pg');
     const admin = new pg.Client({ connectionString: cluster.url });
     await admin.connect();
     await admin.query("ALTER SYSTEM SET maintenance_work_mem = '1GB'");

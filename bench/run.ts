@@ -25,8 +25,9 @@ Sections (in run order):
 ${SECTIONS.map((s) => `  ${s.key.padEnd(11)} ${s.quick ? '[quick] ' : s.separate ? '[only]  ' : '        '}${s.title}`).join('\n')}
 
 [quick]: sampled by --quick. [only]: not in the full run; --only=million or --all.
-On 2 idle cores the full run (every section but million) takes about 14 min and million about
-an hour; each report's header gives its own run's duration and every section's.
+On 2 cores the full run (every section but million) takes about 15 min; million takes hours
+(FAISS HNSW32's build of 10^6 vectors alone took 57 min; node --expose-gc dist/bench/index-million.js
+--types=HNSW32,IVF_PQ picks types). Each report's header gives its run's duration and every section's.
 `;
 
 interface Args {
@@ -119,12 +120,12 @@ async function main() {
     }
     (meta.sectionSeconds as Record<string, number>)[key] = (Date.now() - a) / 1000;
   }
-  const { closeAll } = await import('./ours');
+  const { closeAll } = require('./ours') as typeof import('./ours');
   await closeAll();
   meta.seconds = (Date.now() - t0) / 1000;
   meta.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   writeJson('meta.json', meta);
-  const { writeReport } = await import('./report');
+  const { writeReport } = require('./report') as typeof import('./report');
   let reportPath = writeReport(outDir, path.join(outDir, 'REPORT.md'));
   if (parsed.updateReport) {
     for (const f of fs.readdirSync(COMMITTED_RESULTS_DIR)) {

@@ -36,49 +36,49 @@ export const SECTIONS: readonly SectionDef[] = [
   {
     key: 'memory', quick: false,
     title: 'RSS over 10^4 predictions in a fresh child process (flat or not)',
-    run: async ({ mode }) => (await import('./memory')).runMemory(mode),
+    run: async ({ mode }) => (require('./memory') as typeof import('./memory')).runMemory(mode),
   },
   {
     key: 'stages', quick: true,
     title: 'time per stage of one recognition, stand-in models, 1 and 2 threads (quick: 1 thread)',
-    run: async ({ mode }) => (await import('./stages')).runStages(mode),
+    run: async ({ mode }) => (require('./stages') as typeof import('./stages')).runStages(mode),
   },
   {
     key: 'shaped', quick: true,
     title: 'PP-ShiTuV2-shaped models (random weights: timing only): per stage, raw Run, params/FLOPs, beside the published table',
-    run: async ({ mode }) => (await import('./shaped')).runShaped(mode),
+    run: async ({ mode }) => (require('./shaped') as typeof import('./shaped')).runShaped(mode),
   },
   {
     key: 'limit', quick: true,
     title: 'end-to-end against the raw ONNX Runtime Runs of the same models (overhead)',
-    run: async ({ mode }) => (await import('./stages')).runLimit(mode),
+    run: async ({ mode }) => (require('./stages') as typeof import('./stages')).runLimit(mode),
   },
   {
     key: 'peer', quick: true,
     title: 'against the hand-rolled Node stack (onnxruntime-node + sharp + hnswlib-node), stand-in and PP-ShiTuV2-shaped models',
-    run: async ({ mode }) => (await import('./peer')).runPeer(mode),
+    run: async ({ mode }) => (require('./peer') as typeof import('./peer')).runPeer(mode),
   },
   {
     key: 'throughput', quick: true,
     title: 'images/s per setting against the hard limit (raw Runs), concurrency, batching of the feature model',
-    run: async ({ mode }) => (await import('./throughput')).runThroughput(mode),
+    run: async ({ mode }) => (require('./throughput') as typeof import('./throughput')).runThroughput(mode),
   },
   {
     key: 'batching', quick: false,
     title: 'dynamic batching of the feature model across concurrent recognitions',
-    run: async ({ mode }) => (await import('./batching')).runBatching(mode),
+    run: async ({ mode }) => (require('./batching') as typeof import('./batching')).runBatching(mode),
   },
   {
     key: 'decode', quick: false,
     title: 'reducedDecode against full decoding on the shared photos',
-    run: async ({ mode }) => (await import('./decode')).runDecode(mode),
+    run: async ({ mode }) => (require('./decode') as typeof import('./decode')).runDecode(mode),
   },
   {
     key: 'index', quick: true,
     title: 'index build, search and memory per vector (serialized bytes) at 10^3-10^5 vectors (quick: 10^3, 10^4)',
     run: async ({ mode }) => {
-      await (await import('./ours')).closeAll();
-      return (await import('./index-scaling')).runIndexScaling(mode);
+      await (require('./ours') as typeof import('./ours')).closeAll();
+      return (require('./index-scaling') as typeof import('./index-scaling')).runIndexScaling(mode);
     },
   },
   {
@@ -127,7 +127,7 @@ export const SECTIONS: readonly SectionDef[] = [
   {
     key: 'million', quick: false, separate: true,
     title: '10^6 vectors shaped like real embeddings: recall@5 / p50 for HNSW32, HNSW32_SQ8, IVF, IVF_PQ(_RERANK), hnswlib-node',
-    run: async ({ mode, efConstruction }) => (await import('./index-million')).runIndexMillion({ ...mode, efConstruction }),
+    run: async ({ mode, efConstruction }) => (require('./index-million') as typeof import('./index-million')).runIndexMillion({ ...mode, efConstruction }),
   },
 ];
 

@@ -131,14 +131,14 @@ t.test('batching option checks', async (t) => {
 });
 
 t.test('shitu serve: batching off unless --batch-max or --batch-wait-ms is given', async (t) => {
-  const { serveBatching } = await import('../lib/cli/serve');
+  const { serveBatching } = require('../lib/cli/serve') as typeof import('../lib/cli/serve');
   t.equal(serveBatching({}), false, 'default: off');
   t.equal(serveBatching({ batchMax: 0 }), false, '--batch-max 0: off');
   t.equal(serveBatching({ batchMax: 0, batchWaitMs: 5 }), false, '--batch-max 0 wins over a wait');
   t.same(serveBatching({ batchMax: 8 }), { maxBatch: 8 });
   t.same(serveBatching({ batchWaitMs: 1 }), { maxWaitMs: 1 }, 'a wait alone turns it on with the default size');
   // A bad flag fails before the server listens (serve validates it first).
-  const { resolveBatching } = await import('../lib/pipeline/pipeline');
+  const { resolveBatching } = require('../lib/pipeline/pipeline') as typeof import('../lib/pipeline/pipeline');
   t.throws(() => resolveBatching(serveBatching({ batchMax: NaN })), RangeError);
   t.same(resolveBatching(serveBatching({ batchWaitMs: 1 })), { maxBatch: 16, maxWaitMs: 1 });
 });

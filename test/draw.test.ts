@@ -214,7 +214,7 @@ t.test('argument validation', async (t) => {
 });
 
 t.test('the drawn palette is the one the web page uses (lib/util/label-colour.ts)', async (t) => {
-  const { LABEL_PALETTE, colorIndexOf } = await import('../lib/util/label-colour');
+  const { LABEL_PALETTE, colorIndexOf } = require('../lib/util/label-colour') as typeof import('../lib/util/label-colour');
   // One box per palette entry, side by side, with no text: each outline's pixels are the entry's RGB.
   const n = LABEL_PALETTE.length;
   const boxes = LABEL_PALETTE.map((_, i) => ({ coordinate: [10 + i * 30, 10, 30 + i * 30, 60] as Box, text: '', colorIndex: i }));

@@ -129,7 +129,7 @@ t.test('the service removes leftovers in its index directory at start', async (t
   const dead = await new Promise<number>((r) => { const c = spawn(process.execPath, ['-e', '']); c.on('exit', () => r(c.pid!)); });
   const junk = path.join(indexDir, `.${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}.tmp-${dead}-abcdef`);
   fs.mkdirSync(junk);
-  const { createServer } = await import('../lib/index');
+  const { createServer } = require('../lib/index') as typeof import('../lib/index');
   const app = createServer(new Promise<never>(() => undefined), { indexDir });
   for (let i = 0; i < 200 && fs.existsSync(junk); i++) await new Promise((r) => setTimeout(r, 10));
   await app.close();

@@ -187,9 +187,9 @@ t.test('bad input and an unreachable database are coded errors', async (t) => {
 });
 
 t.test('the HTTP service answers /shitu-infer on a search: pgvector index like on an in-process one', async (t) => {
-  const { createPipeline } = await import('../lib/pipeline/pipeline');
-  const { createServer } = await import('../lib/server/app');
-  const { img, STANDIN_CONFIG } = await import('./helpers/shared');
+  const { createPipeline } = require('../lib/pipeline/pipeline') as typeof import('../lib/pipeline/pipeline');
+  const { createServer } = require('../lib/server/app') as typeof import('../lib/server/app');
+  const { img, STANDIN_CONFIG } = require('./helpers/shared') as typeof import('./helpers/shared');
   const pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1 });
   t.teardown(() => pipeline.close());
   const b64 = (p: string) => fs.readFileSync(img(p)).toString('base64');

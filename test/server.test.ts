@@ -346,7 +346,7 @@ t.test('concurrent adds and infers on one index lose nothing', async (t) => {
   // Each add saw its own image in its answer.
   addReplies.forEach((r, i) => t.ok(Object.values(r.body.result.idMap).includes(`new-${i}`)));
   // And the saved copy holds them all.
-  const { IndexData } = await import('../lib/vector-index/index-data');
+  const { IndexData } = require('../lib/vector-index/index-data') as typeof import('../lib/vector-index/index-data');
   const saved = await IndexData.load(path.join(indexDir, k));
   t.same(Object.fromEntries(saved.idMapEntries.map(([id, l]) => [String(id), l])), finalMap);
 });

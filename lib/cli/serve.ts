@@ -70,7 +70,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   if (!LOG_LEVELS.includes(logLevel)) throw new RangeError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const shutdownTimeout = o.shutdownTimeout ?? SERVICE_LIMITS.shutdownTimeoutMs;
   if (!Number.isInteger(shutdownTimeout) || shutdownTimeout < 0) throw new RangeError(`--shutdown-timeout must be a non-negative integer (ms), got ${JSON.stringify(shutdownTimeout)}`);
-  const { createPipeline, resolveBatching } = await import('../pipeline/pipeline');
+  const { createPipeline, resolveBatching } = require('../pipeline/pipeline') as typeof import('../pipeline/pipeline');
   const batching = serveBatching(o);
   resolveBatching(batching); // a bad --batch-max / --batch-wait-ms fails here, before listening
   const pipelineP = createPipeline(o.config ?? 'PP-ShiTuV2', pipelineOptionsOf({ config: o.config ?? 'PP-ShiTuV2', device: o.device ?? 'cpu', ...o }, { batching }));

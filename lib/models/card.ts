@@ -137,7 +137,15 @@ export function parseCard(file: string, text: string): ModelCard {
   return card;
 }
 
-function parseYaml(file: string, text: string): Record<string, any> {
+/**
+ * A mapping of a foreign inference.yml: its shape is the exporter's, not ours, so
+ * it is read field by field with explicit conversions, and the card it gives is
+ * checked by checkCard before use. The one `any` of lib/, on purpose.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type YamlMap = Record<string, any>;
+
+function parseYaml(file: string, text: string): YamlMap {
   let doc: unknown;
   try {
     doc = YAML.parse(text);
@@ -145,7 +153,7 @@ function parseYaml(file: string, text: string): Record<string, any> {
     bad(file, `not valid YAML: ${(e as Error).message}`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) bad(file, 'not a YAML mapping');
-  return doc as Record<string, any>;
+  return doc as YamlMap;
 }
 
 /**
@@ -156,10 +164,10 @@ export function parseInferenceYml(file: string, text: string, task: 'detection' 
   const doc = parseYaml(file, text);
   const pre = defaultPreprocess(task);
   // PaddleDetection: Preprocess: [{type: Resize, ...}]; PaddleClas/PaddleX: PreProcess.transform_ops: [{ResizeImage: {...}}]
-  const ops: Array<{ type: string; args: Record<string, any> }> = [];
+  const ops: Array<{ type: string; args: YamlMap }> = [];
   for (const op of doc.Preprocess ?? []) if (op && typeof op === 'object') ops.push({ type: String(op.type), args: op });
   for (const op of doc.PreProcess?.transform_ops ?? []) {
-    if (op && typeof op === 'object') for (const [k, v] of Object.entries(op)) ops.push({ type: k, args: (v as any) ?? {} });
+    if (op && typeof op === 'object') for (const [k, v] of Object.entries(op)) ops.push({ type: k, args: (v ?? {}) as YamlMap });
   }
   for (const { type, args } of ops) {
     if (type === 'Resize' || type === 'DetResize' || type === 'ResizeImage') {

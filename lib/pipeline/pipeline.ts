@@ -654,10 +654,15 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   if (typeof pipeline !== 'string') throw new TypeError('createPipeline(pipeline): pipeline must be "PP-ShiTuV2" or a config file path');
   let config = loadPipelineConfig(pipeline);
   if (o.config) {
-    const merged: Record<string, any> = { ...JSON.parse(JSON.stringify(config)), ...o.config };
-    if ((o.config as any).SubModules) {
-      merged.SubModules = { ...config.SubModules };
-      for (const [k, v] of Object.entries((o.config as any).SubModules)) merged.SubModules[k] = { ...(config.SubModules as any)[k], ...(v as object) };
+    // A shallow merge, except SubModules: each named sub-module merges into the file's.
+    // validateConfig checks the result, so nothing here needs to trust the override's shape.
+    const base = JSON.parse(JSON.stringify(config)) as { SubModules: Record<string, object> };
+    const over = o.config.SubModules;
+    const merged: Record<string, unknown> = { ...base, ...o.config };
+    if (over && typeof over === 'object') {
+      const subs: Record<string, unknown> = { ...base.SubModules };
+      for (const [k, v] of Object.entries(over)) subs[k] = { ...base.SubModules[k], ...(v as object) };
+      merged.SubModules = subs;
     }
     config = validateConfig(merged);
   }

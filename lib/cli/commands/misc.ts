@@ -27,7 +27,7 @@ export function registerMiscCommands(program: Command): void {
     .option('--shared <dir>', 'the shared data directory (default: $SHITU_SHARED_DIR, else ../shared beside the package)', defaultSharedDir())
     .option('--out <dir>', 'output directory', 'output')
     .action(async (o) => {
-      const { runDemo } = await import('../demo');
+      const { runDemo } = require('../demo') as typeof import('../demo');
       await runDemo(o.shared, o.out);
     });
   const models = program.command('models').description('model management');

@@ -30,7 +30,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--log-level <level>', 'request and lifecycle lines (pino JSON on stdout) at this level or above').choices(LOG_LEVELS).default('info'))
     .option('--shutdown-timeout <ms>', `after SIGTERM/SIGINT, how long requests in flight may drain before the process exits anyway (status 1; a second signal exits at once)`, intArg(0, 2 ** 31 - 1), SERVICE_LIMITS.shutdownTimeoutMs)
     .action(async (o) => {
-      const { serve } = await import('../serve');
+      const { serve } = require('../serve') as typeof import('../serve');
       await serve(o);
     });
 }

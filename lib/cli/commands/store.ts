@@ -10,7 +10,7 @@ export function registerStoreCommands(program: Command): void {
     .requiredOption('--index-dir <dir>', 'the --index-dir of shitu serve')
     .option('--overwrite', 'replace indexes already imported')
     .action(async (o) => {
-      const { importPaddleXServing } = await import('../../store/paddlex-serving-import');
+      const { importPaddleXServing } = require('../../store/paddlex-serving-import') as typeof import('../../store/paddlex-serving-import');
       const r = await importPaddleXServing(o.from, o.indexDir, { overwrite: !!o.overwrite });
       for (const k of r.imported) process.stderr.write(`imported ${k}\n`);
       for (const s of r.skipped) process.stderr.write(`skipped ${s.key}: ${s.reason}\n`);
@@ -26,7 +26,7 @@ export function registerStoreCommands(program: Command): void {
     .requiredOption('--to <url>', 'postgresql://user@host:port/db')
     .addOption(new Option('--search <mode>', 'where the copied indexes search').choices(['faiss', 'pgvector']).default('faiss'))
     .action(async (sources: string[], o: { to: string; search: 'faiss' | 'pgvector' }) => {
-      const { migrateIndexes } = await import('../../store/postgres/migrate');
+      const { migrateIndexes } = require('../../store/postgres/migrate') as typeof import('../../store/postgres/migrate');
       await migrateIndexes(sources, o.to, {
         search: o.search,
         onIndex: (m) => process.stdout.write(`${m.source} -> ${m.key} (${m.entries} entries${m.copied ? '' : ', already in the database: skipped'})\n`),

@@ -9,12 +9,10 @@ import { ShituError } from '../../errors';
 import type { IndexType, MetricType, SearchHit } from '../../vector-index/index-data';
 import { PGVECTOR_MAX_INDEXED_DIM, SqlClient } from './schema';
 
-// pgvector's Node helpers (text form in and out). 0.2.1, the last CommonJS
-// release: 0.3.0 is ESM only, which require() loads only from Node 20.19 on
-// (this package supports Node >= 20). Its type declarations sit behind package
-// "exports", which this package's moduleResolution does not read.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { fromSql, toSql } = require('pgvector') as { fromSql(v: string): unknown; toSql(v: number[]): unknown };
+// pgvector's Node helpers (text form in and out), typed by its own declarations
+// (behind its package "exports"). 0.2.1, the last CommonJS release: 0.3.0 is ESM
+// only, which require() loads without a flag only from Node 20.19 and 22.12.
+import { fromSql, toSql } from 'pgvector';
 
 export interface PgSearchOptions {
   /** HNSW candidate list (hnsw.ef_search, default 40 = pgvector's default; at least k). */
@@ -77,8 +75,8 @@ export async function searchInDatabase(c: SqlClient, key: string, dim: number, m
     await c.query(`SET LOCAL ivfflat.probes = ${Math.max(1, o.nprobe ?? 1)}`);
     for (let q = 0; q < queries.length / dim; q++) {
       const v = queries.subarray(q * dim, (q + 1) * dim);
-      const r = await c.query(sql, [vectorLiteral(v)]);
-      out.push(r.rows.map((row: { id: string; label: string; d: number }) => ({
+      const r = await c.query<{ id: string; label: string; d: number }>(sql, [vectorLiteral(v)]);
+      out.push(r.rows.map((row) => ({
         id: Number(row.id),
         label: row.label,
         score: metric === 'IP' ? -row.d : row.d * row.d,

@@ -15,8 +15,8 @@
  * (test/consumer-types.test.ts).
  */
 export interface SqlClient {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  query(text: string | { text: string; query_timeout?: number }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  /** R: the row shape the caller's SQL selects (pg does not check it either). */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string | { text: string; query_timeout?: number }, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
 /** The NOTIFY channel; the payload is "<indexKey>:<version>". */
