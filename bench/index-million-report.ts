@@ -3,7 +3,7 @@
 // issue's target (recall@5 >= 0.95 at p50 <= 1 ms with some HNSW32 setting)
 // with its verdict, and memory per vector with its projection to 10^7.
 import { fmt } from './util';
-import type { MillionResult } from './index-million';
+import type { MillionResult, MillionRow } from './index-million';
 
 /** Bytes per 512-d vector that each type needs by construction (README "Compressed index types"). */
 export const BYTES_PER_VECTOR: Record<string, number> = {
@@ -32,13 +32,27 @@ export function millionTargets(r: MillionResult): string[][] {
   return out;
 }
 
-export function millionSection(r: MillionResult, table: (head: string[], rows: Array<Array<string | number>>) => string): string {
+/** The machine and day a row was measured on; rows from before measuredOn existed were measured in the report's own run. */
+const whereOf = (row: MillionRow, mainRun: string) => (row.measuredOn ? `${row.measuredOn.cpu}${row.measuredOn.simd ? `, ${row.measuredOn.simd}` : ''}, ${row.measuredOn.date.slice(0, 16).replace('T', ' ')} UTC` : mainRun);
+
+/**
+ * `mainRun` names the report's own run (machine, start). Rows that a later
+ * `index-million.js --types=...` run added are marked with the machine and time
+ * they were measured on, since their times compare with the others' only as
+ * far as the two machines do.
+ */
+export function millionSection(r: MillionResult, table: (head: string[], rows: Array<Array<string | number>>) => string, mainRun = 'this report\'s run'): string {
   const md: string[] = [];
   md.push(`### 6b. Galleries of ${r.n.toLocaleString('en-US')} vectors (${r.dim}-d)\n`);
+  const places = [...new Set(r.rows.map((row) => whereOf(row, mainRun)))];
+  const mark = (row: MillionRow) => (places.length > 1 ? ` [${String.fromCharCode(97 + places.indexOf(whereOf(row, mainRun)))}]` : '');
+  if (places.length > 1) {
+    md.push(`Measured in ${places.length} runs: ${places.map((p, i) => `**[${String.fromCharCode(97 + i)}]** ${r.rows.filter((row) => whereOf(row, mainRun) === p).map((row) => row.impl.replace('FAISS ', '')).join(', ')}: ${p}`).join('; ')}. Recall compares across them (same data recipe, seeds and queries); build and search times compare only as far as the machines do.\n`);
+  }
   const rows: Array<Array<string | number>> = [];
   for (const row of r.rows) {
     row.searches.forEach((s, i) => rows.push([
-      i === 0 ? row.impl : '', i === 0 ? fmt(row.buildS, 0) : '', i === 0 ? fmt(row.addPerS, 0) : '',
+      i === 0 ? `${row.impl}${mark(row)}` : '', i === 0 ? fmt(row.buildS, 0) : '', i === 0 ? fmt(row.addPerS, 0) : '',
       i === 0 ? `${fmt(row.bytesPerVector, 0)} (${BYTES_PER_VECTOR[row.impl] ?? '?'})` : '',
       i === 0 ? fmt((BYTES_PER_VECTOR[row.impl] ?? row.bytesPerVector) * 1e7 / 2 ** 30, 1) : '',
       s.param, `${fmt(s.p50, 3)} / ${fmt(s.p99, 3)}`, fmt(s.recall5, 3),

@@ -14,7 +14,7 @@
 import { native } from '../lib/native/loader';
 import { recall, serializedBytes } from './index-scaling';
 import { embeddingSeeds, productCentres, views, VIEWS } from './embedding-data';
-import { gc, log, now, readJson, RunMode, stats, Stats, writeJson } from './util';
+import { gc, log, machine, now, readJson, RunMode, stats, Stats, writeJson } from './util';
 
 const { HierarchicalNSW } = require('hnswlib-node');
 
@@ -35,6 +35,8 @@ export interface MillionRow {
   /** Bytes of the serialized index per vector (vectors or codes, links, ids): never negative, unlike an RSS difference. */
   bytesPerVector: number;
   efConstruction?: number;
+  /** Where and when this row was measured: a --types rerun keeps earlier rows, which may come from another machine. */
+  measuredOn?: { cpu: string; simd?: string; date: string };
   searches: MillionSearchRow[];
 }
 export interface MillionResult {
@@ -114,6 +116,7 @@ export async function runIndexMillion(mode: RunMode & { n?: number; queries?: nu
     log(`index-million: ${spec.impl} build`);
     await settle();
     const t0 = now();
+    const startedAt = new Date().toISOString();
     let search: (q: Float32Array, p: Record<string, number>) => Promise<number[]>;
     let addExtra: () => Promise<void>;
     let write: (file: string) => unknown;
@@ -135,7 +138,11 @@ export async function runIndexMillion(mode: RunMode & { n?: number; queries?: nu
     const buildS = (now() - t0) / 1000;
     const bytesPerVector = (await serializedBytes(write)) / n;
     log(`index-million: ${spec.impl} built in ${buildS.toFixed(1)} s, ${bytesPerVector.toFixed(0)} B/vector (serialized)`);
-    const row: MillionRow = { n, impl: spec.impl, config: spec.config, buildS, addPerS: 0, bytesPerVector, ...(hnsw ? { efConstruction: efC } : {}), searches: [] };
+    const m = machine();
+    const row: MillionRow = {
+      n, impl: spec.impl, config: spec.config, buildS, addPerS: 0, bytesPerVector, ...(hnsw ? { efConstruction: efC } : {}),
+      measuredOn: { cpu: `${m.cpu}, ${m.cores} cores`, simd: m.simd, date: startedAt }, searches: [],
+    };
     // Searches first, on exactly the n vectors the ground truth covers.
     for (const p of spec.sweep) {
       const lat: number[] = [];

@@ -211,3 +211,51 @@ t.test('malformed HTTP is refused by the parser and the server stays up', async 
     t.equal(await health(port), 200, `${what}: /health still answers`);
   }
 });
+
+t.test('a refused body within 4x the limit is read to its end and the connection kept; a far larger one is cut', async (t) => {
+  const limit = 64 * 1024;
+  const { port } = await start(t, { bodyLimit: limit });
+  const H = `Host: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n`;
+  /** On one socket: `first` (head, then its body in 16 kB writes), then a GET /health; every answer until the server closes or 5 s pass. */
+  const exchange = (head: string, body: Buffer) => new Promise<{ answers: string[]; closedByServer: boolean }>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    let closedByServer = false;
+    const done = () => resolve({ answers: data.split(/(?=HTTP\/1\.1 \d{3} )/).filter(Boolean), closedByServer });
+    const timer = setTimeout(() => { s.destroy(); }, 5000);
+    s.on('data', (d) => {
+      data += d;
+      // /health's answer is chunked: its last chunk ends the exchange.
+      if (/HTTP\/1\.1 200 [\s\S]*\r\n0\r\n\r\n$/.test(data)) { clearTimeout(timer); s.destroy(); }
+    });
+    s.on('end', () => { closedByServer = true; });
+    s.on('error', () => { closedByServer = true; });
+    s.on('close', () => { clearTimeout(timer); done(); });
+    s.write(head);
+    let off = 0;
+    const next = () => {
+      if (s.destroyed) return;
+      if (off >= body.length) { s.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`); return; }
+      const part = body.subarray(off, off + 16 * 1024);
+      off += part.length;
+      if (s.write(part)) setImmediate(next); else s.once('drain', next);
+    };
+    next();
+  });
+  // One byte over the limit, declared: refused at once, the rest read and dropped.
+  const over = Buffer.from(`{"image":"${'A'.repeat(limit - 11)}"}`);
+  t.equal(over.length, limit + 1);
+  const a = await exchange(`POST /shitu-infer HTTP/1.1\r\n${H}Content-Length: ${over.length}\r\n\r\n`, over);
+  t.match(a.answers[0] ?? '', /^HTTP\/1\.1 413 /, `one byte over: 413 (${(a.answers[0] ?? '(nothing)').split('\r\n')[0]})`);
+  t.notMatch(a.answers[0] ?? '', /\r\nconnection: close\r\n/i, 'one byte over: the connection is not closed under the client');
+  t.match(a.answers[1] ?? '', /^HTTP\/1\.1 200 /, 'one byte over: the next request on the same connection is answered');
+  // Refused in the middle (nested deeper than allowed), declared length within the limit: the same.
+  const deep = Buffer.from(`{"image":"x","extra":${'['.repeat(40)}${']'.repeat(40)}}${' '.repeat(1000)}`);
+  const d = await exchange(`POST /shitu-infer HTTP/1.1\r\n${H}Content-Length: ${deep.length}\r\n\r\n`, deep);
+  t.match(d.answers[0] ?? '', /^HTTP\/1\.1 400 [\s\S]*nested deeper than 32 levels/, 'too deep: 400');
+  t.match(d.answers[1] ?? '', /^HTTP\/1\.1 200 /, 'too deep: the next request on the same connection is answered');
+  // Declared at 5x the limit: not worth reading; answered, then the connection closes.
+  const huge = await rawExchange(port, `POST /shitu-infer HTTP/1.1\r\n${H}Content-Length: ${5 * limit}\r\n\r\n{"image":"`);
+  t.match(huge, /^HTTP\/1\.1 413 [\s\S]*\r\nconnection: close\r\n/i, 'declared 5x the limit: 413 and the connection closed');
+  t.equal(await health(port), 200, '/health still answers');
+});

@@ -27,6 +27,7 @@ import { inferRoutes } from './routes/infer';
 import { evalRoutes } from './routes/eval';
 import { registerWebApp } from './web-app';
 import { registerJsonBody } from './body/json-parser';
+import { BodyError } from './body/body-error';
 import { HostAllowList } from './transport/host-allow';
 import { ConnectionGuard } from './transport/connection-guard';
 import { createHealthServer } from './transport/health-server';
@@ -323,6 +324,8 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
     const { status, message, headers, internal } = clientError(err, bodyLimit);
     if (internal) request.log.error({ err, logId: request.id }, 'request failed');
     if (headers) reply.headers(headers);
+    // Fastify closes the connection after every body parser error; a body being drained keeps it (json-parser.ts).
+    if (err instanceof BodyError && err.drained && !closing) reply.removeHeader('connection');
     reply.code(status).type('application/json').send({ logId: request.id, errorCode: status, errorMsg: message });
   });
   app.setNotFoundHandler((request, reply) => {

@@ -7,6 +7,13 @@ export type BodyErrorCode = 'ERR_BODY_TOO_LARGE' | 'ERR_BODY_DEPTH' | 'ERR_BODY_
 
 export class BodyError extends HttpError {
   readonly code: BodyErrorCode;
+  /**
+   * The rest of the body is being read and dropped (its declared length is
+   * within BODY_LIMITS.drainFactor times the limit): the connection stays open
+   * for the client to read this answer, which it may only do once it has sent
+   * the whole body. Otherwise the connection closes after the answer.
+   */
+  drained = false;
   constructor(code: BodyErrorCode, status: number, message: string, headers?: Record<string, string>) {
     super(status, message, headers);
     this.name = 'BodyError';

@@ -45,17 +45,28 @@ function parseHere(bytes: Buffer): unknown {
  * it stays within offloadBytes, else on the worker, which gets the chunks as
  * they arrive (so that no copy of the whole body is made on this thread).
  */
-function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions, worker: JsonWorker): Promise<unknown> {
-  const declared = Number(request.headers['content-length']);
-  if (declared > o.bodyLimit) {
-    // Refused on its Content-Length, before a byte is read. What the client is
-    // still sending is read and dropped (bounded by requestTimeoutMs) when it is
-    // within a few times the limit, so that the client gets the 413: Node 24's
-    // fetch reports a connection reset instead when the server stops reading
-    // under it. Far larger declared bodies are not worth reading.
-    if (declared <= BODY_LIMITS.drainFactor * o.bodyLimit) payload.resume();
-    return Promise.reject(tooLarge(o.bodyLimit));
+/**
+ * A refused body whose declared length is within a few times the limit is read
+ * to its end and dropped (bounded by requestTimeoutMs too), on a connection
+ * kept open (error.drained; the service's error handler then takes back the
+ * "Connection: close" Fastify puts on every parser error), so that the client
+ * gets the answer: a client still sending when the server closes sees EPIPE or
+ * a reset instead (Node 22's and 24's fetch do, one try in four at 64 MiB).
+ * Far larger or undeclared (chunked) bodies are not worth reading: the
+ * connection closes after the answer.
+ */
+function refuse(err: BodyError, payload: Readable, declared: number, o: JsonBodyOptions): BodyError {
+  if (Number.isFinite(declared) && declared <= BODY_LIMITS.drainFactor * o.bodyLimit) {
+    err.drained = true;
+    payload.resume();
   }
+  return err;
+}
+
+function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions, worker: JsonWorker): Promise<unknown> {
+  const declared = request.headers['content-length'] === undefined ? NaN : Number(request.headers['content-length']);
+  // Refused on its Content-Length, before a byte is read.
+  if (declared > o.bodyLimit) return Promise.reject(refuse(tooLarge(o.bodyLimit), payload, declared, o));
   return new Promise((resolve, reject) => {
     const scanner = new JsonShapeScanner(o.maxDepth, o.maxValues);
     let chunks: Buffer[] = [];
@@ -67,13 +78,10 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
       payload.off('error', onError);
       payload.off('close', onClose);
     };
-    const fail = (err: Error) => {
+    const fail = (err: BodyError, connectionUp = true) => {
       stop();
       job?.abort();
-      // The rest of the body is read and dropped (bounded by requestTimeoutMs), so that the
-      // client, still sending, gets the answer instead of a reset connection.
-      payload.resume();
-      reject(err);
+      reject(connectionUp ? refuse(err, payload, declared, o) : err);
     };
     const onData = (chunk: Buffer | string) => {
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
@@ -107,9 +115,9 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
         reject(e);
       }
     };
-    const onError = (e: Error) => fail(new BodyError('ERR_BODY_LENGTH', 400, `request body: ${e.message}`));
+    const onError = (e: Error) => fail(new BodyError('ERR_BODY_LENGTH', 400, `request body: ${e.message}`), false);
     // The client went away mid-body: what the worker holds of it is dropped.
-    const onClose = () => fail(new BodyError('ERR_BODY_LENGTH', 400, 'request body: the connection closed before the body ended'));
+    const onClose = () => fail(new BodyError('ERR_BODY_LENGTH', 400, 'request body: the connection closed before the body ended'), false);
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);
