@@ -33,7 +33,12 @@ export function millionTargets(r: MillionResult): string[][] {
 }
 
 /** The machine and day a row was measured on; rows from before measuredOn existed were measured in the report's own run. */
-const whereOf = (row: MillionRow, mainRun: string) => (row.measuredOn ? `${row.measuredOn.cpu}${row.measuredOn.simd ? `, ${row.measuredOn.simd}` : ''}, ${row.measuredOn.date.slice(0, 16).replace('T', ' ')} UTC` : mainRun);
+const whereOf = (row: MillionRow, mainRun: string) => {
+  const m = row.measuredOn;
+  if (!m) return mainRun;
+  const seeds = m.seeds ? `; seed embeddings: mean cosine between photos ${fmt(m.seeds.meanCosBetweenPhotos, 3)}, crop deviation RMS ${fmt(m.seeds.deviationRms, 3)}` : '';
+  return `${m.cpu}${m.simd ? `, ${m.simd}` : ''}, ${m.date.slice(0, 16).replace('T', ' ')} UTC${seeds}`;
+};
 
 /**
  * `mainRun` names the report's own run (machine, start). Rows that a later
@@ -47,7 +52,7 @@ export function millionSection(r: MillionResult, table: (head: string[], rows: A
   const places = [...new Set(r.rows.map((row) => whereOf(row, mainRun)))];
   const mark = (row: MillionRow) => (places.length > 1 ? ` [${String.fromCharCode(97 + places.indexOf(whereOf(row, mainRun)))}]` : '');
   if (places.length > 1) {
-    md.push(`Measured in ${places.length} runs: ${places.map((p, i) => `**[${String.fromCharCode(97 + i)}]** ${r.rows.filter((row) => whereOf(row, mainRun) === p).map((row) => row.impl.replace('FAISS ', '')).join(', ')}: ${p}`).join('; ')}. Recall compares across them (same data recipe, seeds and queries); build and search times compare only as far as the machines do.\n`);
+    md.push(`Measured in ${places.length} runs: ${places.map((p, i) => `**[${String.fromCharCode(97 + i)}]** ${r.rows.filter((row) => whereOf(row, mainRun) === p).map((row) => row.impl.replace('FAISS ', '')).join(', ')}: ${p}`).join('; ')}. Same data recipe and random seeds; the seed embeddings come from the stand-in model on each machine's CPU (int8 kernels differ with and without VNNI), so the vectors differ slightly and recall compares across runs only roughly; build and search times compare only as far as the machines do.\n`);
   }
   const rows: Array<Array<string | number>> = [];
   for (const row of r.rows) {

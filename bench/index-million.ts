@@ -36,7 +36,7 @@ export interface MillionRow {
   bytesPerVector: number;
   efConstruction?: number;
   /** Where and when this row was measured: a --types rerun keeps earlier rows, which may come from another machine. */
-  measuredOn?: { cpu: string; simd?: string; date: string };
+  measuredOn?: { cpu: string; simd?: string; date: string; seeds?: MillionResult['seeds'] };
   searches: MillionSearchRow[];
 }
 export interface MillionResult {
@@ -141,7 +141,7 @@ export async function runIndexMillion(mode: RunMode & { n?: number; queries?: nu
     const m = machine();
     const row: MillionRow = {
       n, impl: spec.impl, config: spec.config, buildS, addPerS: 0, bytesPerVector, ...(hnsw ? { efConstruction: efC } : {}),
-      measuredOn: { cpu: `${m.cpu}, ${m.cores} cores`, simd: m.simd, date: startedAt }, searches: [],
+      measuredOn: { cpu: `${m.cpu}, ${m.cores} cores`, simd: m.simd, date: startedAt, seeds: res.seeds }, searches: [],
     };
     // Searches first, on exactly the n vectors the ground truth covers.
     for (const p of spec.sweep) {

@@ -5,10 +5,11 @@
 // of piling up. A waiting job whose call is cancelled leaves the queue at once.
 // Bounding the jobs of all calls together (not the items of one predict) is
 // what keeps a server that calls recognize() per request from flooding the
-// native threads.
+// native threads. The wait itself is lib/util/fifo-slots.ts.
 import { ShituError } from '../errors';
 import type { Cancellation } from './cancel';
 import { debug } from '../util/debug-log';
+import { FifoSlots } from '../util/fifo-slots';
 
 export interface AdmissionStats {
   /** Native jobs running now (at most the pipeline's concurrency). */
@@ -24,22 +25,17 @@ export interface AdmissionStats {
   rejected: number;
 }
 
-interface Waiter {
-  start(): void;
-  drop(e: ShituError): void;
-}
-
 export class Admission {
-  private active = 0;
-  private readonly queue: Waiter[] = [];
+  private readonly slots: FifoSlots;
   private readonly counts = { completed: 0, failed: 0, aborted: 0, rejected: 0 };
   private closed = false;
-  private idleWaiters: Array<() => void> = [];
 
-  constructor(readonly concurrency: number, readonly maxQueue: number) {}
+  constructor(readonly concurrency: number, readonly maxQueue: number) {
+    this.slots = new FifoSlots(concurrency);
+  }
 
   stats(): AdmissionStats {
-    return { inFlight: this.active, queued: this.queue.length, ...this.counts };
+    return { inFlight: this.slots.active, queued: this.slots.queued, ...this.counts };
   }
 
   /**
@@ -59,30 +55,16 @@ export class Admission {
       throw cancel.reason;
     }
     const queuedAt = performance.now();
-    if (this.active >= this.concurrency) {
-      if (this.queue.length >= this.maxQueue) {
+    if (!this.slots.tryTake()) {
+      if (this.slots.queued >= this.maxQueue) {
         this.counts.rejected++;
-        throw new ShituError('ERR_BUSY', `the pipeline is busy: ${this.active} job(s) running and ${this.queue.length} waiting (maxQueue ${this.maxQueue})`);
+        throw new ShituError('ERR_BUSY', `the pipeline is busy: ${this.slots.active} job(s) running and ${this.slots.queued} waiting (maxQueue ${this.maxQueue})`);
       }
-      await new Promise<void>((resolve, reject) => {
-        const w: Waiter = {
-          start: () => { off(); resolve(); },
-          drop: (e) => { off(); reject(e); },
-        };
-        const off = cancel.onAbort((reason) => {
-          const i = this.queue.indexOf(w);
-          if (i < 0) return;
-          this.queue.splice(i, 1);
-          this.counts.aborted++;
-          debug('job aborted while queued, after %s ms: %s', (performance.now() - queuedAt).toFixed(1), (reason as Error)?.message ?? reason);
-          reject(reason);
-          this.checkIdle();
-        });
-        this.queue.push(w);
-      });
-      // The slot was handed over by release(): `active` already counts this job.
-    } else {
-      this.active++;
+      await this.slots.wait((giveUp) => cancel.onAbort((reason) => {
+        if (!giveUp(reason)) return;
+        this.counts.aborted++;
+        debug('job aborted while queued, after %s ms: %s', (performance.now() - queuedAt).toFixed(1), (reason as Error)?.message ?? reason);
+      }));
     }
     const startedAt = performance.now();
     const wait = (startedAt - queuedAt).toFixed(1);
@@ -101,23 +83,8 @@ export class Admission {
       if (cancel.aborted || (e instanceof ShituError && (e.code === 'ERR_ABORTED' || e.code === 'ERR_TIMEOUT'))) this.counts.aborted++;
       else this.counts.failed++;
       debug('job failed (%s): waited %s ms for a slot, ran %s ms', (e as { code?: string })?.code ?? (e as Error)?.message, wait, ran());
-    }).finally(() => this.release());
+    }).finally(() => this.slots.release());
     return o.untilDone ? p : cancel.race(p);
-  }
-
-  private release() {
-    const next = this.queue.shift();
-    if (next) next.start(); // hand the slot over
-    else this.active--;
-    this.checkIdle();
-  }
-
-  private checkIdle() {
-    if (this.active === 0 && this.queue.length === 0 && this.idleWaiters.length) {
-      const ws = this.idleWaiters;
-      this.idleWaiters = [];
-      ws.forEach((w) => w());
-    }
   }
 
   /**
@@ -127,15 +94,11 @@ export class Admission {
    */
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
-    const waiting = this.queue.splice(0);
-    for (const w of waiting) {
-      this.counts.aborted++;
-      w.drop(new ShituError('ERR_CLOSED', 'the pipeline was closed before this work started'));
-    }
-    if (this.active === 0) return;
+    this.counts.aborted += this.slots.dropAll(new ShituError('ERR_CLOSED', 'the pipeline was closed before this work started'));
+    if (this.slots.active === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      this.slots.idle(),
       new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
     ]);
     clearTimeout(timer);

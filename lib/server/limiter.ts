@@ -2,6 +2,8 @@
 // once, at most `maxQueue` wait; beyond that a job is refused at once (the
 // caller answers 503 + Retry-After) instead of piling up. A job whose signal
 // aborts while it waits (the client went away) is dropped without ever starting.
+// The wait itself is lib/util/fifo-slots.ts.
+import { FifoSlots } from '../util/fifo-slots';
 
 export class BusyError extends Error {
   readonly retryAfterS: number;
@@ -28,41 +30,35 @@ export interface LimiterStats {
   cancelled: number;
 }
 
-interface Waiter {
-  start: () => void;
-  cancel: () => void;
-}
-
 export class Limiter {
   readonly maxConcurrent: number;
   readonly maxQueue: number;
-  private active = 0;
-  private readonly queue: Waiter[] = [];
+  private readonly slots: FifoSlots;
   private started = 0;
   private completed = 0;
   private rejected = 0;
   private cancelled = 0;
   /** Exponential moving average of a job's run time (ms), for Retry-After. */
   private emaMs = 0;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(maxConcurrent = 2, maxQueue = 32) {
     if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrent must be a positive integer, got ${maxConcurrent}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
     this.maxConcurrent = maxConcurrent;
     this.maxQueue = maxQueue;
+    this.slots = new FifoSlots(maxConcurrent);
   }
 
   get stats(): LimiterStats {
     return {
-      active: this.active, queued: this.queue.length, started: this.started,
+      active: this.slots.active, queued: this.slots.queued, started: this.started,
       completed: this.completed, rejected: this.rejected, cancelled: this.cancelled,
     };
   }
 
   /** True when a job submitted now would be refused (every slot busy and the queue full). */
   get full(): boolean {
-    return this.active >= this.maxConcurrent && this.queue.length >= this.maxQueue;
+    return this.slots.active >= this.maxConcurrent && this.slots.queued >= this.maxQueue;
   }
 
   /** Counts a refusal decided by the caller before submitting (e.g. from the request headers). */
@@ -73,7 +69,7 @@ export class Limiter {
 
   /** Seconds a refused client should wait: the time the work ahead of it needs, at least 1. */
   retryAfterSeconds(): number {
-    const ahead = this.active + this.queue.length;
+    const ahead = this.slots.active + this.slots.queued;
     const est = (this.emaMs || 1000) * ahead / this.maxConcurrent / 1000;
     return Math.max(1, Math.min(60, Math.ceil(est)));
   }
@@ -84,34 +80,16 @@ export class Limiter {
       this.cancelled++;
       throw new CancelledError();
     }
-    if (this.active >= this.maxConcurrent) {
-      if (this.queue.length >= this.maxQueue) {
+    if (!this.slots.tryTake()) {
+      if (this.slots.queued >= this.maxQueue) {
         this.rejected++;
         throw new BusyError(this.retryAfterSeconds());
       }
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => w.cancel();
-        const w: Waiter = {
-          start: () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          },
-          cancel: () => {
-            const i = this.queue.indexOf(w);
-            if (i < 0) return;
-            this.queue.splice(i, 1);
-            signal?.removeEventListener('abort', onAbort);
-            this.cancelled++;
-            reject(new CancelledError());
-            this.checkIdle();
-          },
-        };
-        this.queue.push(w);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-      // The slot was handed over by release(): `active` already counts this job.
-    } else {
-      this.active++;
+      await this.slots.wait(signal && ((giveUp) => {
+        const onAbort = () => { if (giveUp(new CancelledError())) this.cancelled++; };
+        signal.addEventListener('abort', onAbort, { once: true });
+        return () => signal.removeEventListener('abort', onAbort);
+      }));
     }
     this.started++;
     const t0 = performance.now();
@@ -121,28 +99,12 @@ export class Limiter {
       const ms = performance.now() - t0;
       this.emaMs = this.emaMs ? this.emaMs * 0.8 + ms * 0.2 : ms;
       this.completed++;
-      this.release();
-    }
-  }
-
-  private release() {
-    const next = this.queue.shift();
-    if (next) next.start(); // hand the slot over
-    else this.active--;
-    this.checkIdle();
-  }
-
-  private checkIdle() {
-    if (this.active === 0 && this.queue.length === 0 && this.idleWaiters.length) {
-      const ws = this.idleWaiters;
-      this.idleWaiters = [];
-      ws.forEach((w) => w());
+      this.slots.release();
     }
   }
 
   /** Resolves when nothing runs and nothing waits. */
   idle(): Promise<void> {
-    if (this.active === 0 && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.slots.idle();
   }
 }
