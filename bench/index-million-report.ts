@@ -37,7 +37,7 @@ const whereOf = (row: MillionRow, mainRun: string) => {
   const m = row.measuredOn;
   if (!m) return mainRun;
   const seeds = m.seeds ? `; seed embeddings: mean cosine between photos ${fmt(m.seeds.meanCosBetweenPhotos, 3)}, crop deviation RMS ${fmt(m.seeds.deviationRms, 3)}` : '';
-  return `${m.cpu}${m.simd ? `, ${m.simd}` : ''}, ${m.date.slice(0, 16).replace('T', ' ')} UTC${seeds}`;
+  return `${m.cpu}, ${m.simd ?? 'SIMD level not recorded'}, run started ${m.date.slice(0, 16).replace('T', ' ')} UTC${seeds}`;
 };
 
 /**

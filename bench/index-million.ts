@@ -35,7 +35,7 @@ export interface MillionRow {
   /** Bytes of the serialized index per vector (vectors or codes, links, ids): never negative, unlike an RSS difference. */
   bytesPerVector: number;
   efConstruction?: number;
-  /** Where and when this row was measured: a --types rerun keeps earlier rows, which may come from another machine. */
+  /** The machine and the start of the run that measured this row: a --types rerun keeps earlier rows, which may come from another machine. */
   measuredOn?: { cpu: string; simd?: string; date: string; seeds?: MillionResult['seeds'] };
   searches: MillionSearchRow[];
 }
@@ -116,7 +116,6 @@ export async function runIndexMillion(mode: RunMode & { n?: number; queries?: nu
     log(`index-million: ${spec.impl} build`);
     await settle();
     const t0 = now();
-    const startedAt = new Date().toISOString();
     let search: (q: Float32Array, p: Record<string, number>) => Promise<number[]>;
     let addExtra: () => Promise<void>;
     let write: (file: string) => unknown;
@@ -141,7 +140,7 @@ export async function runIndexMillion(mode: RunMode & { n?: number; queries?: nu
     const m = machine();
     const row: MillionRow = {
       n, impl: spec.impl, config: spec.config, buildS, addPerS: 0, bytesPerVector, ...(hnsw ? { efConstruction: efC } : {}),
-      measuredOn: { cpu: `${m.cpu}, ${m.cores} cores`, simd: m.simd, date: startedAt, seeds: res.seeds }, searches: [],
+      measuredOn: { cpu: `${m.cpu}, ${m.cores} cores`, simd: m.simd, date: res.started, seeds: res.seeds }, searches: [],
     };
     // Searches first, on exactly the n vectors the ground truth covers.
     for (const p of spec.sweep) {
