@@ -13,7 +13,7 @@ struct StageTimes {
 };
 
 // Calls f(name, milliseconds) for each stage, in the order JS sees them: the one
-// list of stage names (TimesToJs, contracts(); lib/pipeline/result.ts STAGE_NAMES).
+// list of stage names (TimesToJs, contracts(); lib/native/stage-names.ts STAGE_NAMES).
 template <typename F>
 void ForEachStage(const StageTimes& t, F f) {
   f("decode", t.decode);

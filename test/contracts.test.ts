@@ -5,7 +5,7 @@ import t from 'tap';
 import { ERROR_CODES, JS_ONLY_ERROR_CODES, NATIVE_ERROR_CODES } from '../lib/errors';
 import { DEFAULT_IMAGE_FORMATS, IMAGE_FORMATS } from '../lib/limits';
 import { native } from '../lib/native/loader';
-import { STAGE_NAMES } from '../lib/pipeline/result';
+import { STAGE_NAMES } from '../lib/native/stage-names';
 import { serverTiming } from '../lib/server/timing';
 import { INDEX_TYPES } from '../lib/vector-index/index-data';
 import * as path from 'node:path';
@@ -54,7 +54,7 @@ t.test('image formats: the names the native decoder knows, and the default set',
 });
 
 t.test('stage names: the timings native calls report, in order, and the Server-Timing header names each', async (t) => {
-  t.same([...STAGE_NAMES], c.stageNames, 'lib/pipeline/result.ts STAGE_NAMES = stage_times.h ForEachStage, same order');
+  t.same([...STAGE_NAMES], c.stageNames, 'lib/native/stage-names.ts STAGE_NAMES = stage_times.h ForEachStage, same order');
   // A real detect reports exactly these keys, in this order.
   const model = await native.loadModel(PICODET, {});
   const det = native.createDetector(model, { preprocess: PICODET_PRE, threshold: 0.5 });

@@ -108,8 +108,10 @@ export interface DetectedObject {
   score: number;
 }
 
-// The read routes' bodies, defined once beside the routes (type-only: erased from the bundle).
+// The read routes' and the evaluation's bodies, defined once in lib/ (type-only: erased from the bundle).
 import type { IndexListEntry, IndexView } from '../lib/server/routes/index-read';
+import type { EvalAnswer } from '../lib/eval/answer';
+export type { EvalAnswer };
 export type { IndexListEntry, IndexView };
 
 export interface ImageLabelPair {
@@ -128,7 +130,7 @@ export const api = {
     body: { image: string; indexKey?: string; detThreshold?: number; recThreshold?: number; topk?: number },
     signal?: AbortSignal,
   ) => call<{ detectedObjects: DetectedObject[]; image: string | null }>('POST', '/shitu-infer', { ...body, returnImage: false }, signal),
-  evaluate: (body: Record<string, unknown>) => call<import('./evaluate').EvalAnswer>('POST', '/shitu-eval', body),
+  evaluate: (body: Record<string, unknown>) => call<EvalAnswer>('POST', '/shitu-eval', body),
 };
 
 /** A file's content as the service's `image` field (Base64 of the file). */

@@ -5,19 +5,11 @@
 // current threshold (the Recognise view's) and the suggested one, which a
 // button applies to the page's queries, and the conflicting gallery pairs
 // with thumbnails (when the gallery's pictures are in the page).
-import { api, ApiError, fileToBase64, ImageLabelPair } from './api';
+import { api, ApiError, EvalAnswer, fileToBase64, ImageLabelPair } from './api';
+import type { EntryRef } from '../lib/eval/gallery-check';
 import { byId, el, fmtScore, showMessage } from './dom';
 import { indexKey } from './index-selection';
 import { FolderItem, readFolder } from './label-file';
-
-/** The bits of the service's answer this view shows (lib/eval/evaluate.ts, gallery-check.ts). */
-interface Level { recall1: number | null; recall5: number | null; mAP: number | null; known: number; unknown: number; sweep: { suggested: number | null; bestF1: { f1: number; precision: number; recall: number } | null; targetPrecision: { target: number; row: { threshold: number } | null } } }
-interface EntryRef { id: number; label: string; image: string | null }
-export interface EvalAnswer {
-  report: { mode: string; topk: number; currentThreshold: number; queries: { total: number; noMainBody: number }; image: Level; box: Level; run: { seconds: number } };
-  check: { conflicts: Array<{ entry: EntryRef; neighbour: EntryRef; similarity: number; likelyMislabelled: boolean; suggestedLabel: string | null }>; duplicates: Array<{ a: EntryRef; b: EntryRef; similarity: number; exact: boolean }> } | null;
-  charts: { threshold: string; scores: string };
-}
 
 /** Gallery pictures of the last run by entry id (their thumbnails). */
 let galleryFiles: File[] = [];

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../pipeline/result';
 import type { EvaluationReport } from './evaluate';
+import type { EvalAnswer } from './answer';
 import { evaluationMarkdown } from './report-markdown';
 import { scoreChart, ScoredAnswer, thresholdChart } from './report-svg';
 
@@ -15,7 +16,7 @@ export function scoredAnswers(r: EvaluationReport): ScoredAnswer[] {
   }));
 }
 
-export function evaluationCharts(r: EvaluationReport): { threshold: string; scores: string } {
+export function evaluationCharts(r: EvaluationReport): EvalAnswer['charts'] {
   return {
     threshold: thresholdChart(r.image.sweep.rows, r.metricType, r.currentThreshold, r.image.sweep.suggested),
     scores: scoreChart(scoredAnswers(r), r.currentThreshold, r.image.sweep.suggested),

@@ -5,7 +5,7 @@
 //
 // Internal: the public API (lib/index.ts) wraps these; none is re-exported.
 
-import type { StageName } from '../pipeline/result';
+import type { StageName } from './stage-names';
 
 /** How an image reaches native code (native/js_image.cc ParseImageSource): a path, encoded bytes or raw pixels. */
 export type NativeImageSource = string | Uint8Array | NativeRawImage;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { callNative } from '../errors';
 import { PreparedImage, RawImage } from '../input/image-input';
 import type { NativeImageSource } from '../native/binding';
+import type { StageName } from '../native/stage-names';
 import { native } from '../native/loader';
 import { colorIndexOf } from '../util/label-colour';
 
@@ -20,14 +21,6 @@ export interface ResultJson {
   res: { input_path: string | null; boxes: BoxJson[] };
 }
 
-/**
- * The stages every native detect, embed and recognize times, in the order it
- * reports them (native/stage_times.h ForEachStage; test/contracts.test.ts
- * checks the two agree). The one list: StageTimings, the Server-Timing header
- * (lib/server/timing.ts) and the addon's typings (lib/native/binding.ts) follow it.
- */
-export const STAGE_NAMES = ['decode', 'detPreprocess', 'detInference', 'detPostprocess', 'recPreprocess', 'recInference', 'recBatchWait', 'search', 'total'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface StageTimings extends Record<StageName, number> {
   /** Dynamic batching (createPipeline's `batching`): waiting for a batch to form and for Runs other recognitions made with this one's crops in them. */

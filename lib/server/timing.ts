@@ -1,7 +1,8 @@
 // The per-stage milliseconds of one recognition as a Server-Timing header
 // (W3C Server Timing): the JSON body keeps the reference's shape, and a browser
 // or any client reads the stages from the header.
-import { STAGE_NAMES, StageName, StageTimings } from '../pipeline/result';
+import type { StageTimings } from '../pipeline/result';
+import { STAGE_NAMES, StageName } from '../native/stage-names';
 
 // Keyed by STAGE_NAMES, so a stage added there cannot be left out here.
 const DESCRIPTIONS: Record<StageName | 'wall', string> = {

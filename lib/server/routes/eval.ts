@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { Static, Type } from '@sinclair/typebox';
 import { DET_THRESHOLD, EVAL, MAX_LABEL_LENGTH, SERVICE_LIMITS } from '../../limits';
 import { checkGallerySource } from '../../eval/gallery-check';
+import type { EvalAnswer } from '../../eval/answer';
 import { fromImages, fromIndex } from '../../eval/gallery-source';
 import { evaluationCharts } from '../../eval/write-report';
 import { requestWork, RouteContext, success } from '../context';
@@ -70,7 +71,8 @@ export function evalRoutes(c: RouteContext) {
         const check = !checkIt ? null : await checkGallerySource(source, { signal, pipeline: p, defaultConflict: p.config.rec_threshold });
         return { report, check };
       }, signal));
-      return success(request, { ...out, charts: evaluationCharts(out.report) });
+      const answer: EvalAnswer = { ...out, charts: evaluationCharts(out.report) };
+      return success(request, answer);
     });
   };
 }
