@@ -64,7 +64,7 @@ function refuse(err: BodyError, payload: Readable, declared: number, o: JsonBody
 }
 
 function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions, worker: JsonWorker): Promise<unknown> {
-  const declared = request.headers['content-length'] === undefined ? NaN : Number(request.headers['content-length']);
+  const declared = Number(request.headers['content-length']); // NaN when not declared (chunked)
   // Refused on its Content-Length, before a byte is read.
   if (declared > o.bodyLimit) return Promise.reject(refuse(tooLarge(o.bodyLimit), payload, declared, o));
   return new Promise((resolve, reject) => {
