@@ -2,3 +2,7 @@
 // A new family is a module here plus one import line.
 import './activation';
 import './elementwise';
+import './nn';
+import './tensor';
+import './math';
+import './interp';
