@@ -114,8 +114,14 @@ function mul(ctx: OpContext): void {
     return;
   }
   if (ys.slice(yn).some((d) => d < 0)) ctx.unsupported('mul with unknown trailing dims of Y');
-  // 0 copies X's leading dims (same positions in the result).
-  const target = ctx.b.int64s([...new Array<number>(xn).fill(0), ...ys.slice(yn)]);
+  // X's leading dims, then Y's trailing ones.
+  const lead = xs.slice(0, xn);
+  const target = lead.every((d) => d >= 0)
+    ? ctx.b.int64s([...lead, ...ys.slice(yn)])
+    : ctx.b.op('Concat', [
+      ctx.b.op('Slice', [ctx.b.op('Shape', [ctx.input('X')]), ctx.b.int64s([0]), ctx.b.int64s([xn])]),
+      ctx.b.int64s(ys.slice(yn)),
+    ], { axis: attrInt(0) });
   out(ctx, 'Out', 'Reshape', [ctx.b.op('MatMul', [x2, y2]), target], {}, outShape);
 }
 
@@ -169,8 +175,8 @@ function argExt(onnxOp: string) {
     axis = normAxis(axis, s.length);
     const shape = keep ? s.map((d, i) => (i === axis ? 1 : d)) : s.filter((_, i) => i !== axis);
     const r = ctx.b.op(onnxOp, [x], { axis: attrInt(axis), keepdims: attrInt(keep ? 1 : 0) });
-    if (dtype === 'int64') out(ctx, 'Out', 'Identity', [r], {}, shape);
-    else out(ctx, 'Out', 'Cast', [r], { to: attrInt(6) }, shape);
+    const o = dtype === 'int64' ? out(ctx, 'Out', 'Identity', [r], {}, shape) : out(ctx, 'Out', 'Cast', [r], { to: attrInt(6) }, shape);
+    ctx.b.setFacts(o, { dtype });
   };
 }
 
