@@ -18,7 +18,7 @@ import type { PaddleDType } from '../../program';
 import { registerOps, OpContext } from '../context';
 import { dtypeOfName, dtypeOfVarType } from '../../dtypes';
 import { attrInt, attrInts, numel } from '../graph';
-import { normAxis } from './util';
+import { emit, normAxis } from './util';
 
 /** A Paddle dtype attribute (a VarType number, or a dtype name as PIR programs write it). */
 export function dtypeAttr(ctx: OpContext, name: string, def: PaddleDType): PaddleDType {
@@ -89,14 +89,6 @@ function reshapeShape(inShape: number[] | undefined, target: number[]): number[]
     const rest = out.reduce((a, d, i) => (i === neg ? a : a * d), 1);
     if (rest > 0) out[neg] = numel(inShape) / rest;
   }
-  return out;
-}
-
-/** Moves or copies value `v` into output `slot` with its static shape. */
-function emit(ctx: OpContext, slot: string, opType: string, inputs: string[], attrs: Parameters<OpContext['b']['node']>[3] = {}, shape?: number[]): string {
-  const out = ctx.output(slot);
-  ctx.b.node(opType, inputs, [out], attrs);
-  ctx.setShape(out, shape);
   return out;
 }
 
