@@ -183,15 +183,16 @@ function pool2d(ctx: OpContext): void {
   if (type !== 'max' && type !== 'avg') ctx.unsupported(`pooling_type ${type}`);
   const isMax = type === 'max';
   let k = ctx.ints('ksize', []);
-  if (k.length !== 2) ctx.invalid('ksize needs 2 values');
   const adaptive = ctx.bool('adaptive', false);
   const hw = shape && shape.length === 4 ? shape.slice(2) : undefined;
   const known = hw !== undefined && hw.every((d) => d > 0);
-  if (ctx.bool('global_pooling', false) || (adaptive && k[0] === 1 && k[1] === 1)) {
+  // Global pooling ignores ksize (which may then be absent).
+  if (ctx.bool('global_pooling', false) || (adaptive && k.length === 2 && k[0] === 1 && k[1] === 1)) {
     const op = isMax ? 'GlobalMaxPool' : 'GlobalAveragePool';
     nchwOutput(ctx, 'Out', ctx.b.fresh('pool_nchw'), shape ? [shape[0], shape[1], 1, 1] : undefined, nhwc, op, [x], {});
     return;
   }
+  if (k.length !== 2) ctx.invalid('ksize needs 2 values');
   let strides = ctx.ints('strides', [1, 1]);
   let pads: number[];
   let autoPad: string | undefined;
