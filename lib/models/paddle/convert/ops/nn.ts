@@ -9,10 +9,11 @@
 //   dilations reset to 1; VALID: no padding. EXPLICIT: `paddings`.
 // - pool2d: global_pooling (or adaptive with ksize 1x1) covers the whole map;
 //   adaptive windows are [floor(i*in/out), ceil((i+1)*in/out)), a plain
-//   pooling when in is a multiple of out; `exclusive` avg divides by the
+//   pooling when in is a multiple of out, else pooled band by band; `exclusive` avg divides by the
 //   in-bounds count, non-exclusive by kh*kw always (padding and ceil_mode's
 //   overhang included), which ONNX's count_include_pad does not do for the
 //   overhang: that case pads explicitly with zeros and pools unpadded.
+import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
 import { registerOps, OpContext } from '../context';
 import { attrFloat, attrInt, attrInts, attrStr } from '../graph';
 
@@ -206,8 +207,10 @@ function pool2d(ctx: OpContext): void {
   let autoPad: string | undefined;
   let ceil = ctx.bool('ceil_mode', false);
   if (adaptive) {
-    if (!known || hw[0] % k[0] !== 0 || hw[1] % k[1] !== 0) {
-      ctx.unsupported(`adaptive pooling to [${k.join(',')}] from a map of ${known ? `[${hw.join(',')}] (not a multiple)` : 'unknown size (fix it with inputShapes)'}`);
+    if (!known) ctx.unsupported(`adaptive pooling to [${k.join(',')}] from a map of unknown size (fix it with inputShapes)`);
+    if (hw[0] % k[0] !== 0 || hw[1] % k[1] !== 0) {
+      adaptiveBands(ctx, x, shape!, k, isMax, nhwc);
+      return;
     }
     strides = [hw[0] / k[0], hw[1] / k[1]];
     k = strides.slice();
@@ -256,6 +259,31 @@ function pool2d(ctx: OpContext): void {
     outShape = [shape[0], shape[1], ...o];
   }
   nchwOutput(ctx, 'Out', ctx.b.fresh('pool_nchw'), outShape, nhwc, isMax ? 'MaxPool' : 'AveragePool', [input], attrs);
+}
+
+/**
+ * Adaptive pooling whose windows differ in size ([floor(i*in/out),
+ * ceil((i+1)*in/out)) per output cell): every row of a window spans the same
+ * columns, so the mean (or max) over a window is that over H bands, then over
+ * W bands: a Slice and a Reduce per band and dim, two Concats.
+ */
+function adaptiveBands(ctx: OpContext, x: string, shape: number[], out: number[], isMax: boolean, nhwc: boolean): void {
+  if (out[0] * out[1] > PADDLE_CONVERT_LIMITS.maxFoldedElements) ctx.unsupported(`adaptive pooling to [${out.join(',')}]`);
+  const reduce = isMax ? 'ReduceMax' : 'ReduceMean';
+  let v = x;
+  for (const d of [0, 1]) {
+    const size = shape[2 + d];
+    const axis = 2 + d;
+    const bands = Array.from({ length: out[d] }, (_, i) => {
+      const start = Math.floor((i * size) / out[d]);
+      const end = Math.ceil(((i + 1) * size) / out[d]);
+      const band = ctx.b.op('Slice', [v, ctx.b.int64s([start]), ctx.b.int64s([end]), ctx.b.int64s([axis])]);
+      return ctx.b.op(reduce, [band], { axes: attrInts([axis]), keepdims: attrInt(1) });
+    });
+    v = bands.length === 1 ? bands[0] : ctx.b.op('Concat', bands, { axis: attrInt(axis) });
+  }
+  const outShape = [shape[0], shape[1], out[0], out[1]];
+  nchwOutput(ctx, 'Out', ctx.b.fresh('pool_nchw'), outShape, nhwc, 'Identity', [v], {});
 }
 
 function layerNorm(ctx: OpContext): void {
