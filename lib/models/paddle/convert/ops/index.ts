@@ -2,3 +2,8 @@
 // A new family is a module here plus one import line.
 import './activation';
 import './elementwise';
+// After the core's families: tensor.ts and vit.ts only fill the op types still missing.
+import './control-flow';
+import './detection';
+import './tensor';
+import './vit';
