@@ -3,7 +3,7 @@
 // normalisation). gelu and softmax are in activation.ts; stack, expand_v2,
 // unsqueeze2, squeeze2, reduce_mean, fill_any_like, gather in tensor.ts.
 import { OpContext } from '../context';
-import { attrFloat, attrInt, attrInts } from '../graph';
+import { ONNX_ELEM, attrFloat, attrInt, attrInts } from '../graph';
 import { registerMissing } from './register-missing';
 import { broadcastShape, normAxis, scalarLike } from './util';
 
@@ -96,7 +96,7 @@ function pNorm(ctx: OpContext): void {
   if (p === Infinity) y = red('ReduceMax', abs);
   else if (p === -Infinity) y = red('ReduceMin', abs);
   else if (p === 0) {
-    const nz = ctx.b.op('Cast', [ctx.b.op('Not', [ctx.b.op('Equal', [x, scalarLike(ctx, 'X', 0)])])], { to: attrInt(1) });
+    const nz = ctx.b.op('Cast', [ctx.b.op('Not', [ctx.b.op('Equal', [x, scalarLike(ctx, 'X', 0)])])], { to: attrInt(ONNX_ELEM[ctx.dtype('X') ?? 'float32']) });
     y = ctx.b.op('ReduceSum', [nz, ctx.b.int64s(axes)], { keepdims: attrInt(keep) });
   } else if (p === 1) y = red('ReduceL1', x);
   else if (p === 2) y = red('ReduceL2', x);
