@@ -90,6 +90,36 @@ export const SERVICE_LIMITS = {
   maxIdsInError: 20,
 } as const;
 
+/**
+ * Paddle model files read by the converter (lib/models/paddle/): what a
+ * hostile or broken `.pdmodel`, `inference.json` or `.pdiparams` may make the
+ * readers allocate. The real PP-ShiTuV2 detector program is 4 MB with 10
+ * blocks, 1,100 ops and 1,600 vars; its weights are 407 tensors of at most
+ * 4 dimensions.
+ */
+export const PADDLE_LIMITS = {
+  /** Largest `.pdmodel` (protobuf, decoded whole: memory is a small multiple of it). */
+  maxProgramBytes: 256 * 1024 * 1024,
+  /** Largest PIR `inference.json` (parsed whole). */
+  maxJsonBytes: 256 * 1024 * 1024,
+  maxBlocks: 10_000,
+  /** Ops and vars of all blocks together. */
+  maxOps: 1_000_000,
+  maxVars: 2_000_000,
+  /** Dimensions of one tensor (Paddle's own limit is 9). */
+  maxRank: 9,
+  /** Elements of one tensor (2^31: larger would not fit an ONNX initializer either). */
+  maxElements: 2 ** 31,
+  /** Tensors of one `.pdiparams` file. */
+  maxParams: 1_000_000,
+  /** Bytes of one `.pdiparams` record's TensorDesc (a handful of varints). */
+  maxTensorDescBytes: 4096,
+  /** LoD levels of one `.pdiparams` record (weights have none). */
+  maxLodLevel: 8,
+  /** Nesting of PIR regions (sub-blocks of control-flow ops). */
+  maxRegionDepth: 64,
+} as const;
+
 /** Fetching image URLs. */
 export const FETCH_LIMITS = { timeoutMs: 15_000, maxBytes: 32 * 1024 * 1024, maxRedirects: 5 } as const;
 

@@ -5,7 +5,6 @@
 // MLP and an L2-normalised class token.
 import t from 'tap';
 import { ProgramMaker, convertAndRun, maxAbsDiff, ramp } from '../../helpers/paddle-program';
-import { unsqueezePositions } from '../../../lib/models/paddle/convert/ops/tensor';
 
 const TOL = 1e-5;
 
@@ -45,22 +44,14 @@ t.test('layer_norm over the last dim, with Scale and Bias', async (t) => {
   m.param('s', [4], scale);
   m.param('b', [4], bias);
   m.v('y', [-1, 3, 4]);
-  m.v('mean', [-1]);
-  m.v('var', [-1]);
-  m.op('layer_norm', { X: 'x', Scale: 's', Bias: 'b' }, { Y: 'y', Mean: 'mean', Variance: 'var' }, { begin_norm_axis: 2, epsilon: 1e-5 });
+  m.op('layer_norm', { X: 'x', Scale: 's', Bias: 'b' }, { Y: 'y' }, { begin_norm_axis: 2, epsilon: 1e-5 });
   m.fetch('y');
-  m.fetch('mean');
-  m.fetch('var');
   const x = ramp(24, 0.37, -4).map((v, i) => v * (i % 3 === 0 ? 2 : 1));
-  const [y, mean, variance] = await convertAndRun(m, { x: { dims: [2, 3, 4], data: x } });
+  const [y] = await convertAndRun(m, { x: { dims: [2, 3, 4], data: x } });
   const rows = chunk(x, 4);
   const want = rows.flatMap((r) => layerNormRow(r, scale, bias, 1e-5));
   t.same(y.dims, [2, 3, 4]);
   t.ok(maxAbsDiff(y.data, want) < TOL, `Y max diff ${maxAbsDiff(y.data, want)}`);
-  const mu = rows.map((r) => r.reduce((a, b) => a + b, 0) / 4);
-  t.ok(maxAbsDiff(mean.data, mu) < TOL, 'Mean');
-  const vr = rows.map((r, i) => r.reduce((a, b) => a + (b - mu[i]) ** 2, 0) / 4);
-  t.ok(maxAbsDiff(variance.data, vr) < 1e-4, `Variance ${maxAbsDiff(variance.data, vr)}`);
 });
 
 t.test('layer_norm over the last two dims (begin_norm_axis 1, Scale flattened), and without Scale/Bias', async (t) => {
@@ -165,9 +156,6 @@ t.test('p_norm: p 2 keepdim then elementwise_div normalises rows; p 1, inf, 3, a
 });
 
 t.test("unsqueeze2 inserts axes one at a time as Paddle does; squeeze2 drops only 1s", async (t) => {
-  t.same(unsqueezePositions(2, [0, -1]), [0, 3]);
-  t.same(unsqueezePositions(2, [1, 1]), [1, 2]);
-  t.same(unsqueezePositions(1, [-1, 0]), [0, 2]);
   const m = new ProgramMaker();
   m.feed('x', [3, 4]);
   m.v('u', [1, 3, 4, 1]);

@@ -1,7 +1,6 @@
-// Paddle's control flow (while, conditional_block, select_input), its tensor
-// arrays (write_to_array, read_from_array, lod_array_length,
-// tensor_array_to_tensor) and the comparison / logical ops that compute the
-// conditions.
+// Paddle's control flow (while, conditional_block, select_input) and its
+// tensor arrays (write_to_array, read_from_array, lod_array_length,
+// tensor_array_to_tensor); the conditions come from compare.ts, folded.
 //
 // Why folded and not ONNX Loop / If: the graph builder is one flat graph, and
 // in the programs these ops come from (PaddleDetection exports, e.g. the
@@ -17,11 +16,8 @@
 // Tensor arrays exist only during conversion: an array is the list of ONNX
 // values written into it, indexed by constants.
 import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
-import type { PaddleDType } from '../../program';
 import { ConvertState, OpContext, registerOps } from '../context';
-import { ConstValue, numel } from '../graph';
-import { registerMissing } from './register-missing';
-import { broadcastShape, foldBinary } from './util';
+import { ConstValue, ONNX_ELEM, attrInt, numel } from '../graph';
 
 /** The tensor arrays of one conversion: Paddle array var -> ONNX values by index. */
 const ARRAYS = new WeakMap<ConvertState, Map<string, string[]>>();
@@ -170,78 +166,9 @@ function tensorArrayToTensor(ctx: OpContext): void {
     else {
       const dims = parts.map((p) => ctx.b.op('Gather', [ctx.b.op('Shape', [p]), ctx.b.int64s([axis])], { axis: { kind: 'int', v: 0 } }));
       const cat = ctx.b.op('Concat', dims, { axis: { kind: 'int', v: 0 } });
-      ctx.b.node('Cast', [cat], [ctx.output('OutIndex')], { to: { kind: 'int', v: 6 } });
+      ctx.b.node('Cast', [cat], [ctx.output('OutIndex')], { to: attrInt(ONNX_ELEM.int32) });
     }
   }
-}
-
-// ---- comparisons and logic: folded when both sides are known (loop counters, shapes) ----
-
-/** Paddle's `axis` broadcasting for compare ops: the smaller operand aligned at `axis` (trailing 1s added). */
-function alignedInputs(ctx: OpContext): [string, string, ConstValue | undefined, ConstValue | undefined] {
-  const axis = ctx.int('axis', -1);
-  const rx = ctx.rank('X');
-  const ry = ctx.rank('Y');
-  let x = ctx.input('X');
-  let y = ctx.input('Y');
-  let cx = ctx.constant('X');
-  let cy = ctx.constant('Y');
-  if (axis !== -1 && rx !== ry) {
-    const pad = Math.max(rx, ry) - axis - Math.min(rx, ry);
-    if (pad > 0) {
-      const axes = Array.from({ length: pad }, (_, i) => Math.min(rx, ry) + i);
-      const ones = new Array<number>(pad).fill(1);
-      if (rx < ry) {
-        x = ctx.b.op('Unsqueeze', [x, ctx.b.int64s(axes)]);
-        if (cx) cx = { ...cx, dims: [...cx.dims, ...ones] };
-      } else {
-        y = ctx.b.op('Unsqueeze', [y, ctx.b.int64s(axes)]);
-        if (cy) cy = { ...cy, dims: [...cy.dims, ...ones] };
-      }
-    }
-  }
-  return [x, y, cx, cy];
-}
-
-function compare(onnxOp: string, f: (a: number, b: number) => boolean, negate = false) {
-  return (ctx: OpContext): void => {
-    const [x, y, cx, cy] = alignedInputs(ctx);
-    if (cx && cy) {
-      ctx.setConst('Out', foldBinary(cx, cy, (a, b) => (f(a, b) ? 1 : 0), 'bool'));
-      return;
-    }
-    const out = ctx.output('Out');
-    if (negate) ctx.b.node('Not', [ctx.b.op(onnxOp, [x, y])], [out]);
-    else ctx.b.node(onnxOp, [x, y], [out]);
-    ctx.setShape(out, broadcastShape(ctx.shape('X'), ctx.shape('Y')));
-  };
-}
-
-function logicalBinary(onnxOp: string, f: (a: boolean, b: boolean) => boolean) {
-  return (ctx: OpContext): void => {
-    const cx = ctx.constant('X');
-    const cy = ctx.constant('Y');
-    if (cx && cy) {
-      ctx.setConst('Out', foldBinary(cx, cy, (a, b) => (f(a !== 0, b !== 0) ? 1 : 0), 'bool'));
-      return;
-    }
-    const asBool = (slot: string) => (ctx.dtype(slot) === 'bool' ? ctx.input(slot) : ctx.b.op('Cast', [ctx.input(slot)], { to: { kind: 'int', v: 9 } }));
-    const out = ctx.output('Out');
-    ctx.b.node(onnxOp, [asBool('X'), asBool('Y')], [out]);
-    ctx.setShape(out, broadcastShape(ctx.shape('X'), ctx.shape('Y')));
-  };
-}
-
-function logicalNot(ctx: OpContext): void {
-  const c = ctx.constant('X');
-  if (c) {
-    ctx.setConst('Out', { dtype: 'bool' as PaddleDType, dims: [...c.dims], values: c.values.map((v) => (v === 0 ? 1 : 0)) });
-    return;
-  }
-  const x = ctx.dtype('X') === 'bool' ? ctx.input('X') : ctx.b.op('Cast', [ctx.input('X')], { to: { kind: 'int', v: 9 } });
-  const out = ctx.output('Out');
-  ctx.b.node('Not', [x], [out]);
-  ctx.setShape(out, ctx.shape('X'));
 }
 
 registerOps({
@@ -252,18 +179,4 @@ registerOps({
   read_from_array: readFromArray,
   lod_array_length: lodArrayLength,
   tensor_array_to_tensor: tensorArrayToTensor,
-});
-
-// Comparisons and logic may also come with the core's elementwise family.
-registerMissing({
-  less_than: compare('Less', (a, b) => a < b),
-  less_equal: compare('LessOrEqual', (a, b) => a <= b),
-  greater_than: compare('Greater', (a, b) => a > b),
-  greater_equal: compare('GreaterOrEqual', (a, b) => a >= b),
-  equal: compare('Equal', (a, b) => a === b),
-  not_equal: compare('Equal', (a, b) => a !== b, true),
-  logical_and: logicalBinary('And', (a, b) => a && b),
-  logical_or: logicalBinary('Or', (a, b) => a || b),
-  logical_xor: logicalBinary('Xor', (a, b) => a !== b),
-  logical_not: logicalNot,
 });

@@ -2,8 +2,13 @@
 // A new family is a module here plus one import line.
 import './activation';
 import './elementwise';
-// After the core's families: tensor.ts and vit.ts only fill the op types still missing.
+import './nn';
+import './tensor';
+import './math';
+import './interp';
+import './compare';
 import './control-flow';
 import './detection';
-import './tensor';
-import './vit';
+import './generate';
+import './indexing';
+import './norm';

@@ -1,390 +1,452 @@
-// Tensor-building and indexing ops of the detector's post-processing and of
-// ViT programs: range, meshgrid, stack, reverse, top_k_v2, gather, reduce_*,
-// expand_v2 / expand_as_v2, unsqueeze2 / squeeze2, fill_any_like.
+// Shape and layout ops: reshape2, transpose2, flatten, squeeze2/unsqueeze2,
+// concat, split, slice, stack, expand_v2, shape, fill_constant, assign_value,
+// cast, assign. Whatever has only constant inputs (shape arithmetic once the
+// feed sizes are fixed) is folded into a constant.
 //
-// Ops whose inputs are all known at conversion time are folded to constants
-// (up to PADDLE_CONVERT_LIMITS.maxFoldedElements values): the detector's
-// anchor grids (range -> meshgrid -> stack) depend only on the fixed input
-// size. Semantics and attribute defaults are Paddle's op makers'
-// (paddle/phi/ops/yaml/op_compat.yaml, the phi kernels).
-import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
+// Facts from Paddle (phi/infermeta/unary.cc, phi/kernels/funcs/slice_utils.h):
+// - reshape: 0 copies the input dim at that index, -1 is inferred (ONNX's
+//   Reshape with allowzero = 0 means the same); `ShapeTensor` (a list of
+//   1-element tensors) wins over `Shape`, which wins over the `shape` attribute.
+// - shape outputs int32; slice clamps starts/ends to [0, dim] after adding dim
+//   to negatives, and `decrease_axis` drops those axes (a 0-D result where the
+//   output var is 0-D, [1] where the program says [1]).
+// - unsqueeze inserts its axes one after the other, each relative to the
+//   shape so far (a negative one counts from the end of that shape + 1).
+// - squeeze drops only the listed axes that are 1 (others stay, no error);
+//   no axes: every 1.
 import type { PaddleDType } from '../../program';
-import { OpContext } from '../context';
-import { ConstValue, ONNX_ELEM, PADDLE_VARTYPE, attrInt, attrInts, numel } from '../graph';
-import { registerMissing } from './register-missing';
+import { registerOps, OpContext } from '../context';
+import { PADDLE_VARTYPE, attrInt, attrInts, numel } from '../graph';
 import { normAxis } from './util';
 
-const INT_TYPES: ReadonlySet<PaddleDType> = new Set(['bool', 'int8', 'uint8', 'int16', 'int32', 'int64']);
-const INT64_MIN = -9223372036854775808; // -2^63, exact as a double
-
-const foldable = (dims: number[]): boolean => numel(dims) <= PADDLE_CONVERT_LIMITS.maxFoldedElements;
-
-function castConst(c: ConstValue, dtype: PaddleDType): ConstValue {
-  return { dtype, dims: c.dims, values: INT_TYPES.has(dtype) ? c.values.map((v) => Math.trunc(v)) : [...c.values] };
-}
-
-/** A 1-element tensor as an ONNX scalar (Range and friends take rank 0). */
-function toScalar(ctx: OpContext, v: string): string {
-  return ctx.b.op('Reshape', [v, ctx.b.int64s([])]);
-}
-
-/** A shape-like input as int64. */
-function asInt64(ctx: OpContext, v: string): string {
-  return ctx.b.factsOf(v).dtype === 'int64' ? v : ctx.b.op('Cast', [v], { to: attrInt(ONNX_ELEM.int64) });
-}
-
-/** Row-major strides. */
-function strides(dims: number[]): number[] {
-  const s = new Array<number>(dims.length).fill(1);
-  for (let i = dims.length - 2; i >= 0; i--) s[i] = s[i + 1] * dims[i + 1];
-  return s;
-}
-
-// ---- range ----
-
-function range(ctx: OpContext): void {
-  const dtype = ctx.outDtype('Out') ?? ctx.dtype('Start') ?? 'float32';
-  const [s, e, st] = ['Start', 'End', 'Step'].map((k) => ctx.constant(k));
-  if (s && e && st) {
-    const [a, b, d] = [s.values[0], e.values[0], st.values[0]];
-    if (d === 0) ctx.invalid('step 0');
-    const n = Math.max(0, Math.ceil((b - a) / d));
-    if (foldable([n])) {
-      ctx.setConst('Out', castConst({ dtype, dims: [n], values: Array.from({ length: n }, (_, i) => a + i * d) }, dtype));
-      return;
-    }
+/** A Paddle dtype attribute (a VarType number, or a dtype name as PIR programs write it). */
+export function dtypeAttr(ctx: OpContext, name: string, def: PaddleDType): PaddleDType {
+  const a = ctx.attr(name);
+  if (a === undefined) return def;
+  if (typeof a === 'number') {
+    if (a === -1) return def;
+    const t = PADDLE_VARTYPE[a];
+    if (!t) ctx.unsupported(`${name} = VarType ${a}`);
+    return t;
   }
-  const out = ctx.output('Out');
-  const conv = (slot: string) => {
-    const v = toScalar(ctx, ctx.input(slot));
-    return ctx.dtype(slot) === dtype ? v : ctx.b.op('Cast', [v], { to: attrInt(ONNX_ELEM[dtype]) });
-  };
-  ctx.b.node('Range', [conv('Start'), conv('End'), conv('Step')], [out]);
-  ctx.setShape(out, [-1]);
+  if (typeof a === 'string' && a in PADDLE_VARTYPE_NAMES) return a as PaddleDType;
+  return ctx.invalid(`attribute ${name} is not a dtype`);
+}
+const PADDLE_VARTYPE_NAMES = Object.fromEntries(Object.values(PADDLE_VARTYPE).map((t) => [t, true]));
+
+const isIntType = (t: PaddleDType) => t === 'int8' || t === 'uint8' || t === 'int16' || t === 'int32' || t === 'int64' || t === 'bool';
+
+/** Values converted to `dtype` as a cast would (truncation toward zero for integers). */
+export function castValues(values: number[], dtype: PaddleDType): number[] {
+  if (dtype === 'bool') return values.map((v) => (v !== 0 ? 1 : 0));
+  if (isIntType(dtype)) return values.map((v) => Math.trunc(v));
+  if (dtype === 'float32') return values.map((v) => Math.fround(v));
+  return values;
 }
 
-// ---- meshgrid ('ij' indexing: output i varies along dim i) ----
+/** An int64 value of the ints that `value` holds (Cast unless constant). */
+export function asInt64(ctx: OpContext, value: string): string {
+  const f = ctx.b.factsOf(value);
+  if (f.value) return ctx.b.constant({ dtype: 'int64', dims: f.value.dims, values: f.value.values.map((v) => Math.trunc(v)) }, 'i64');
+  if (f.dtype === 'int64') return value;
+  return ctx.b.op('Cast', [value], { to: attrInt(7) });
+}
 
-function meshgrid(ctx: OpContext): void {
-  const n = ctx.names('X').length;
-  const consts = ctx.names('X').map((_, i) => ctx.constant('X', i));
-  const sizes = ctx.names('X').map((_, i) => {
-    const s = ctx.shape('X', i);
-    return s && s.length <= 1 ? (s.length === 0 ? 1 : s[0]) : ctx.invalid(`input ${i} is not 1-D`);
-  });
-  if (consts.every((c) => c !== undefined) && foldable(sizes)) {
-    const dims = consts.map((c) => c!.values.length);
-    const st = strides(dims);
-    const total = numel(dims);
-    for (let i = 0; i < n; i++) {
-      const c = consts[i]!;
-      const values = Array.from({ length: total }, (_, f) => c.values[Math.floor(f / st[i]) % dims[i]]);
-      ctx.setConst('Out', { dtype: c.dtype, dims, values }, i);
+/**
+ * An int list given as a list of 1-element tensors (`listSlot`), one tensor
+ * (`tensorSlot`), or the attribute: an int64 1-D value name, and the values
+ * when known at conversion time.
+ */
+export function intList(ctx: OpContext, listSlot: string | undefined, tensorSlot: string | undefined, attr: string, def: number[] = []): { name: string; values?: number[] } {
+  if (listSlot && ctx.has(listSlot)) {
+    const parts = ctx.names(listSlot).map((_, i) => ctx.input(listSlot, i));
+    const consts = parts.map((p) => ctx.b.factsOf(p).value);
+    if (consts.every((c) => c !== undefined)) {
+      const values = consts.flatMap((c) => c!.values.map((v) => Math.trunc(v)));
+      return { name: ctx.b.int64s(values), values };
     }
+    const flat = parts.map((p) => ctx.b.op('Reshape', [asInt64(ctx, p), ctx.b.int64s([-1])]));
+    return { name: ctx.b.op('Concat', flat, { axis: attrInt(0) }) };
+  }
+  if (tensorSlot && ctx.has(tensorSlot)) {
+    const c = ctx.constant(tensorSlot);
+    if (c) {
+      const values = c.values.map((v) => Math.trunc(v));
+      return { name: ctx.b.int64s(values), values };
+    }
+    return { name: ctx.b.op('Reshape', [asInt64(ctx, ctx.input(tensorSlot)), ctx.b.int64s([-1])]) };
+  }
+  const values = ctx.ints(attr, def);
+  return { name: ctx.b.int64s(values), values };
+}
+
+/** Output shape of a Paddle/ONNX reshape (0 = copy, -1 = infer) when derivable. */
+function reshapeShape(inShape: number[] | undefined, target: number[]): number[] {
+  const out = target.map((d, i) => (d === 0 ? (inShape?.[i] ?? -1) : d));
+  const neg = out.indexOf(-1);
+  if (neg >= 0 && target[neg] === -1 && inShape && inShape.every((d) => d >= 0)) {
+    const rest = out.reduce((a, d, i) => (i === neg ? a : a * d), 1);
+    if (rest > 0) out[neg] = numel(inShape) / rest;
+  }
+  return out;
+}
+
+/** Moves or copies value `v` into output `slot` with its static shape. */
+function emit(ctx: OpContext, slot: string, opType: string, inputs: string[], attrs: Parameters<OpContext['b']['node']>[3] = {}, shape?: number[]): string {
+  const out = ctx.output(slot);
+  ctx.b.node(opType, inputs, [out], attrs);
+  ctx.setShape(out, shape);
+  return out;
+}
+
+function reshape2(ctx: OpContext): void {
+  const target = intList(ctx, 'ShapeTensor', 'Shape', 'shape');
+  const s = ctx.shape('X');
+  const c = ctx.constant('X');
+  if (c && target.values) {
+    ctx.setConst('Out', { ...c, dims: reshapeShape(c.dims, target.values) });
     return;
   }
-  const flat = ctx.names('X').map((_, i) => ctx.b.op('Reshape', [ctx.input('X', i), ctx.b.int64s([-1])]));
-  const full = ctx.b.op('Concat', flat.map((f) => ctx.b.op('Shape', [f])), { axis: attrInt(0) });
-  for (let i = 0; i < n; i++) {
-    const shape = Array.from({ length: n }, (_, k) => (k === i ? -1 : 1));
-    const out = ctx.output('Out', i);
-    ctx.b.node('Expand', [ctx.b.op('Reshape', [flat[i], ctx.b.int64s(shape)]), full], [out]);
-    ctx.setShape(out, sizes);
-  }
+  emit(ctx, 'Out', 'Reshape', [ctx.input('X'), target.name], {}, target.values ? reshapeShape(s, target.values) : ctx.outShape('Out'));
 }
 
-// ---- stack ----
-
-function stack(ctx: OpContext): void {
-  const n = ctx.names('X').length;
-  if (n === 0) ctx.invalid('no inputs');
-  const s0 = ctx.shape('X', 0);
-  const rank = s0 ? s0.length : ctx.rank('X');
-  const axis = normAxis(ctx.int('axis', 0), rank + 1);
-  const consts = ctx.names('X').map((_, i) => ctx.constant('X', i));
-  if (consts.every((c) => c !== undefined)) {
-    const dims = [...consts[0]!.dims];
-    const outDims = [...dims.slice(0, axis), n, ...dims.slice(axis)];
-    if (foldable(outDims) && consts.every((c) => c!.dims.join() === dims.join())) {
-      const outer = numel(dims.slice(0, axis));
-      const inner = numel(dims.slice(axis));
-      const values: number[] = [];
-      for (let o = 0; o < outer; o++) for (const c of consts) values.push(...c!.values.slice(o * inner, (o + 1) * inner));
-      ctx.setConst('Y', { dtype: consts[0]!.dtype, dims: outDims, values });
-      return;
-    }
-  }
-  const parts = ctx.names('X').map((_, i) => ctx.b.op('Unsqueeze', [ctx.input('X', i), ctx.b.int64s([axis])]));
-  const out = ctx.output('Y');
-  ctx.b.node('Concat', parts, [out], { axis: attrInt(axis) });
-  if (s0) ctx.setShape(out, [...s0.slice(0, axis), n, ...s0.slice(axis)]);
+function transpose2(ctx: OpContext): void {
+  const perm = ctx.ints('axis', []);
+  const s = ctx.shape('X');
+  emit(ctx, 'Out', 'Transpose', [ctx.input('X')], { perm: attrInts(perm) }, s ? perm.map((p) => s[p]) : undefined);
 }
 
-// ---- reverse (flip along axes) ----
-
-function reverse(ctx: OpContext): void {
+function flattenRange(ctx: OpContext): void {
   const rank = ctx.rank('X');
-  const axes = ctx.ints('axis', []).map((a) => normAxis(a, rank));
+  const s = ctx.shape('X')!;
+  if (rank === 0) {
+    emit(ctx, 'Out', 'Reshape', [ctx.input('X'), ctx.b.int64s([1])], {}, [1]);
+    return;
+  }
+  const start = normAxis(ctx.int('start_axis', 1), rank);
+  const stop = normAxis(ctx.int('stop_axis', 1), rank);
+  if (start > stop) ctx.invalid(`start_axis ${start} after stop_axis ${stop}`);
+  const mid = s.slice(start, stop + 1);
+  const merged = mid.every((d) => d >= 0) ? numel(mid) : -1;
+  const outShape = [...s.slice(0, start), merged, ...s.slice(stop + 1)];
+  const after = s.slice(stop + 1);
+  let target: string;
+  if (after.every((d) => d >= 0)) {
+    // 0 copies the leading dims; the merged one is inferred.
+    target = ctx.b.int64s([...new Array<number>(start).fill(0), -1, ...after]);
+  } else {
+    const shp = ctx.b.op('Shape', [ctx.input('X')]);
+    const tail = ctx.b.op('Slice', [shp, ctx.b.int64s([stop + 1]), ctx.b.int64s([rank])]);
+    target = ctx.b.op('Concat', [ctx.b.int64s([...new Array<number>(start).fill(0), -1]), tail], { axis: attrInt(0) });
+  }
   const c = ctx.constant('X');
   if (c) {
-    const st = strides(c.dims);
-    const values = c.values.map((_, f) => {
-      let src = 0;
-      for (let d = 0; d < c.dims.length; d++) {
-        const coord = Math.floor(f / st[d]) % c.dims[d];
-        src += (axes.includes(d) ? c.dims[d] - 1 - coord : coord) * st[d];
-      }
-      return c.values[src];
-    });
-    ctx.setConst('Out', { ...c, values });
+    ctx.setConst('Out', { ...c, dims: outShape });
     return;
   }
-  const out = ctx.output('Out');
-  const k = axes.length;
-  ctx.b.node('Slice', [
-    ctx.input('X'),
-    ctx.b.int64s(new Array<number>(k).fill(-1)),
-    ctx.b.int64s(new Array<number>(k).fill(INT64_MIN)),
-    ctx.b.int64s(axes),
-    ctx.b.int64s(new Array<number>(k).fill(-1)),
-  ], [out]);
-  ctx.setShape(out, ctx.shape('X'));
+  emit(ctx, 'Out', 'Reshape', [ctx.input('X'), target], {}, outShape);
 }
 
-// ---- top_k_v2 ----
-
-function topK(ctx: OpContext): void {
-  const rank = ctx.rank('X');
-  const axis = normAxis(ctx.int('axis', -1), rank);
-  let k: string;
-  let kStatic: number | undefined;
-  const kc = ctx.constant('K');
-  if (ctx.has('K') && !kc) k = ctx.b.op('Reshape', [asInt64(ctx, ctx.input('K')), ctx.b.int64s([1])]);
-  else {
-    kStatic = kc ? kc.values[0] : ctx.int('k', 1);
-    k = ctx.b.int64s([kStatic]);
-  }
-  const values = ctx.output('Out');
-  const indices = ctx.output('Indices');
-  ctx.b.node('TopK', [ctx.input('X'), k], [values, indices], {
-    axis: attrInt(axis),
-    largest: attrInt(ctx.bool('largest', true) ? 1 : 0),
-    sorted: attrInt(ctx.bool('sorted', true) ? 1 : 0),
-  });
+/** Legacy flatten / flatten2: [prod(dims[:axis]), prod(dims[axis:])]. */
+function flatten2(ctx: OpContext): void {
+  const axis = ctx.int('axis', 1);
   const s = ctx.shape('X');
-  if (s) {
-    const o = [...s];
-    o[axis] = kStatic ?? -1;
-    ctx.setShape(values, o);
-    ctx.setShape(indices, o);
-  }
-  ctx.b.setFacts(indices, { dtype: 'int64' });
+  const shape = s && s.every((d) => d >= 0) ? [numel(s.slice(0, axis)), numel(s.slice(axis))] : undefined;
+  emit(ctx, 'Out', 'Flatten', [ctx.input('X')], { axis: attrInt(axis) }, shape);
 }
 
-// ---- gather (index 1-D, or [N, 1]) ----
-
-function gather(ctx: OpContext): void {
-  let axis = ctx.int('axis', 0);
-  if (ctx.has('Axis')) {
-    const a = ctx.constant('Axis');
-    if (!a) ctx.unsupported('an Axis known only at run time');
-    axis = a.values[0];
-  }
+function squeeze2(ctx: OpContext): void {
   const rank = ctx.rank('X');
-  axis = normAxis(axis, rank);
-  let index = ctx.input('Index');
-  const is = ctx.shape('Index');
-  if (is && is.length === 2) {
-    if (is[1] !== 1 && is[1] !== -1) ctx.invalid(`index of shape [${is.join(',')}]`);
-    index = ctx.b.op('Reshape', [index, ctx.b.int64s([-1])]);
-  }
-  const out = ctx.output('Out');
-  ctx.b.node('Gather', [ctx.input('X'), index], [out], { axis: attrInt(axis) });
-  const xs = ctx.shape('X');
-  if (xs && is) {
-    const o = [...xs];
-    o.splice(axis, 1, ...(is.length === 0 ? [] : [is[0]]));
-    ctx.setShape(out, o);
-  }
-}
-
-// ---- reductions ----
-
-function reduce(onnxOp: string) {
-  return (ctx: OpContext): void => {
-    const rank = ctx.rank('X');
-    const dims = ctx.ints('dim', []);
-    const all = ctx.bool('reduce_all', false) || dims.length === 0 || dims.length >= rank;
-    const axes = all ? Array.from({ length: rank }, (_, i) => i) : [...new Set(dims.map((d) => normAxis(d, rank)))].sort((a, b) => a - b);
-    const keep = ctx.bool('keep_dim', false);
-    let x = ctx.input('X');
-    const outType = ctx.int('out_dtype', -1);
-    if (outType >= 0) {
-      const t = PADDLE_VARTYPE[outType];
-      if (!t) ctx.unsupported(`out_dtype ${outType}`);
-      if (t !== ctx.dtype('X')) x = ctx.b.op('Cast', [x], { to: attrInt(ONNX_ELEM[t]) });
+  const s = ctx.shape('X')!;
+  let axes = ctx.ints('axes', []).map((a) => normAxis(a, rank));
+  if (axes.length === 0) {
+    if (s.some((d) => d < 0)) {
+      emit(ctx, 'Out', 'Squeeze', [ctx.input('X')], {}, ctx.outShape('Out'));
+      return;
     }
-    let y = onnxOp === 'ReduceSum'
-      ? ctx.b.op('ReduceSum', [x, ctx.b.int64s(axes)], { keepdims: attrInt(keep ? 1 : 0) })
-      : ctx.b.op(onnxOp, [x], { axes: attrInts(axes), keepdims: attrInt(keep ? 1 : 0) });
-    const s = ctx.shape('X');
-    let outShape = s ? s.map((d, i) => (axes.includes(i) ? 1 : d)).filter((_, i) => keep || !axes.includes(i)) : undefined;
-    // Programs from Paddle before 0-D tensors declare a full reduction as [1].
-    if (!keep && axes.length === rank && ctx.outShape('Out')?.length === 1) {
-      y = ctx.b.op('Reshape', [y, ctx.b.int64s([1])]);
-      outShape = [1];
-    }
-    const out = ctx.output('Out');
-    ctx.b.node('Identity', [y], [out]);
-    ctx.setShape(out, outShape);
-  };
-}
-
-// ---- expand ----
-
-/** Paddle's -1 ("keep this dim") becomes 1, which ONNX's broadcasting Expand keeps too. */
-function expandV2(ctx: OpContext): void {
-  let shape: string;
-  let known: number[] | undefined;
-  const sc = ctx.constant('Shape');
-  const listConsts = ctx.names('expand_shapes_tensor').map((_, i) => ctx.constant('expand_shapes_tensor', i));
-  if (ctx.has('Shape') && !sc) shape = asInt64(ctx, ctx.input('Shape'));
-  else if (ctx.has('expand_shapes_tensor') && listConsts.some((c) => !c)) {
-    shape = ctx.b.op('Concat', ctx.inputs('expand_shapes_tensor').map((v) => ctx.b.op('Reshape', [asInt64(ctx, v), ctx.b.int64s([1])])), { axis: attrInt(0) });
-  } else {
-    known = sc ? sc.values : ctx.has('expand_shapes_tensor') ? listConsts.map((c) => c!.values[0]) : ctx.ints('shape', []);
-    shape = ctx.b.int64s(known.map((d) => (d === -1 ? 1 : d)));
+    axes = s.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
   }
-  if (!known) {
-    const minus1 = ctx.b.op('Equal', [shape, ctx.b.int64s([-1])]);
-    shape = ctx.b.op('Where', [minus1, ctx.b.int64s([1]), shape]);
-  }
-  const out = ctx.output('Out');
-  ctx.b.node('Expand', [ctx.input('X'), shape], [out]);
-  const xs = ctx.shape('X');
-  if (known && xs) {
-    const off = known.length - xs.length;
-    ctx.setShape(out, known.map((d, i) => (d === -1 ? (i >= off ? xs[i - off] : -1) : d)));
-  }
-}
-
-function expandAsV2(ctx: OpContext): void {
-  const out = ctx.output('Out');
-  if (ctx.has('Y')) {
-    ctx.b.node('Expand', [ctx.input('X'), ctx.b.op('Shape', [ctx.input('Y')])], [out]);
-    ctx.setShape(out, ctx.shape('Y'));
-  } else {
-    const target = ctx.ints('target_shape', []);
-    if (target.length === 0) ctx.invalid('neither Y nor target_shape');
-    ctx.b.node('Expand', [ctx.input('X'), ctx.b.int64s(target.map((d) => (d === -1 ? 1 : d)))], [out]);
-    ctx.setShape(out, target);
-  }
-}
-
-// ---- unsqueeze2 / squeeze2 ----
-
-function axesOf(ctx: OpContext): number[] {
-  if (ctx.has('AxesTensor')) {
-    const c = ctx.constant('AxesTensor');
-    if (!c) ctx.unsupported('axes known only at run time');
-    return c.values;
-  }
-  if (ctx.has('AxesTensorList')) {
-    return ctx.names('AxesTensorList').map((_, i) => {
-      const c = ctx.constant('AxesTensorList', i);
-      if (!c) ctx.unsupported('axes known only at run time');
-      return c.values[0];
-    });
-  }
-  return ctx.ints('axes', []);
-}
-
-/** Paddle's unsqueeze inserts one axis at a time, each relative to the rank so far; the positions the 1s end at. */
-export function unsqueezePositions(rank: number, axes: number[]): number[] {
-  const marks = new Array<number>(rank + axes.length).fill(0);
-  let cur = rank;
-  for (const a of axes) {
-    const p = a < 0 ? a + cur + 1 : a;
-    for (let i = cur; i >= p; i--) {
-      if (marks[i] === 1) {
-        marks[i + 1] = 1;
-        marks[i] = 0;
-      }
-    }
-    marks[p] = 1;
-    cur++;
-  }
-  return marks.flatMap((m, i) => (m === 1 ? [i] : []));
-}
-
-function reshapeConstOr(ctx: OpContext, onnxOp: string, axes: number[], outDims: number[] | undefined): void {
+  // Paddle keeps a listed axis that is not 1; an unknown one is taken as 1.
+  axes = [...new Set(axes)].filter((a) => s[a] === 1 || s[a] < 0).sort((a, b) => a - b);
+  const outShape = s.filter((_, i) => !axes.includes(i));
   const c = ctx.constant('X');
-  if (c && outDims) {
-    ctx.setConst('Out', { ...c, dims: outDims });
+  if (c) {
+    ctx.setConst('Out', { ...c, dims: outShape });
     return;
   }
-  const out = ctx.output('Out');
-  ctx.b.node(onnxOp, [ctx.input('X'), ctx.b.int64s(axes)], [out]);
-  ctx.setShape(out, outDims);
+  if (axes.length === 0) {
+    emit(ctx, 'Out', 'Identity', [ctx.input('X')], {}, s);
+    return;
+  }
+  emit(ctx, 'Out', 'Squeeze', [ctx.input('X'), ctx.b.int64s(axes)], {}, outShape);
 }
 
 function unsqueeze2(ctx: OpContext): void {
-  const rank = ctx.rank('X');
-  const pos = unsqueezePositions(rank, axesOf(ctx));
-  if (pos.some((p) => p < 0 || p > rank + pos.length - 1)) ctx.invalid(`axes [${axesOf(ctx).join(',')}] out of range for rank ${rank}`);
-  const s = ctx.shape('X');
-  let outDims: number[] | undefined;
-  if (s) {
-    outDims = [];
-    let k = 0;
-    for (let i = 0; i < rank + pos.length; i++) outDims.push(pos.includes(i) ? 1 : s[k++]);
+  const s = ctx.shape('X')!;
+  const given = intList(ctx, 'AxesTensorList', 'AxesTensor', 'axes');
+  if (!given.values) ctx.unsupported('axes known only at run time');
+  // Insert one after the other, as Paddle does; the markers' final positions are ONNX's axes.
+  const marks: (number | null)[] = s.map((d) => d);
+  for (const a of given.values) {
+    const pos = a < 0 ? a + marks.length + 1 : a;
+    if (pos < 0 || pos > marks.length) ctx.invalid(`axis ${a} out of range`);
+    marks.splice(pos, 0, null);
   }
-  reshapeConstOr(ctx, 'Unsqueeze', pos, outDims);
-}
-
-/** Paddle squeezes only the listed dims that are 1 (all 1s when none are listed); an unknown dim is taken as 1. */
-function squeeze2(ctx: OpContext): void {
-  const s = ctx.shape('X');
-  if (!s) ctx.unsupported('the input rank is unknown');
-  const listed = axesOf(ctx).map((a) => normAxis(a, s.length));
-  const axes = (listed.length === 0 ? s.map((_, i) => i).filter((i) => s[i] === 1) : listed.filter((i) => s[i] === 1 || s[i] === -1))
-    .filter((v, i, arr) => arr.indexOf(v) === i)
-    .sort((a, b) => a - b);
-  if (axes.length === 0) {
-    ctx.bindOutput('Out', ctx.input('X'));
+  const axes = marks.map((m, i) => (m === null ? i : -1)).filter((i) => i >= 0);
+  const outShape = marks.map((m) => (m === null ? 1 : m));
+  const c = ctx.constant('X');
+  if (c) {
+    ctx.setConst('Out', { ...c, dims: outShape });
     return;
   }
-  reshapeConstOr(ctx, 'Squeeze', axes, s.filter((_, i) => !axes.includes(i)));
+  emit(ctx, 'Out', 'Unsqueeze', [ctx.input('X'), ctx.b.int64s(axes)], {}, outShape);
 }
 
-// ---- fill_any_like ----
-
-function fillAnyLike(ctx: OpContext): void {
-  const t = ctx.int('dtype', -1);
-  const dtype = t >= 0 ? PADDLE_VARTYPE[t] : ctx.dtype('X');
-  if (!dtype) ctx.unsupported(`dtype ${t}`);
-  const value = ctx.float('value', 0);
-  const out = ctx.output('Out');
-  ctx.b.node('Expand', [ctx.b.scalar(value, dtype), ctx.b.op('Shape', [ctx.input('X')])], [out]);
-  ctx.setShape(out, ctx.shape('X'));
-  ctx.b.setFacts(out, { dtype });
+function concat(ctx: OpContext): void {
+  const rank = ctx.rank('X');
+  let axis = ctx.int('axis', 0);
+  if (ctx.has('AxisTensor')) {
+    const a = ctx.constant('AxisTensor');
+    if (!a) ctx.unsupported('AxisTensor known only at run time');
+    axis = a.values[0];
+  }
+  axis = normAxis(axis, rank);
+  const n = ctx.names('X').length;
+  const consts = Array.from({ length: n }, (_, i) => ctx.constant('X', i));
+  if (rank === 1 && consts.every((c) => c !== undefined)) {
+    const values = consts.flatMap((c) => c!.values);
+    ctx.setConst('Out', { dtype: consts[0]!.dtype, dims: [values.length], values });
+    return;
+  }
+  const shapes = Array.from({ length: n }, (_, i) => ctx.shape('X', i));
+  let outShape: number[] | undefined;
+  if (shapes.every((x) => x !== undefined)) {
+    outShape = [...shapes[0]!];
+    outShape[axis] = shapes.some((x) => x![axis] < 0) ? -1 : shapes.reduce((a, x) => a + x![axis], 0);
+  }
+  emit(ctx, 'Out', 'Concat', ctx.inputs('X'), { axis: attrInt(axis) }, outShape);
 }
 
-registerMissing({
-  range,
-  meshgrid,
-  stack,
-  reverse,
-  top_k_v2: topK,
-  gather,
-  reduce_max: reduce('ReduceMax'),
-  reduce_min: reduce('ReduceMin'),
-  reduce_sum: reduce('ReduceSum'),
-  reduce_mean: reduce('ReduceMean'),
-  reduce_prod: reduce('ReduceProd'),
-  expand_v2: expandV2,
-  expand_as_v2: expandAsV2,
-  unsqueeze2,
+function split(ctx: OpContext): void {
+  const rank = ctx.rank('X');
+  const s = ctx.shape('X')!;
+  let axis = ctx.int('axis', 0);
+  if (ctx.has('AxisTensor')) {
+    const a = ctx.constant('AxisTensor');
+    if (!a) ctx.unsupported('AxisTensor known only at run time');
+    axis = a.values[0];
+  }
+  axis = normAxis(axis, rank);
+  const nOut = ctx.outNames('Out').length;
+  let sections = ctx.has('SectionsTensorList') ? intList(ctx, 'SectionsTensorList', undefined, 'sections').values : ctx.ints('sections', []);
+  if (!sections) ctx.unsupported('sections known only at run time');
+  const num = ctx.int('num', 0);
+  const dim = s[axis];
+  if (sections.length === 0) {
+    if (num > 0 && dim > 0) sections = new Array<number>(num).fill(dim / num);
+  } else if (sections.includes(-1)) {
+    if (dim < 0) ctx.unsupported('a -1 section of a dim unknown at conversion (fix it with inputShapes)');
+    const known = sections.reduce((a, v) => (v === -1 ? a : a + v), 0);
+    sections = sections.map((v) => (v === -1 ? dim - known : v));
+  }
+  const outs = Array.from({ length: nOut }, (_, i) => ctx.output('Out', i));
+  const inputs = [ctx.input('X')];
+  if (sections.length > 0) {
+    if (sections.length !== nOut) ctx.invalid(`${sections.length} sections for ${nOut} outputs`);
+    inputs.push(ctx.b.int64s(sections));
+  }
+  ctx.b.node('Split', inputs, outs, { axis: attrInt(axis) });
+  outs.forEach((o, i) => {
+    const sh = [...s];
+    sh[axis] = sections.length > 0 ? sections[i] : -1;
+    ctx.setShape(o, sh);
+  });
+}
+
+function slice(ctx: OpContext): void {
+  const rank = ctx.rank('Input');
+  const s = ctx.shape('Input')!;
+  const axes = ctx.ints('axes', []).map((a) => normAxis(a, rank));
+  const starts = intList(ctx, 'StartsTensorList', 'StartsTensor', 'starts');
+  const ends = intList(ctx, 'EndsTensorList', 'EndsTensor', 'ends');
+  const decrease = ctx.ints('decrease_axis', []).map((a) => normAxis(a, rank));
+  // Static result dims where starts, ends and the dim are known.
+  const outDims = [...s];
+  if (starts.values && ends.values) {
+    axes.forEach((a, i) => {
+      const d = s[a];
+      if (d < 0) {
+        outDims[a] = -1;
+        return;
+      }
+      const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
+      outDims[a] = Math.max(0, clampIdx(ends.values![i]) - clampIdx(starts.values![i]));
+    });
+  } else {
+    for (const a of axes) outDims[a] = -1;
+  }
+  // The program's output rank says whether a fully decreased result is 0-D or [1].
+  const outDesc = ctx.outShape('Out');
+  let finalDims = outDims.filter((_, i) => !decrease.includes(i));
+  const keepOne = decrease.length > 0 && finalDims.length === 0 && outDesc !== undefined && outDesc.length === 1;
+  if (keepOne) finalDims = [1];
+  const c = ctx.constant('Input');
+  if (c && starts.values && ends.values && rank === 1) {
+    const d = c.dims[0];
+    const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
+    const i = axes.indexOf(0);
+    const values = i < 0 ? c.values : c.values.slice(clampIdx(starts.values[i]), clampIdx(ends.values[i]));
+    ctx.setConst('Out', { dtype: c.dtype, dims: finalDims, values });
+    return;
+  }
+  const sliced = ctx.b.op('Slice', [ctx.input('Input'), starts.name, ends.name, ctx.b.int64s(axes)]);
+  ctx.setShape(sliced, outDims);
+  if (decrease.length === 0) {
+    emit(ctx, 'Out', 'Identity', [sliced], {}, outDims);
+  } else if (keepOne) {
+    emit(ctx, 'Out', 'Reshape', [sliced, ctx.b.int64s([1])], {}, [1]);
+  } else {
+    emit(ctx, 'Out', 'Squeeze', [sliced, ctx.b.int64s([...decrease].sort((a, b) => a - b))], {}, finalDims);
+  }
+}
+
+function shape(ctx: OpContext): void {
+  const s = ctx.shape('Input');
+  const outType = ctx.outDtype('Out') ?? 'int32';
+  if (s && s.every((d) => d >= 0)) {
+    ctx.setConst('Out', { dtype: outType, dims: [s.length], values: s });
+    return;
+  }
+  const raw = ctx.b.op('Shape', [ctx.input('Input')]);
+  if (outType === 'int64') emit(ctx, 'Out', 'Identity', [raw], {}, s ? [s.length] : undefined);
+  else emit(ctx, 'Out', 'Cast', [raw], { to: attrInt(onnxElemOf(outType)) }, s ? [s.length] : undefined);
+}
+
+function onnxElemOf(t: PaddleDType): number {
+  return ({ bool: 9, int8: 3, uint8: 2, int16: 5, int32: 6, int64: 7, float16: 10, bfloat16: 16, float32: 1, float64: 11 } as const)[t];
+}
+
+/** Above this many elements a filled tensor is built at run time (Expand) instead of stored. */
+const MAX_FOLDED_FILL = 4096;
+
+function parseFillValue(ctx: OpContext): number {
+  const str = ctx.str('str_value', '');
+  if (str !== '') {
+    const lower = str.toLowerCase();
+    if (lower === 'inf' || lower === '+inf') return Infinity;
+    if (lower === '-inf') return -Infinity;
+    if (lower === 'nan') return NaN;
+    const v = Number(str);
+    if (Number.isNaN(v)) ctx.invalid(`str_value ${JSON.stringify(str)}`);
+    return v;
+  }
+  return ctx.float('value', 0);
+}
+
+function fillConstant(ctx: OpContext): void {
+  const dtype = dtypeAttr(ctx, 'dtype', 'float32');
+  const shp = intList(ctx, 'ShapeTensorList', 'ShapeTensor', 'shape');
+  if (ctx.has('ValueTensor')) {
+    const v = ctx.constant('ValueTensor');
+    if (!v) {
+      const val = ctx.b.op('Cast', [ctx.input('ValueTensor')], { to: attrInt(onnxElemOf(dtype)) });
+      emit(ctx, 'Out', 'Expand', [ctx.b.op('Reshape', [val, ctx.b.int64s([])]), shp.name], {}, shp.values);
+      return;
+    }
+  }
+  const value = ctx.has('ValueTensor') ? ctx.constant('ValueTensor')!.values[0] : parseFillValue(ctx);
+  const [v] = castValues([value], dtype);
+  if (shp.values && numel(shp.values) <= MAX_FOLDED_FILL) {
+    ctx.setConst('Out', { dtype, dims: shp.values, values: new Array<number>(numel(shp.values)).fill(v) });
+    return;
+  }
+  emit(ctx, 'Out', 'Expand', [ctx.b.scalar(v, dtype), shp.name], {}, shp.values);
+}
+
+function assignValue(ctx: OpContext): void {
+  const dtype = dtypeAttr(ctx, 'dtype', 'float32');
+  const dims = ctx.ints('shape', []);
+  const pick = (): number[] => {
+    for (const k of ['values', 'fp32_values', 'int32_values', 'int64_values', 'fp64_values']) {
+      const a = ctx.attr(k);
+      if (Array.isArray(a) && a.length > 0) return a.map((x) => (typeof x === 'boolean' ? (x ? 1 : 0) : Number(x)));
+    }
+    const b = ctx.attr('bool_values');
+    if (Array.isArray(b) && b.length > 0) return b.map((x) => (x ? 1 : 0));
+    return [];
+  };
+  const values = pick();
+  if (values.length !== numel(dims)) ctx.invalid(`${values.length} values for shape [${dims.join(',')}]`);
+  ctx.setConst('Out', { dtype, dims, values: castValues(values, dtype) });
+}
+
+function cast(ctx: OpContext): void {
+  const to = dtypeAttr(ctx, 'out_dtype', 'float32');
+  const c = ctx.constant('X');
+  if (c) {
+    ctx.setConst('Out', { dtype: to, dims: c.dims, values: castValues(c.values, to) });
+    return;
+  }
+  const out = emit(ctx, 'Out', 'Cast', [ctx.input('X')], { to: attrInt(onnxElemOf(to)) }, ctx.shape('X'));
+  ctx.b.setFacts(out, { dtype: to });
+}
+
+function assign(ctx: OpContext): void {
+  ctx.bindOutput('Out', ctx.input('X'));
+}
+
+function stack(ctx: OpContext): void {
+  const n = ctx.names('X').length;
+  const rank = ctx.rank('X');
+  const axis = normAxis(ctx.int('axis', 0), rank + 1);
+  const consts = Array.from({ length: n }, (_, i) => ctx.constant('X', i));
+  if (rank === 0 && consts.every((c) => c !== undefined)) {
+    ctx.setConst('Y', { dtype: consts[0]!.dtype, dims: [n], values: consts.map((c) => c!.values[0]) });
+    return;
+  }
+  const axesT = ctx.b.int64s([axis]);
+  const parts = ctx.inputs('X').map((x) => ctx.b.op('Unsqueeze', [x, axesT]));
+  const s = ctx.shape('X');
+  const outShape = s ? [...s.slice(0, axis), n, ...s.slice(axis)] : undefined;
+  emit(ctx, 'Y', 'Concat', parts, { axis: attrInt(axis) }, outShape);
+}
+
+function expandV2(ctx: OpContext): void {
+  const target = intList(ctx, 'expand_shapes_tensor', 'Shape', 'shape');
+  const s = ctx.shape('X');
+  // Paddle's -1 keeps the input dim; ONNX's Expand keeps it for 1.
+  let shapeT: string;
+  let outShape: number[] | undefined;
+  if (target.values) {
+    const t = target.values;
+    shapeT = ctx.b.int64s(t.map((d) => (d === -1 ? 1 : d)));
+    outShape = t.map((d, i) => (d === -1 ? (s?.[i - (t.length - (s?.length ?? 0))] ?? -1) : d));
+  } else {
+    shapeT = ctx.b.op('Max', [target.name, ctx.b.int64s([1])]);
+  }
+  emit(ctx, 'Out', 'Expand', [ctx.input('X'), shapeT], {}, outShape);
+}
+
+registerOps({
+  reshape2,
+  reshape: reshape2,
+  transpose2,
+  transpose: transpose2,
+  flatten_contiguous_range: flattenRange,
+  flatten2,
+  flatten: flatten2,
   squeeze2,
-  fill_any_like: fillAnyLike,
+  squeeze: squeeze2,
+  unsqueeze2,
+  unsqueeze: unsqueeze2,
+  concat,
+  split,
+  slice,
+  shape,
+  fill_constant: fillConstant,
+  assign_value: assignValue,
+  cast,
+  assign,
+  stack,
+  expand_v2: expandV2,
 });
