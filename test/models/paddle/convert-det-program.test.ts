@@ -9,7 +9,12 @@
 //
 // The random weights come from paddle-read's seededParams; the box-distribution
 // projection is set to PicoDet's 0..7 (as trained models have it) so that boxes
-// have real sizes and NMS has overlaps to suppress.
+// have real sizes and NMS has overlaps to suppress. Random weights give
+// scores within 1e-3 of each other, so equal float32 scores occur; the JS
+// reference reads the very scores the graph computed, and both sides break
+// such ties by index as Paddle's stable sort does (ONNX TopK's rule; ORT's
+// NonMaxSuppression orders equal scores by box index), so the comparison does
+// not rest on an unspecified tie-break.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
