@@ -109,7 +109,8 @@ t.test('shape arithmetic: dynamic at run time; folded to constants when inputSha
   t.same(dyn.inputs[0].dims, ['batch', 3, 4]);
   const [z] = await convertAndRun(shapeArithmetic(), { x: { dims: [2, 3, 4], data: ramp(24) } }, { inputShapes: { x: [2, 3, 4] } });
   t.same(z.dims, [2, 12]);
-  t.throws(() => buildGraph(shapeArithmetic().program(), shapeArithmetic().params, { inputShapes: { x: [2, 4, 4] } }), { code: 'ERR_CONFIG' });
+  t.throws(() => buildGraph(shapeArithmetic().program(), shapeArithmetic().params, { inputShapes: { x: [2, 4] } }), { code: 'ERR_CONFIG' });
+  t.throws(() => buildGraph(shapeArithmetic().program(), shapeArithmetic().params, { inputShapes: { x: [2, 0, 4] } }), { code: 'ERR_CONFIG' });
   t.throws(() => buildGraph(shapeArithmetic().program(), shapeArithmetic().params, { inputShapes: { nope: [1] } }), { code: 'ERR_CONFIG' });
 });
 
@@ -195,4 +196,14 @@ t.test('reduce_mean keep_dim; reduce_sum reduce_all to [1]; arg_max', async (t) 
   t.same(s.data, [21]);
   const a = await one('arg_max', [2, 3], [1, 9, 3, 7, 5, 6], { axis: -1, keepdims: false, dtype: 3 }, [2], {}, new ProgramMaker(), 'int64');
   t.same(a.data, [1, 0]);
+});
+
+t.test('pad3d (W first: [left, right, top, bottom, front, back]) and pad2d reflect / replicate', async (t) => {
+  const p3 = await one('pad3d', [1, 1, 1, 2, 3], [1, 2, 3, 4, 5, 6], { paddings: [1, 0, 0, 1, 0, 0], mode: 'constant', value: 9, data_format: 'NCDHW' }, [1, 1, 1, 3, 4]);
+  t.same(p3.dims, [1, 1, 1, 3, 4]);
+  t.same(p3.data, [9, 1, 2, 3, 9, 4, 5, 6, 9, 9, 9, 9]);
+  const r = await one('pad2d', [1, 1, 2, 3], [1, 2, 3, 4, 5, 6], { paddings: [0, 0, 1, 1], mode: 'reflect' }, [1, 1, 2, 5]);
+  t.same(r.data, [2, 1, 2, 3, 2, 5, 4, 5, 6, 5]);
+  const e = await one('pad2d', [1, 1, 2, 3], [1, 2, 3, 4, 5, 6], { paddings: [1, 0, 0, 1], mode: 'replicate' }, [1, 1, 3, 4]);
+  t.same(e.data, [1, 2, 3, 3, 1, 2, 3, 3, 4, 5, 6, 6]);
 });

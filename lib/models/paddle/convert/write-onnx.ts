@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import { ShituError } from '../../../errors';
 import { ONNX_ATTR, onnxType } from '../../../onnx/onnx-proto';
 import type { ParamTable } from '../program';
-import { ConstValue, DTYPE_BYTES, GraphBuilder, GraphIO, ONNX_ELEM, ONNX_IR_VERSION, ONNX_OPSET, OnnxAttr, numel } from './graph';
+import { DTYPE_BYTES } from '../dtypes';
+import { ConstValue, GraphBuilder, GraphIO, ONNX_ELEM, ONNX_IR_VERSION, ONNX_OPSET, OnnxAttr, numel } from './graph';
 
 /** protobuf field numbers used by the hand-written part (onnx.proto). */
 const MODEL_GRAPH_FIELD = 7;

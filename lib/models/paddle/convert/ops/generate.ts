@@ -6,7 +6,8 @@
 import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
 import type { PaddleDType } from '../../program';
 import { OpContext, registerOps } from '../context';
-import { ConstValue, ONNX_ELEM, PADDLE_VARTYPE, attrInt, numel } from '../graph';
+import { ConstValue, ONNX_ELEM, attrInt, numel } from '../graph';
+import { dtypeAttr } from './tensor';
 
 const INT_TYPES: ReadonlySet<PaddleDType> = new Set(['bool', 'int8', 'uint8', 'int16', 'int32', 'int64']);
 
@@ -98,9 +99,7 @@ function expandAsV2(ctx: OpContext): void {
 // ---- fill_any_like ----
 
 function fillAnyLike(ctx: OpContext): void {
-  const t = ctx.int('dtype', -1);
-  const dtype = t >= 0 ? PADDLE_VARTYPE[t] : ctx.dtype('X');
-  if (!dtype) ctx.unsupported(`dtype ${t}`);
+  const dtype = dtypeAttr(ctx, 'dtype', ctx.dtype('X') ?? 'float32');
   const value = ctx.float('value', 0);
   const out = ctx.output('Out');
   ctx.b.node('Expand', [ctx.b.scalar(value, dtype), ctx.b.op('Shape', [ctx.input('X')])], [out]);

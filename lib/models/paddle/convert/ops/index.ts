@@ -6,6 +6,7 @@ import './nn';
 import './tensor';
 import './math';
 import './interp';
+import './pad';
 import './compare';
 import './control-flow';
 import './detection';
