@@ -82,8 +82,9 @@ function whileOp(ctx: OpContext): void {
 /**
  * conditional_block: inlined when its condition is a known true, skipped when
  * a known false (its outputs then stay unbound; Paddle's select_input picks
- * the other branch). Paddle's two kinds of condition: a scalar bool
- * (is_scalar_condition), else "every Cond tensor is non-empty".
+ * the other branch). Paddle's two kinds of condition (conditional_block_op.cc):
+ * the scalar bool Cond (is_scalar_condition), else "every Input tensor is
+ * non-empty", which needs their sizes known.
  */
 function conditionalBlock(ctx: OpContext): void {
   const sub = blockAttr(ctx, 'sub_block');
@@ -91,9 +92,9 @@ function conditionalBlock(ctx: OpContext): void {
   if (ctx.bool('is_scalar_condition', false)) {
     run = truth(ctx, staticInput(ctx, 'Cond', 'the branch condition'), 'the branch condition');
   } else {
-    run = ctx.names('Cond').every((_, i) => {
-      const s = ctx.shape('Cond', i);
-      if (!s || s.some((d) => d < 0)) ctx.unsupported('the branch condition (are the Cond tensors empty?) is only known at run time');
+    run = ctx.names('Input').every((_, i) => {
+      const s = ctx.shape('Input', i);
+      if (!s || s.some((d) => d < 0)) ctx.unsupported('the branch condition (are the Input tensors empty?) is only known at run time');
       return numel(s) !== 0;
     });
   }
