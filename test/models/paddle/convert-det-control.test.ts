@@ -122,7 +122,18 @@ t.test('a loop that would unroll past the limit is refused', async (t) => {
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const err = await convertProgram(m.program(), m.params, { output: path.join(dir, 'm.onnx'), inputShapes: { x: [65, 2] } }).then(() => undefined, (e: unknown) => e);
   t.ok(err instanceof ShituError && err.code === 'ERR_MODEL_UNSUPPORTED', String(err));
-  t.match((err as ShituError).message, /more than 64 iterations/);
+  t.match((err as ShituError).message, /more than 64 copies/);
+});
+
+t.test('a sub-block that is not a child of the op\'s block is refused (no re-entry, no cycle)', async (t) => {
+  const m = loopProgram();
+  const p = m.program();
+  const cyclic: PaddleProgram = { ...p, blocks: p.blocks.map((b) => (b.idx === 1 ? { ...b, ops: [...b.ops, { type: 'while', inputs: { Condition: ['cond'] }, outputs: { Out: [] }, attrs: { sub_block: { block: 1 } } }] } : b)) };
+  const dir = tmpDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const err = await convertProgram(cyclic, m.params, { output: path.join(dir, 'm.onnx'), inputShapes: { x: [1, 2] } }).then(() => undefined, (e: unknown) => e);
+  t.ok(err instanceof ShituError && err.code === 'ERR_MODEL_INVALID', String(err));
+  t.match((err as ShituError).message, /sub-block 1 is not a child of block 1/);
 });
 
 t.test('a branch condition known only at run time is refused', async (t) => {
