@@ -82,6 +82,8 @@ function meshgrid(ctx: OpContext): void {
   }
 }
 
+// ---- expand_as_v2 (Paddle's -1 keeps a dim; ONNX's broadcasting Expand keeps it for 1) ----
+
 function expandAsV2(ctx: OpContext): void {
   const out = ctx.output('Out');
   if (ctx.has('Y')) {
@@ -94,7 +96,6 @@ function expandAsV2(ctx: OpContext): void {
     ctx.setShape(out, target);
   }
 }
-
 
 // ---- fill_any_like ----
 
