@@ -125,6 +125,21 @@ export class GraphBuilder {
     return outs;
   }
 
+  /**
+   * Makes the last node write `to` instead of `from` (so a converter that built
+   * its result under a generated name need not add an Identity). False when
+   * `from` is not the last node's output.
+   */
+  renameLastOutput(from: string, to: string): boolean {
+    const last = this.nodes[this.nodes.length - 1];
+    const i = last ? last.outputs.indexOf(from) : -1;
+    if (i < 0) return false;
+    last.outputs[i] = to;
+    const f = this.facts.get(from);
+    if (f) this.setFacts(to, f);
+    return true;
+  }
+
   /** A one-output node with a generated output name; returns it. */
   op(opType: string, inputs: string[], attrs: Record<string, OnnxAttr> = {}): string {
     return this.node(opType, inputs, 1, attrs)[0];

@@ -63,6 +63,12 @@ function nchwOutput(ctx: OpContext, slot: string, y: string, nchwShape: number[]
   ctx.setShape(out, nchwShape ? TO_NHWC.map((i) => nchwShape[i]) : undefined);
 }
 
+/** Strides, dilations and kernel sizes must be positive (ONNX Runtime would refuse the file at load). */
+function positive(ctx: OpContext, what: string, v: number[]): number[] {
+  if (v.length !== 2 || v.some((d) => !Number.isInteger(d) || d < 1)) ctx.invalid(`${what} [${v.join(',')}] (two positive integers expected)`);
+  return v;
+}
+
 function isNhwc(ctx: OpContext, attr: string): boolean {
   const f = ctx.str(attr, 'NCHW');
   if (f === 'NHWC') return true;
@@ -92,10 +98,11 @@ function conv2d(ctx: OpContext): void {
   const w = ctx.input('Filter');
   const ws = ctx.shape('Filter');
   if (!ws || ws.length !== 4) ctx.unsupported('only 2-D convolution (a 4-D filter) is converted');
-  const k = [ws[2], ws[3]];
-  const strides = ctx.ints('strides', [1, 1]);
+  const k = positive(ctx, 'filter size', [ws[2], ws[3]]);
+  const strides = positive(ctx, 'strides', ctx.ints('strides', [1, 1]));
   const groups = ctx.int('groups', 1);
-  const pad = resolvePadding(ctx, shape?.slice(2), k, strides, ctx.ints('dilations', [1, 1]));
+  if (groups < 1) ctx.invalid(`groups ${groups}`);
+  const pad = resolvePadding(ctx, shape?.slice(2), k, strides, positive(ctx, 'dilations', ctx.ints('dilations', [1, 1])));
   const attrs = {
     kernel_shape: attrInts(k),
     strides: attrInts(strides),
@@ -120,10 +127,11 @@ function conv2dTranspose(ctx: OpContext): void {
   const w = ctx.input('Filter');
   const ws = ctx.shape('Filter');
   if (!ws || ws.length !== 4) ctx.unsupported('only 2-D transposed convolution is converted');
-  const k = [ws[2], ws[3]];
-  const strides = ctx.ints('strides', [1, 1]);
-  const dilations = ctx.ints('dilations', [1, 1]);
+  const k = positive(ctx, 'filter size', [ws[2], ws[3]]);
+  const strides = positive(ctx, 'strides', ctx.ints('strides', [1, 1]));
+  const dilations = positive(ctx, 'dilations', ctx.ints('dilations', [1, 1]));
   const groups = ctx.int('groups', 1);
+  if (groups < 1) ctx.invalid(`groups ${groups}`);
   const algo = ctx.str('padding_algorithm', 'EXPLICIT');
   if (algo === 'SAME') ctx.unsupported('padding_algorithm SAME');
   const p = algo === 'VALID' ? [0, 0, 0, 0] : paddings4(ctx);
@@ -183,16 +191,17 @@ function pool2d(ctx: OpContext): void {
   if (type !== 'max' && type !== 'avg') ctx.unsupported(`pooling_type ${type}`);
   const isMax = type === 'max';
   let k = ctx.ints('ksize', []);
-  if (k.length !== 2) ctx.invalid('ksize needs 2 values');
   const adaptive = ctx.bool('adaptive', false);
   const hw = shape && shape.length === 4 ? shape.slice(2) : undefined;
   const known = hw !== undefined && hw.every((d) => d > 0);
-  if (ctx.bool('global_pooling', false) || (adaptive && k[0] === 1 && k[1] === 1)) {
+  // Global pooling ignores ksize (which may then be absent).
+  if (ctx.bool('global_pooling', false) || (adaptive && k.length === 2 && k[0] === 1 && k[1] === 1)) {
     const op = isMax ? 'GlobalMaxPool' : 'GlobalAveragePool';
     nchwOutput(ctx, 'Out', ctx.b.fresh('pool_nchw'), shape ? [shape[0], shape[1], 1, 1] : undefined, nhwc, op, [x], {});
     return;
   }
-  let strides = ctx.ints('strides', [1, 1]);
+  positive(ctx, 'ksize', k);
+  let strides = positive(ctx, 'strides', ctx.ints('strides', [1, 1]));
   let pads: number[];
   let autoPad: string | undefined;
   let ceil = ctx.bool('ceil_mode', false);
