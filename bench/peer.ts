@@ -111,7 +111,7 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
     load: [],
     notes: [
       'Peer: onnxruntime-node 1.30.0 (CPU provider, intraOpNumThreads = threads, interOpNumThreads 1, sequential, graph optimisation "all"), sharp 0.35.5 (decode once to raw RGB with EXIF rotation, resize 416x416 fill / crops 224x224 fill, kernel "linear"), hnswlib-node 3.0.0 (inner product, M 32, efConstruction 40, ef 16). GFL decode + class-aware NMS in JS.',
-      'Both sides in one benchmark run on the same machine, turn by turn; the peer in a child process so that the thread pools and allocators of one side do not disturb the timings of the other (both can share one process: test/coexistence.test.ts).',
+      'Both sides in one benchmark run on the same machine, turn by turn; the peer in a child process so that the thread pools and allocators of one side do not disturb the timings of the other (both can share one process: test/native/coexistence.test.ts).',
       'Latency = wall time of one recognition from the JS call to the result, sequential calls. Throughput = images/s over the 4 images round-robin with 1 (and 2) calls in flight.',
       'Top-1 agreement: boxes are matched by IoU; per image, the box counts must agree and every matched pair must have the same top-1 label, thresholded (rec_threshold 0.5, null below) and raw (no threshold).',
     ],
