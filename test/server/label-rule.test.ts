@@ -14,7 +14,7 @@ import { openIndexStore } from '../../lib/store/open';
 import { IndexData } from '../../lib/vector-index/index-data';
 import { img, STANDIN_CONFIG } from '../helpers/shared';
 import { startCluster, TestCluster } from '../helpers/postgres';
-import { unitVectors } from '../../bench/util';
+import { unitVectors } from '../../bench/lib/util';
 
 const IMAGE = fs.readFileSync(img('product_demo', 'query', 'anmuxi.jpg')).toString('base64');
 const BAD: Array<[string, string]> = [['NUL', 'a\u0000b'], ['lone high surrogate', 'x\ud800'], ['lone low surrogate', '\udc00y'], ['reversed pair', '\udc00\ud800']];

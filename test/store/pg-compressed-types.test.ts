@@ -6,7 +6,7 @@ import t from 'tap';
 import { IndexData, IndexType } from '../../lib/vector-index/index-data';
 import { PgIndexStore } from '../../lib/store/postgres/pg-index-store';
 import { startCluster, TestCluster } from '../helpers/postgres';
-import { unitVectors } from '../../bench/util';
+import { unitVectors } from '../../bench/lib/util';
 
 
 let cluster: TestCluster;

@@ -17,7 +17,7 @@ import { PgIndexStore } from '../../lib/store/postgres/pg-index-store';
 import { openIndex } from '../../lib/store/open';
 import { ShituError } from '../../lib/errors';
 import { freePort, startCluster, TestCluster } from '../helpers/postgres';
-import { unitVectors } from '../../bench/util';
+import { unitVectors } from '../../bench/lib/util';
 
 
 async function indexOf(n: number, dim: number, type: 'Flat' | 'HNSW32' | 'IVF', metric: MetricType, seed = 1): Promise<IndexData> {
