@@ -5,10 +5,21 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BENCH_DIR, COMMITTED_RESULTS_DIR, ROOT } from './paths';
-import { machine, RunMode } from './machine';
-import { log, writeJson } from './io';
-import { SECTIONS, SectionKey, QUICK_BUDGET_S } from './sections';
+import { BENCH_DIR, COMMITTED_RESULTS_DIR, ROOT } from './lib/paths';
+import { machine, RunMode } from './lib/machine';
+import { log, writeJson } from './lib/io';
+import { SECTIONS, SectionKey, QUICK_BUDGET_S } from './sections/index';
+
+/** The benchmark scripts outside the report's sections. */
+const OTHER_SCRIPTS = [
+  { file: 'dist/bench/service/load.js', what: 'the HTTP service under autocannon (--quick)' },
+  { file: 'dist/bench/service/pgstore.js', what: 'the PostgreSQL index store (needs a server)' },
+  { file: 'dist/bench/service/body-parse.js', what: '/health while the largest JSON bodies are parsed' },
+  { file: 'dist/bench/service/build-memory.js', what: 'RSS of one build request, with and without the pixel budget' },
+  { file: 'dist/bench/service/health-overload.js', what: '/health and /ready under 10x overload' },
+  { file: 'dist/bench/report/index.js DIR', what: "re-render a run folder's REPORT.md from its JSON" },
+  { file: 'dist/bench/models/generate.js', what: 'the PP-ShiTuV2-shaped timing models into bench/.models/ (sections run it)' },
+];
 
 const USAGE = `Usage: node dist/bench/run.js [options]
 
@@ -21,12 +32,17 @@ Options:
   --ef-construction=N  HNSW efConstruction for the million section (default 40, FAISS's)
   --help             print this and exit
 
-Sections (in run order):
-${SECTIONS.map((s) => `  ${s.key.padEnd(11)} ${s.quick ? '[quick] ' : s.separate ? '[only]  ' : '        '}${s.title}`).join('\n')}
+Sections (in run order; each is bench/sections/<script>.ts):
+${SECTIONS.map((s) => `  ${s.key.padEnd(11)} ${s.quick ? '[quick] ' : s.separate ? '[only]  ' : '        '}${s.title} [${s.script}]`).join('\n')}
 
 [quick]: sampled by --quick. [only]: not in the full run; --only=million or --all.
+Also runnable alone: node dist/bench/sections/{batching,embedded,eval,million}.js (see each file's header).
+
+Not sections of the report (each runs alone; see its header):
+${OTHER_SCRIPTS.map((o) => `  ${o.file.padEnd(38)} ${o.what}`).join('\n')}
+
 On 2 cores the full run (every section but million) takes about 15 min; million takes hours
-(FAISS HNSW32's build of 10^6 vectors alone took 57 min; node --expose-gc dist/bench/index-million.js
+(FAISS HNSW32's build of 10^6 vectors alone took 57 min; node --expose-gc dist/bench/sections/million.js
 --types=HNSW32,IVF_PQ picks types). Each report's header gives its run's duration and every section's.
 `;
 
@@ -85,7 +101,7 @@ async function main() {
   const outDir = path.resolve(parsed.out ?? path.join(COMMITTED_RESULTS_DIR, `run-${stamp}`));
   if (fs.existsSync(outDir) && fs.readdirSync(outDir).length) fail(`--out ${outDir} is not empty: a report must come from one run only`);
   fs.mkdirSync(outDir, { recursive: true });
-  process.env.SHITU_BENCH_OUT = outDir; // read by io.ts here and in the child processes
+  process.env.SHITU_BENCH_OUT = outDir; // read by lib/io.ts here and in the child processes
   const mode: RunMode = { quick: parsed.quick };
   const keys = selectSections(parsed);
   const t0 = Date.now();
@@ -120,12 +136,12 @@ async function main() {
     }
     (meta.sectionSeconds as Record<string, number>)[key] = (Date.now() - a) / 1000;
   }
-  const { closeAll } = require('./ours') as typeof import('./ours');
+  const { closeAll } = require('./lib/ours') as typeof import('./lib/ours');
   await closeAll();
   meta.seconds = (Date.now() - t0) / 1000;
   meta.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   writeJson('meta.json', meta);
-  const { writeReport } = require('./report') as typeof import('./report');
+  const { writeReport } = require('./report/index') as typeof import('./report/index');
   let reportPath = writeReport(outDir, path.join(outDir, 'REPORT.md'));
   if (parsed.updateReport) {
     for (const f of fs.readdirSync(COMMITTED_RESULTS_DIR)) {

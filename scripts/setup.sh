@@ -13,7 +13,7 @@ APT_PACKAGES=(
 # Only the tests need these; `npm run demo` does not.
 if [ "${npm_lifecycle_event:-}" != demo ]; then
   APT_PACKAGES+=(
-    chromium  # the browser test of the web app (test/web.test.ts)
+    chromium  # the browser test of the web app (test/web/page.test.ts)
     python3-yaml python3-numpy  # tests: PaddleX's own YAML (PyYAML) and pickles (numpy)
   )
 fi

@@ -6,7 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 found=0
-for f in .tap/test-results/*.tap .tap/test-results/**/*.tap; do
+# Results sit under the test files' folders (test/server/…): ** at any depth.
+shopt -s globstar nullglob
+for f in .tap/test-results/**/*.tap; do
   [ -f "$f" ] || continue
   grep -q '^ *not ok ' "$f" || continue
   found=1

@@ -4,7 +4,7 @@
 //   node dist/bench/models/generate.js   (the bench calls ensureShapedModels itself)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BENCH_DIR } from '../paths';
+import { BENCH_DIR } from '../lib/paths';
 import type { GraphCounts } from './graph';
 
 export const SHAPED_DIR = path.join(BENCH_DIR, '.models');

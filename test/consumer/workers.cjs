@@ -1,6 +1,6 @@
 'use strict';
 // worker_threads check, run as a plain Node script so that the same file tests
-// the repository build (test/worker-threads.test.ts) and an installed package
+// the repository build (test/native/worker-threads.test.ts) and an installed package
 // (scripts/chroot-install-test.sh). It exits non-zero, or V8 aborts the
 // process, when per-environment state is wrong.
 //
@@ -9,7 +9,7 @@
 // Main thread recognises before, during and after two workers that recognise at
 // once; a third worker is terminated in the middle of its work; the main thread
 // must still give the same answers afterwards. Prints one JSON line with every
-// run's boxes (coordinates, labels, scores): test/worker-threads.test.ts compares
+// run's boxes (coordinates, labels, scores): test/native/worker-threads.test.ts compares
 // them by IoU and scores within a tolerance (test/helpers/recognition.ts). Here,
 // also inside the install chroot, each run must finish with as many boxes per
 // image as the first and something recognised.

@@ -1,4 +1,4 @@
-// Child processes for test/index-save.test.ts. Each version v of an index has
+// Child processes for test/vector-index/save.test.ts. Each version v of an index has
 // (v % 5) + 3 vectors labelled `v{v}-{i}`, so a reader can tell a complete
 // version from a mix of two.
 //   save-loop DIR FROM TO     saves versions FROM..TO to DIR, printing each after its save

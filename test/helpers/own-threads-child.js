@@ -1,6 +1,6 @@
 // The addon's own threads (native/worker_pool.h) and native cancellation
 // (native/cancel.h), checked in a child process started by
-// test/own-threads.test.ts with UV_THREADPOOL_SIZE=1: libuv's single thread is
+// test/native/own-threads.test.ts with UV_THREADPOOL_SIZE=1: libuv's single thread is
 // all the host's fs calls have, so any native job on it would hold them up.
 //
 //   node own-threads-child.js <root> <config.yaml> <images dir> <job.json>

@@ -1,5 +1,5 @@
 // A separate process reserving index slots in a shared directory
-// (test/server-quota.test.ts): `<indexDir> <owner> <max> <count> [keep]`
+// (test/server/quota.test.ts): `<indexDir> <owner> <max> <count> [keep]`
 // reserves `count` fresh keys at once, prints how many were granted, and holds
 // them (a build in progress) until its stdin closes; then it releases them, or
 // with `keep` exits without committing or releasing (a build that died).

@@ -1,5 +1,5 @@
 // Every recognised label the suite expects, in one table: the tests take their
-// cases from here and test/tie-margin.test.ts checks each against this
+// cases from here and test/pipeline/tie-margin.test.ts checks each against this
 // machine's scores (lead over the runner-up and over the test's threshold above
 // the tie margin), so the guard sees exactly what the tests expect.
 // Galleries are listed as [image relative to the shared images, label].

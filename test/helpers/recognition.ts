@@ -11,7 +11,7 @@
 //    or not, pgvector or FAISS) are compared by box IoU and by scores within a
 //    tolerance, never by which of two near-equal labels came first.
 // test/helpers/tie-noise.ts measures the noise these figures come from (rerun it
-// on a new CPU); test/tie-margin.test.ts checks that every expected label of the
+// on a new CPU); test/pipeline/tie-margin.test.ts checks that every expected label of the
 // suite (test/helpers/recognition-cases.ts) sits outside the margin here.
 import type { Test } from 'tap';
 
