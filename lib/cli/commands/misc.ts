@@ -1,8 +1,9 @@
-// get-pipeline-config, demo, models fetch.
+// get-pipeline-config, demo, models fetch, models convert.
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { getPipelineConfig } from '../../pipeline/config';
 import { fetchModel } from '../../models/fetch';
+import { convertPaddleModel } from '../../models/paddle/convert-dir';
 import { findSharedDir } from '../../util/shared-dir';
 import { packageRoot } from '../../util/package-root';
 
@@ -33,10 +34,29 @@ export function registerMiscCommands(program: Command): void {
   const models = program.command('models').description('model management');
   models
     .command('fetch')
-    .description('download an official PP-ShiTuV2 model and convert it to ONNX (needs network and paddle2onnx)')
+    .description('download an official PP-ShiTuV2 model and convert it to ONNX in this process (needs network; no Python)')
     .argument('<name>', 'PP-ShiTuV2_det | PP-ShiTuV2_rec | PP-ShiTuV2_rec_CLIP_vit_base | PP-ShiTuV2_rec_CLIP_vit_large')
-    .action(async (name: string) => {
-      const dir = await fetchModel(name, (msg) => process.stderr.write(msg + '\n'));
+    .option('--url <url>', 'download the Paddle inference archive (.tar) from this URL instead (a mirror or a local copy)')
+    .action(async (name: string, o: { url?: string }) => {
+      const dir = await fetchModel(name, (msg) => process.stderr.write(msg + '\n'), o.url !== undefined ? { url: o.url } : {});
       process.stderr.write(`installed: ${dir}\n`);
+    });
+  models
+    .command('convert')
+    .description('convert a Paddle inference model directory (inference.pdmodel / model.pdmodel / inference.json + .pdiparams) to an ONNX model directory')
+    .argument('<paddle_model_dir>', 'the unpacked Paddle inference model')
+    .requiredOption('--out <dir>', 'the model directory to write (inference.onnx + inference.yml); must not exist or be empty')
+    .option('--check <image>', 'run the converted model once on this image and print its output shapes')
+    .action(async (src: string, o: { out: string; check?: string }) => {
+      const r = await convertPaddleModel(src, o.out, {
+        onProgress: (msg) => process.stderr.write(msg + '\n'),
+        ...(o.check !== undefined ? { check: o.check } : {}),
+      });
+      const dims = (d?: (number | string)[]) => `[${(d ?? []).join(', ')}]`;
+      const lines = [`${r.onnxFile} (${r.task} model, ${(r.bytes / 1e6).toFixed(1)} MB)`];
+      for (const i of r.inputs) lines.push(`input   ${i.name} ${i.dtype} ${dims(i.dims)}`);
+      for (const out of r.outputs) lines.push(`output  ${out.name} ${out.dtype} ${dims(out.dims)}`);
+      for (const c of r.check ?? []) lines.push(`checked ${c.name} ${dims(c.dims)}${c.finite ? '' : ' NOT FINITE'}`);
+      process.stdout.write(lines.join('\n') + '\n');
     });
 }
