@@ -82,7 +82,7 @@ export const tmpDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'shitu
 /** Converts `m` into a temp file and runs it once on `feeds`; returns the outputs by fetch order. */
 export async function convertAndRun(
   m: ProgramMaker,
-  feeds: Record<string, Tensor & { dtype?: 'float32' | 'int64' }>,
+  feeds: Record<string, Tensor & { dtype?: 'float32' | 'int64' | 'int32' }>,
   options: Omit<ConvertOptions, 'output'> = {},
 ): Promise<Tensor[]> {
   const dir = tmpDir();
@@ -95,7 +95,9 @@ export async function convertAndRun(
     for (const [k, v] of Object.entries(feeds)) {
       feedsOrt[k] = v.dtype === 'int64'
         ? new o.Tensor('int64', BigInt64Array.from(v.data.map((x) => BigInt(x))), v.dims)
-        : new o.Tensor('float32', Float32Array.from(v.data), v.dims);
+        : v.dtype === 'int32'
+          ? new o.Tensor('int32', Int32Array.from(v.data), v.dims)
+          : new o.Tensor('float32', Float32Array.from(v.data), v.dims);
     }
     const res = await s.run(feedsOrt);
     await s.release();

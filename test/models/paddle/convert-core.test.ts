@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../../../lib/errors';
 import { convertProgram } from '../../../lib/models/paddle/convert/convert';
+import { onnxType } from '../../../lib/onnx/onnx-proto';
 import { ProgramMaker, convertAndRun, maxAbsDiff, ramp, tmpDir } from '../../helpers/paddle-program';
 
 const TOL = 1e-5;
@@ -57,6 +58,14 @@ act('hard_swish', {}, (x) => (x * Math.min(6, Math.max(0, x + 3))) / 6);
 act('hard_swish', { threshold: 4, scale: 5, offset: 2 }, (x) => (x * Math.min(4, Math.max(0, x + 2))) / 5);
 act('swish', { beta: 2 }, (x) => x * sig(2 * x));
 act('tanh', {}, Math.tanh);
+act('swish', {}, (x) => x * sig(x));
+act('silu', {}, (x) => x * sig(x));
+act('elu', { alpha: 0.5 }, (x) => (x > 0 ? x : 0.5 * (Math.exp(x) - 1)));
+act('softplus', {}, (x) => Math.log1p(Math.exp(x)));
+act('pow', { factor: 2 }, (x) => x * x);
+act('square', {}, (x) => x * x);
+act('abs', {}, Math.abs);
+act('exp', {}, Math.exp);
 act('gelu', {}, (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)));
 act('gelu', { approximate: true }, (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))));
 
@@ -130,4 +139,59 @@ t.test('elementwise: axis = 0 with a [N, C] operand against [N, C, H, W]', async
   const s = [1, 10, 100, 1000];
   const [y] = await convertAndRun(m, { x: { dims: [2, 2, 1, 2], data: x }, s: { dims: [2, 2], data: s } });
   t.same(y.data, x.map((v, i) => v * s[Math.floor(i / 2)]));
+});
+
+t.test('prelu: channel mode broadcasts a [C] slope over dim 1', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('x', [1, 2, 1, 2]);
+  m.param('alpha', [2], [0.1, 0.5]);
+  m.v('y', [1, 2, 1, 2]);
+  m.op('prelu', { X: 'x', Alpha: 'alpha' }, { Out: 'y' }, { mode: 'channel', data_format: 'NCHW' });
+  m.fetch('y');
+  const [y] = await convertAndRun(m, { x: { dims: [1, 2, 1, 2], data: [-1, 2, -4, 3] } });
+  t.ok(maxAbsDiff(y.data, [-0.1, 2, -2, 3]) < TOL);
+});
+
+t.test('the ONNX file: weights are initializers, feeds the only graph inputs, opset 17', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('x', [-1, 3]);
+  m.param('w', [3], [1, 2, 3]);
+  m.param('unused', [2], [7, 7]);
+  m.v('y', [-1, 3]);
+  m.op('elementwise_mul', { X: 'x', Y: 'w' }, { Out: 'y' });
+  m.fetch('y');
+  const dir = tmpDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'm.onnx');
+  await convertProgram(m.program(), m.params, { output: file });
+  const model = onnxType('ModelProto').toObject(onnxType('ModelProto').decode(fs.readFileSync(file)), { longs: Number, bytes: Buffer }) as {
+    opsetImport: { version: number }[]; graph: { input: { name: string; type: { tensorType: { shape: { dim: { dimValue?: number; dimParam?: string }[] } } } }[]; initializer: { name: string; rawData: Buffer; dims: number[] }[]; node: { opType: string }[] };
+  };
+  t.same(model.opsetImport.map((o) => o.version), [17]);
+  t.same(model.graph.input.map((i) => i.name), ['x']);
+  t.same(model.graph.input[0].type.tensorType.shape.dim, [{ dimParam: 'batch' }, { dimValue: 3 }]);
+  t.same(model.graph.initializer.map((i) => i.name), ['w'], 'the weight no op reads is left out');
+  t.same([...new Float32Array(new Uint8Array(model.graph.initializer[0].rawData).buffer)], [1, 2, 3]);
+  t.notOk(model.graph.node.some((n) => n.opType === 'Constant'), 'no Constant nodes');
+});
+
+t.test('an output folder that does not exist: a ShituError, nothing left behind', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('x', [1]);
+  m.v('y', [1]);
+  m.op('relu', { X: 'x' }, { Out: 'y' });
+  m.fetch('y');
+  const dir = tmpDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  await t.rejects(convertProgram(m.program(), m.params, { output: path.join(dir, 'missing', 'm.onnx') }), { code: 'ERR_MODEL_LOAD' });
+  t.same(fs.readdirSync(dir), []);
+});
+
+t.test('a var read before any op writes it: ERR_MODEL_INVALID', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('x', [1]);
+  m.v('ghost', [1]); m.v('y', [1]);
+  m.op('elementwise_add', { X: 'x', Y: 'ghost' }, { Out: 'y' });
+  m.fetch('y');
+  await t.rejects(convertAndRun(m, { x: { dims: [1], data: [1] } }), { code: 'ERR_MODEL_INVALID', message: /ghost/ });
 });

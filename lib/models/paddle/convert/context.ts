@@ -25,6 +25,8 @@
 //                                    static shape (-1 = unknown dim) and dtype of an input,
 //                                    from what earlier converters recorded, else the var desc
 //   ctx.outShape(slot, i) / ctx.outDtype(slot, i)   the same for an output var's desc
+//                                    (desc sizes read as -1 once inputShapes changed a
+//                                    declared feed size: they are stale then)
 //   ctx.constant(slot, i)            the input's value when known at conversion time
 //                                    (folded shape arithmetic, fill_constant, assign_value)
 //   ctx.setConst(slot, value, i)     binds an output to a constant (folds the op away)
@@ -64,11 +66,24 @@ export const STRUCTURAL_OPS: ReadonlySet<string> = new Set(['feed', 'fetch']);
 export class ConvertState {
   /** Paddle var name -> ONNX value name currently holding it. */
   readonly env = new Map<string, string>();
+  /**
+   * Whether the var descs' sizes hold for this conversion. Paddle never checks
+   * a feed against its declared shape, so inputShapes may change a declared
+   * size; the descs' sizes downstream are then stale and only their ranks are used.
+   */
+  descSizesTrusted = true;
   constructor(
     readonly program: PaddleProgram,
     readonly params: ParamTable,
     readonly b: GraphBuilder,
   ) {}
+
+  /** A var desc's shape as far as it can be trusted (see descSizesTrusted). */
+  descShape(blockIdx: number, name: string): number[] | undefined {
+    const v = this.varDesc(blockIdx, name);
+    if (!v) return undefined;
+    return this.descSizesTrusted ? [...v.shape] : v.shape.map(() => -1);
+  }
 
   /** The var desc of `name` as seen from block `blockIdx` (walking up to the global block). */
   varDesc(blockIdx: number, name: string) {
@@ -133,8 +148,7 @@ export class OpContext {
     const onnx = this.input(slot, i);
     const f = this.b.factsOf(onnx).shape;
     if (f) return [...f];
-    const v = this.state.varDesc(this.block.idx, this.inName(slot, i));
-    return v ? [...v.shape] : undefined;
+    return this.state.descShape(this.block.idx, this.inName(slot, i));
   }
   /** The input's rank, which Paddle always knows statically. */
   rank(slot: string, i = 0): number {
@@ -175,8 +189,7 @@ export class OpContext {
     this.state.env.set(this.outName(slot, i), onnx);
   }
   outShape(slot: string, i = 0): number[] | undefined {
-    const v = this.state.varDesc(this.block.idx, this.outName(slot, i));
-    return v ? [...v.shape] : undefined;
+    return this.state.descShape(this.block.idx, this.outName(slot, i));
   }
   outDtype(slot: string, i = 0): PaddleDType | undefined {
     return this.state.varDesc(this.block.idx, this.outName(slot, i))?.dtype;

@@ -14,11 +14,12 @@ export interface ConvertOptions {
   /** The ONNX file to write (written beside it under a temporary name, then renamed). */
   output: string;
   /**
-   * Fixed sizes of the feeds, by feed name (e.g. { x: [1, 3, 224, 224] }):
-   * each -1 of the program's feed shape takes the given size (the program's
-   * fixed sizes must be repeated as they are). Shape arithmetic that depends
-   * only on fixed sizes then folds to constants. Feeds not named keep -1 as a
-   * symbolic dimension.
+   * Sizes of the feeds, by feed name (e.g. { x: [1, 3, 224, 224] }), one per
+   * dim of the program's feed: a size, or -1 for a size left to run time (a
+   * symbolic dim). They replace the program's declared sizes, which Paddle
+   * itself never enforces (PaddleOCR's classifier declares 32x100 and runs on
+   * 48x192). Shape arithmetic that depends only on fixed sizes folds to
+   * constants. Feeds not named keep the program's shape (-1 symbolic).
    */
   inputShapes?: Record<string, number[]>;
 }
@@ -53,14 +54,11 @@ export function checkSupported(program: PaddleProgram): void {
   );
 }
 
-function feedDims(name: string, shape: number[], fixed: number[] | undefined): (number | string)[] {
-  if (fixed) {
-    if (fixed.length !== shape.length || fixed.some((d, i) => !Number.isInteger(d) || d < 1 || (shape[i] >= 0 && shape[i] !== d))) {
-      throw new ShituError('ERR_CONFIG', `inputShapes.${name}: [${fixed.join(',')}] does not fit the program's feed shape [${shape.join(',')}]`);
-    }
-    return [...fixed];
+function feedDims(name: string, declared: number[], given: number[] | undefined): (number | string)[] {
+  if (given && (given.length !== declared.length || given.some((d) => !Number.isInteger(d) || (d < 1 && d !== -1)))) {
+    throw new ShituError('ERR_CONFIG', `inputShapes.${name}: [${given.join(',')}] needs ${declared.length} sizes (positive, or -1 for a size known at run time), as the program's feed [${declared.join(',')}]`);
   }
-  return shape.map((d, i) => (d >= 0 ? d : i === 0 ? 'batch' : `${name}_dim${i}`));
+  return (given ?? declared).map((d, i) => (d >= 0 ? d : i === 0 ? 'batch' : `${name}_dim${i}`));
 }
 
 /** Converts the program into a graph in memory (weights stay in the ParamTable). */
@@ -75,6 +73,7 @@ export function buildGraph(program: PaddleProgram, params: ParamTable, options: 
   if (!global) throw new ShituError('ERR_MODEL_INVALID', 'Paddle program has no global block');
   for (const feed of program.feeds) {
     const dims = feedDims(feed.name, feed.shape, options.inputShapes?.[feed.name]);
+    if (dims.some((d, i) => feed.shape[i] >= 0 && d !== feed.shape[i])) state.descSizesTrusted = false;
     const name = b.reserve(feed.name);
     b.inputs.push({ name, dtype: feed.dtype, dims });
     b.setFacts(name, { dtype: feed.dtype, shape: dims.map((d) => (typeof d === 'number' ? d : -1)) });

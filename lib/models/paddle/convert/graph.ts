@@ -32,16 +32,6 @@ export const ONNX_ELEM: Record<PaddleDType, OnnxElemType> = {
   float64: ONNX_DTYPE.DOUBLE,
 };
 
-/** Bytes per element of each Paddle dtype. */
-export const DTYPE_BYTES: Record<PaddleDType, number> = {
-  bool: 1, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, float16: 2, bfloat16: 2, float32: 4, float64: 8,
-};
-
-/** Paddle's VarType.Type numbers (framework.proto), as `dtype`/`out_dtype` attributes carry them. */
-export const PADDLE_VARTYPE: Record<number, PaddleDType> = {
-  0: 'bool', 1: 'int16', 2: 'int32', 3: 'int64', 4: 'float16', 5: 'float32', 6: 'float64', 20: 'uint8', 21: 'int8', 22: 'bfloat16',
-};
-
 /** A node attribute with its ONNX type made explicit (a JS number cannot say int or float). */
 export type OnnxAttr =
   | { kind: 'int'; v: number }
@@ -133,6 +123,21 @@ export class GraphBuilder {
       : outputs;
     this.nodes.push({ opType, inputs, outputs: outs, attrs, name: `${opType}_${this.nodeCount++}` });
     return outs;
+  }
+
+  /**
+   * Makes the last node write `to` instead of `from` (so a converter that built
+   * its result under a generated name need not add an Identity). False when
+   * `from` is not the last node's output.
+   */
+  renameLastOutput(from: string, to: string): boolean {
+    const last = this.nodes[this.nodes.length - 1];
+    const i = last ? last.outputs.indexOf(from) : -1;
+    if (i < 0) return false;
+    last.outputs[i] = to;
+    const f = this.facts.get(from);
+    if (f) this.setFacts(to, f);
+    return true;
   }
 
   /** A one-output node with a generated output name; returns it. */

@@ -14,13 +14,16 @@ import * as path from 'node:path';
 import { ShituError } from '../../../errors';
 import { ONNX_ATTR, onnxType } from '../../../onnx/onnx-proto';
 import type { ParamTable } from '../program';
-import { ConstValue, DTYPE_BYTES, GraphBuilder, GraphIO, ONNX_ELEM, ONNX_IR_VERSION, ONNX_OPSET, OnnxAttr, numel } from './graph';
+import { DTYPE_BYTES } from '../dtypes';
+import { ConstValue, GraphBuilder, GraphIO, ONNX_ELEM, ONNX_IR_VERSION, ONNX_OPSET, OnnxAttr, numel } from './graph';
 
 /** protobuf field numbers used by the hand-written part (onnx.proto). */
 const MODEL_GRAPH_FIELD = 7;
 const GRAPH_INITIALIZER_FIELD = 5;
 const TENSOR_RAW_DATA_FIELD = 9;
 const WIRE_LEN = 2;
+/** protobuf's message size limit, which ONNX Runtime applies to a single-file model. */
+const ONNX_MAX_FILE_BYTES = 2 ** 31 - 1;
 
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -131,6 +134,9 @@ export async function writeOnnx(b: GraphBuilder, params: ParamTable, file: strin
     return { p, prefix, total: prefix.length + p.byteLength };
   });
   const graphLen = graph.length + inits.reduce((a, x) => a + x.total, 0);
+  if (graphLen + head.length + 16 > ONNX_MAX_FILE_BYTES) {
+    throw new ShituError('ERR_MODEL_UNSUPPORTED', `the converted model would be ${graphLen + head.length} bytes: ONNX Runtime cannot load a single-file model of 2 GiB or more (protobuf's limit)`);
+  }
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   let fh: fs.promises.FileHandle | undefined;
   let written = 0;

@@ -11,7 +11,7 @@ function unary(build: (ctx: OpContext, x: string) => string) {
     const x = ctx.input('X');
     const y = build(ctx, x);
     const out = ctx.output('Out');
-    ctx.b.node('Identity', [y], [out]);
+    if (!ctx.b.renameLastOutput(y, out)) ctx.b.node('Identity', [y], [out]);
     ctx.setShape(out, ctx.shape('X'));
   };
 }

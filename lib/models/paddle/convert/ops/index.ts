@@ -6,3 +6,4 @@ import './nn';
 import './tensor';
 import './math';
 import './interp';
+import './pad';

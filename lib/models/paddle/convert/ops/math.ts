@@ -15,14 +15,7 @@
 import { registerOps, OpContext } from '../context';
 import { attrInt, attrInts, numel } from '../graph';
 import { castValues, dtypeAttr } from './tensor';
-import { broadcastShape, normAxis, scalarLike } from './util';
-
-function out(ctx: OpContext, slot: string, opType: string, inputs: string[], attrs: Parameters<OpContext['b']['node']>[3] = {}, shape?: number[]): string {
-  const o = ctx.output(slot);
-  ctx.b.node(opType, inputs, [o], attrs);
-  ctx.setShape(o, shape);
-  return o;
-}
+import { broadcastShape, emit, normAxis, scalarLike } from './util';
 
 function scale(ctx: OpContext): void {
   const bias = ctx.float('bias', 0);
@@ -37,17 +30,17 @@ function scale(ctx: OpContext): void {
   const x = ctx.input('X');
   const k = ctx.has('ScaleTensor') ? ctx.input('ScaleTensor') : scalarLike(ctx, 'X', ctx.float('scale', 1));
   const b = scalarLike(ctx, 'X', bias);
-  if (after) out(ctx, 'Out', 'Add', [ctx.b.op('Mul', [x, k]), b], {}, ctx.shape('X'));
-  else out(ctx, 'Out', 'Mul', [ctx.b.op('Add', [x, b]), k], {}, ctx.shape('X'));
+  if (after) emit(ctx, 'Out', 'Add', [ctx.b.op('Mul', [x, k]), b], {}, ctx.shape('X'));
+  else emit(ctx, 'Out', 'Mul', [ctx.b.op('Add', [x, b]), k], {}, ctx.shape('X'));
 }
 
 function dropout(ctx: OpContext): void {
   const impl = ctx.str('dropout_implementation', 'downgrade_in_infer');
   const p = ctx.float('dropout_prob', 0.5);
   if (impl === 'upscale_in_train') {
-    out(ctx, 'Out', 'Identity', [ctx.input('X')], {}, ctx.shape('X'));
+    emit(ctx, 'Out', 'Identity', [ctx.input('X')], {}, ctx.shape('X'));
   } else if (impl === 'downgrade_in_infer') {
-    out(ctx, 'Out', 'Mul', [ctx.input('X'), scalarLike(ctx, 'X', 1 - p)], {}, ctx.shape('X'));
+    emit(ctx, 'Out', 'Mul', [ctx.input('X'), scalarLike(ctx, 'X', 1 - p)], {}, ctx.shape('X'));
   } else {
     ctx.unsupported(`dropout_implementation ${impl}`);
   }
@@ -63,13 +56,13 @@ function clip(ctx: OpContext): void {
   };
   const lo = bound('Min', 'min', -3.4028234663852886e38);
   const hi = bound('Max', 'max', 3.4028234663852886e38);
-  out(ctx, 'Out', 'Clip', [ctx.input('X'), lo, hi], {}, ctx.shape('X'));
+  emit(ctx, 'Out', 'Clip', [ctx.input('X'), lo, hi], {}, ctx.shape('X'));
 }
 
 function sum(ctx: OpContext): void {
   const xs = ctx.inputs('X');
-  if (xs.length === 1) out(ctx, 'Out', 'Identity', xs, {}, ctx.shape('X'));
-  else out(ctx, 'Out', 'Sum', xs, {}, ctx.shape('X'));
+  if (xs.length === 1) emit(ctx, 'Out', 'Identity', xs, {}, ctx.shape('X'));
+  else emit(ctx, 'Out', 'Sum', xs, {}, ctx.shape('X'));
 }
 
 function swapLast(ctx: OpContext, x: string, rank: number): string {
@@ -96,8 +89,8 @@ function matmul(transX: string, transY: string) {
     const x = tx ? swapLast(ctx, ctx.input('X'), ctx.rank('X')) : ctx.input('X');
     const y = ty ? swapLast(ctx, ctx.input('Y'), ctx.rank('Y')) : ctx.input('Y');
     const shape = matmulShape(ctx.shape('X'), ctx.shape('Y'), tx, ty) ?? ctx.outShape('Out');
-    if (alpha === 1) out(ctx, 'Out', 'MatMul', [x, y], {}, shape);
-    else out(ctx, 'Out', 'Mul', [ctx.b.op('MatMul', [x, y]), scalarLike(ctx, 'X', alpha)], {}, shape);
+    if (alpha === 1) emit(ctx, 'Out', 'MatMul', [x, y], {}, shape);
+    else emit(ctx, 'Out', 'Mul', [ctx.b.op('MatMul', [x, y]), scalarLike(ctx, 'X', alpha)], {}, shape);
   };
 }
 
@@ -110,13 +103,19 @@ function mul(ctx: OpContext): void {
   const y2 = ys.length === 2 && yn === 1 ? ctx.input('Y') : ctx.b.op('Flatten', [ctx.input('Y')], { axis: attrInt(yn) });
   const outShape = [...xs.slice(0, xn), ...ys.slice(yn)];
   if (xn === 1 && ys.length - yn === 1) {
-    out(ctx, 'Out', 'MatMul', [x2, y2], {}, outShape);
+    emit(ctx, 'Out', 'MatMul', [x2, y2], {}, outShape);
     return;
   }
   if (ys.slice(yn).some((d) => d < 0)) ctx.unsupported('mul with unknown trailing dims of Y');
-  // 0 copies X's leading dims (same positions in the result).
-  const target = ctx.b.int64s([...new Array<number>(xn).fill(0), ...ys.slice(yn)]);
-  out(ctx, 'Out', 'Reshape', [ctx.b.op('MatMul', [x2, y2]), target], {}, outShape);
+  // X's leading dims, then Y's trailing ones.
+  const lead = xs.slice(0, xn);
+  const target = lead.every((d) => d >= 0)
+    ? ctx.b.int64s([...lead, ...ys.slice(yn)])
+    : ctx.b.op('Concat', [
+      ctx.b.op('Slice', [ctx.b.op('Shape', [ctx.input('X')]), ctx.b.int64s([0]), ctx.b.int64s([xn])]),
+      ctx.b.int64s(ys.slice(yn)),
+    ], { axis: attrInt(0) });
+  emit(ctx, 'Out', 'Reshape', [ctx.b.op('MatMul', [x2, y2]), target], {}, outShape);
 }
 
 function reduce(onnxOp: string, axesAsInput: boolean) {
@@ -133,15 +132,15 @@ function reduce(onnxOp: string, axesAsInput: boolean) {
     const attrs = { keepdims: attrInt(keep ? 1 : 0), ...(axesAsInput ? {} : { axes: attrInts(axes) }) };
     const inputs = axesAsInput ? [ctx.input('X'), ctx.b.int64s(axes)] : [ctx.input('X')];
     if (rank === 0) {
-      out(ctx, 'Out', 'Identity', [ctx.input('X')], {}, s);
+      emit(ctx, 'Out', 'Identity', [ctx.input('X')], {}, s);
       return;
     }
     if (toOne) {
       shape = [1];
-      out(ctx, 'Out', 'Reshape', [ctx.b.op(onnxOp, inputs, attrs), ctx.b.int64s([1])], {}, shape);
+      emit(ctx, 'Out', 'Reshape', [ctx.b.op(onnxOp, inputs, attrs), ctx.b.int64s([1])], {}, shape);
       return;
     }
-    out(ctx, 'Out', onnxOp, inputs, attrs, shape);
+    emit(ctx, 'Out', onnxOp, inputs, attrs, shape);
   };
 }
 
@@ -149,8 +148,8 @@ function mean(ctx: OpContext): void {
   const rank = ctx.rank('X');
   const desc = ctx.outShape('Out');
   const r = ctx.b.op('ReduceMean', [ctx.input('X')], { keepdims: attrInt(0), axes: attrInts(Array.from({ length: rank }, (_, i) => i)) });
-  if (desc && desc.length === 1) out(ctx, 'Out', 'Reshape', [r, ctx.b.int64s([1])], {}, [1]);
-  else out(ctx, 'Out', 'Identity', [r], {}, []);
+  if (desc && desc.length === 1) emit(ctx, 'Out', 'Reshape', [r, ctx.b.int64s([1])], {}, [1]);
+  else emit(ctx, 'Out', 'Identity', [r], {}, []);
 }
 
 function argExt(onnxOp: string) {
@@ -169,8 +168,8 @@ function argExt(onnxOp: string) {
     axis = normAxis(axis, s.length);
     const shape = keep ? s.map((d, i) => (i === axis ? 1 : d)) : s.filter((_, i) => i !== axis);
     const r = ctx.b.op(onnxOp, [x], { axis: attrInt(axis), keepdims: attrInt(keep ? 1 : 0) });
-    if (dtype === 'int64') out(ctx, 'Out', 'Identity', [r], {}, shape);
-    else out(ctx, 'Out', 'Cast', [r], { to: attrInt(6) }, shape);
+    const o = dtype === 'int64' ? emit(ctx, 'Out', 'Identity', [r], {}, shape) : emit(ctx, 'Out', 'Cast', [r], { to: attrInt(6) }, shape);
+    ctx.b.setFacts(o, { dtype });
   };
 }
 

@@ -16,8 +16,9 @@
 //   no axes: every 1.
 import type { PaddleDType } from '../../program';
 import { registerOps, OpContext } from '../context';
-import { PADDLE_VARTYPE, attrInt, attrInts, numel } from '../graph';
-import { normAxis } from './util';
+import { dtypeOfName, dtypeOfVarType } from '../../dtypes';
+import { attrInt, attrInts, numel } from '../graph';
+import { emit, normAxis } from './util';
 
 /** A Paddle dtype attribute (a VarType number, or a dtype name as PIR programs write it). */
 export function dtypeAttr(ctx: OpContext, name: string, def: PaddleDType): PaddleDType {
@@ -25,14 +26,14 @@ export function dtypeAttr(ctx: OpContext, name: string, def: PaddleDType): Paddl
   if (a === undefined) return def;
   if (typeof a === 'number') {
     if (a === -1) return def;
-    const t = PADDLE_VARTYPE[a];
+    const t = dtypeOfVarType(a);
     if (!t) ctx.unsupported(`${name} = VarType ${a}`);
     return t;
   }
-  if (typeof a === 'string' && a in PADDLE_VARTYPE_NAMES) return a as PaddleDType;
+  const named = typeof a === 'string' ? dtypeOfName(a) : undefined;
+  if (named) return named;
   return ctx.invalid(`attribute ${name} is not a dtype`);
 }
-const PADDLE_VARTYPE_NAMES = Object.fromEntries(Object.values(PADDLE_VARTYPE).map((t) => [t, true]));
 
 const isIntType = (t: PaddleDType) => t === 'int8' || t === 'uint8' || t === 'int16' || t === 'int32' || t === 'int64' || t === 'bool';
 
@@ -88,14 +89,6 @@ function reshapeShape(inShape: number[] | undefined, target: number[]): number[]
     const rest = out.reduce((a, d, i) => (i === neg ? a : a * d), 1);
     if (rest > 0) out[neg] = numel(inShape) / rest;
   }
-  return out;
-}
-
-/** Moves or copies value `v` into output `slot` with its static shape. */
-function emit(ctx: OpContext, slot: string, opType: string, inputs: string[], attrs: Parameters<OpContext['b']['node']>[3] = {}, shape?: number[]): string {
-  const out = ctx.output(slot);
-  ctx.b.node(opType, inputs, [out], attrs);
-  ctx.setShape(out, shape);
   return out;
 }
 

@@ -2,7 +2,15 @@
 // numpy broadcasting of static shapes and of folded constants.
 import type { PaddleDType } from '../../program';
 import type { OpContext } from '../context';
-import { ConstValue, numel } from '../graph';
+import { ConstValue, OnnxAttr, numel } from '../graph';
+
+/** Writes output `slot` as one ONNX node and records its static shape; returns the value name. */
+export function emit(ctx: OpContext, slot: string, opType: string, inputs: string[], attrs: Record<string, OnnxAttr> = {}, shape?: number[]): string {
+  const out = ctx.output(slot);
+  ctx.b.node(opType, inputs, [out], attrs);
+  ctx.setShape(out, shape);
+  return out;
+}
 
 /** The float type an op computes in: the input's when floating, else float32. */
 export function floatTypeOf(ctx: OpContext, slot: string): PaddleDType {
