@@ -188,3 +188,15 @@ export const GALLERY_CHECK = {
   /** Labels with more entries than this get no spread (quadratic in the label's size, on the main thread: 300 entries are 45,000 dot products). */
   maxLabelForSpread: 300,
 } as const;
+
+/** Paddle -> ONNX conversion (lib/models/paddle/convert/). */
+export const PADDLE_CONVERT_LIMITS = {
+  /**
+   * A Paddle `while` is unrolled (its condition must be static): at most this
+   * many copies of its body. The detector's loop runs once per image of a
+   * fixed batch; each copy adds about 300 nodes.
+   */
+  maxWhileIterations: 64,
+  /** Elements of a tensor computed at conversion time (meshgrid, range, stack of constants) before an ONNX node computes it instead. */
+  maxFoldedElements: 1 << 16,
+} as const;

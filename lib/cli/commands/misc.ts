@@ -1,6 +1,6 @@
 // get-pipeline-config, demo, models fetch, models convert.
 import * as path from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { getPipelineConfig } from '../../pipeline/config';
 import { fetchModel } from '../../models/fetch';
 import { convertPaddleModel } from '../../models/paddle/convert-dir';
@@ -9,6 +9,13 @@ import { packageRoot } from '../../util/package-root';
 
 function defaultSharedDir(): string {
   return findSharedDir() ?? path.resolve(packageRoot(), '..', 'shared');
+}
+
+/** --input-shape name=d1,d2,... (repeatable) into one map. */
+function collectShape(value: string, prev: Record<string, number[]>): Record<string, number[]> {
+  const m = /^([^=]+)=(-?\d+(?:,-?\d+)*)$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected name=d1,d2,... (integers, -1 for a run-time size)');
+  return { ...prev, [m[1]]: m[2].split(',').map(Number) };
 }
 
 export function registerMiscCommands(program: Command): void {
@@ -47,10 +54,12 @@ export function registerMiscCommands(program: Command): void {
     .argument('<paddle_model_dir>', 'the unpacked Paddle inference model')
     .requiredOption('--out <dir>', 'the model directory to write (inference.onnx + inference.yml); must not exist or be empty')
     .option('--check <image>', 'run the converted model once on this image and print its output shapes')
-    .action(async (src: string, o: { out: string; check?: string }) => {
+    .option('--input-shape <name=dims>', 'fix a feed\'s sizes, e.g. x=1,3,48,-1 (-1: decided at run time); repeatable (default: batch 1 for detectors, else as the program declares)', collectShape, {})
+    .action(async (src: string, o: { out: string; check?: string; inputShape: Record<string, number[]> }) => {
       const r = await convertPaddleModel(src, o.out, {
         onProgress: (msg) => process.stderr.write(msg + '\n'),
         ...(o.check !== undefined ? { check: o.check } : {}),
+        ...(Object.keys(o.inputShape).length > 0 ? { inputShapes: o.inputShape } : {}),
       });
       const dims = (d?: (number | string)[]) => `[${(d ?? []).join(', ')}]`;
       const lines = [`${r.onnxFile} (${r.task} model, ${(r.bytes / 1e6).toFixed(1)} MB)`];

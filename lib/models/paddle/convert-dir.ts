@@ -26,6 +26,13 @@ export interface ConvertPaddleModelOptions {
   check?: string;
   /** Replace a non-empty `outDir` (default: refused, so a typo cannot wipe a directory). */
   replace?: boolean;
+  /**
+   * Fixed feed sizes by feed name (convertProgram's inputShapes). Default: a
+   * detection program's feeds get batch 1 (its post-processing loops over the
+   * batch, which must then be known; the package's detector runs one image at
+   * a time), other programs keep -1 as a symbolic size.
+   */
+  inputShapes?: Record<string, number[]>;
 }
 
 export interface ConvertPaddleModelResult {
@@ -40,6 +47,13 @@ export interface ConvertPaddleModelResult {
   bytes: number;
   weights: number;
   check?: CheckOutput[];
+}
+
+/** Batch 1 for every feed whose first dimension is unknown. */
+export function batchOne(program: PaddleProgram): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const f of program.feeds) if (f.shape[0] === -1) shapes[f.name] = [1, ...f.shape.slice(1)];
+  return shapes;
 }
 
 /** Detection programs end in an NMS or take the detector's extra inputs. */
@@ -90,7 +104,9 @@ export async function convertPaddleModel(srcDir: string, outDir: string, o: Conv
     aborted(o.signal);
     log('converting to ONNX');
     const onnxFile = path.join(staging, 'inference.onnx');
-    const r = await convertProgram(program, params, { output: onnxFile });
+    const inputShapes = o.inputShapes ?? (task === 'detection' ? batchOne(program) : undefined);
+    if (inputShapes !== undefined) log(`feed sizes: ${Object.entries(inputShapes).map(([k, v]) => `${k} [${v.join(', ')}]`).join(', ')}`);
+    const r = await convertProgram(program, params, { output: onnxFile, ...(inputShapes !== undefined ? { inputShapes } : {}) });
     log(`wrote inference.onnx: ${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes, ${r.weights} weights`);
     aborted(o.signal);
     let check: CheckOutput[] | undefined;

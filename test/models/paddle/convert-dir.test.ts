@@ -19,7 +19,6 @@ import { convertPaddleModel } from '../../../lib/models/paddle/convert-dir';
 import { fetchModel } from '../../../lib/models/fetch';
 import { readPdmodel } from '../../../lib/models/paddle/read-pdmodel';
 import { writeParams, seededParams } from '../../../lib/models/paddle/write-params';
-import { ShituError } from '../../../lib/errors';
 import { encodeProgram, tinyGlobal } from '../../helpers/paddle-programs';
 
 const run = promisify(execFile);
@@ -63,17 +62,17 @@ async function serveFile(file: string): Promise<{ url: string; close: () => Prom
   };
 }
 
-t.test('fetch: the v1.0 feature archive from a local server, converted in-process, used by createPipeline', async (t) => {
+const home = path.join(tmp, 'home');
+const savedHome = process.env.SHITU_MODEL_HOME;
+process.env.SHITU_MODEL_HOME = home;
+t.teardown(() => { if (savedHome === undefined) delete process.env.SHITU_MODEL_HOME; else process.env.SHITU_MODEL_HOME = savedHome; });
+
+t.test('fetch: the v1.0 feature archive from a local server, converted in-process', async (t) => {
   const src = await paddleDir('general_PPLCNetV2_base_pretrained_v1.0_infer', REC, 11);
   const tarFile = path.join(tmp, 'rec.tar');
   execFileSync('tar', ['-cf', tarFile, '-C', path.dirname(src), path.basename(src)]);
   const server = await serveFile(tarFile);
   t.teardown(server.close);
-  const home = path.join(tmp, 'home');
-  const saved = process.env.SHITU_MODEL_HOME;
-  process.env.SHITU_MODEL_HOME = home;
-  t.teardown(() => { if (saved === undefined) delete process.env.SHITU_MODEL_HOME; else process.env.SHITU_MODEL_HOME = saved; });
-
   const lines: string[] = [];
   const dir = await fetchModel('PP-ShiTuV2_rec', (l) => lines.push(l), { url: server.url });
   t.equal(dir, path.join(home, 'PP-ShiTuV2_rec'));
@@ -81,10 +80,29 @@ t.test('fetch: the v1.0 feature archive from a local server, converted in-proces
   t.strictSame(fs.readdirSync(home), ['PP-ShiTuV2_rec'], 'no staging directory left');
   t.ok(lines.some((l) => /^downloading http:\/\/127\.0\.0\.1:\d+\/model\.tar$/.test(l)));
   t.ok(lines.some((l) => /legacy program, 157 ops in 1 block\(s\), 171 weights \(18\.3 MB\), a feature model/.test(l)), 'progress names the program');
+});
 
-  const config = path.join(tmp, 'rec-pipeline.yaml');
+t.test('convert: the detector program (10 blocks, NMS inside) with its infer_cfg.yml, checked on a photo', async (t) => {
+  const src = await paddleDir('picodet_PPLCNet_x2_5_mainbody_lite_v1.0_infer', DET, 12);
+  const out = path.join(home, 'PP-ShiTuV2_det');
+  const lines: string[] = [];
+  const r = await convertPaddleModel(src, out, { check: PHOTOS[1], onProgress: (l) => lines.push(l) });
+  t.equal(r.task, 'detection');
+  t.strictSame(fs.readdirSync(out).sort(), ['inference.onnx', 'inference.yml']);
+  t.equal(fs.readFileSync(path.join(out, 'inference.yml'), 'utf8'), fs.readFileSync(path.join(DET, 'infer_cfg.yml'), 'utf8'), 'infer_cfg.yml installed as inference.yml');
+  t.strictSame(r.inputs.map((i) => [i.name, i.dims]).sort(), [['im_shape', [1, 2]], ['image', [1, 3, 640, 640]], ['scale_factor', [1, 2]]], 'batch fixed at 1');
+  t.ok(lines.includes('feed sizes: im_shape [1, 2], image [1, 3, 640, 640], scale_factor [1, 2]'));
+  t.equal(r.outputs.length, 2);
+  t.equal(r.check?.length, 2);
+  t.equal(r.check?.[0].dims[1], 6, 'boxes [M, 6]');
+  t.strictSame(r.check?.[1].dims, [1], 'count [1]');
+  t.ok(r.check?.every((c) => c.finite));
+});
+
+t.test('createPipeline on both converted models (SHITU_MODEL_HOME): 512-d embeddings, finite scores', async (t) => {
+  const config = path.join(tmp, 'pp-shituv2.yaml');
   const doc = YAML.parse(fs.readFileSync(STANDIN_CONFIG, 'utf8'));
-  doc.SubModules.Detection.model_dir = path.join(path.dirname(path.dirname(IMAGES)), 'models', 'picodet_s_coco');
+  doc.SubModules.Detection = { module_name: 'object_detection', model_name: 'PP-ShiTuV2_det', batch_size: 1 };
   doc.SubModules.Recognition = { module_name: 'image_feature', model_name: 'PP-ShiTuV2_rec', batch_size: 4 };
   fs.writeFileSync(config, YAML.stringify(doc));
   const pipeline = await createPipeline(config, { threads: 1, warmup: false });
@@ -93,29 +111,13 @@ t.test('fetch: the v1.0 feature archive from a local server, converted in-proces
   const index = await pipeline.buildIndex({ galleryImgs: PHOTOS, galleryLabel: PHOTOS.map((p) => path.basename(p)), indexType: 'Flat', metricType: 'IP' });
   t.equal(index.dim, 512);
   t.equal(index.count, PHOTOS.length, '[N,512] embeddings indexed');
-  const result = await pipeline.recognize(PHOTOS[0], { index });
-  const boxes = result.json.res.boxes;
-  t.ok(boxes.length > 0);
-  const scores = boxes.flatMap((b) => b.rec_scores).filter((s): s is number => s !== null);
-  t.ok(scores.length > 0 && scores.every((s) => Number.isFinite(s) && s <= 1.0001 && s >= -1.0001), `finite cosine scores: ${scores.map((s) => s.toFixed(4)).join(', ')}`);
-});
-
-t.test('convert: the detector program reads, and converts or names what is missing', async (t) => {
-  const src = await paddleDir('picodet_PPLCNet_x2_5_mainbody_lite_v1.0_infer', DET, 12);
-  const out = path.join(tmp, 'det-out');
-  try {
-    const r = await convertPaddleModel(src, out);
-    t.equal(r.task, 'detection');
-    t.strictSame(fs.readdirSync(out).sort(), ['inference.onnx', 'inference.yml']);
-    t.equal(fs.readFileSync(path.join(out, 'inference.yml'), 'utf8'), fs.readFileSync(path.join(DET, 'infer_cfg.yml'), 'utf8'), 'infer_cfg.yml installed as inference.yml');
-    t.strictSame(r.inputs.map((i) => i.name).sort(), ['im_shape', 'image', 'scale_factor']);
-    t.equal(r.outputs.length, 2);
-  } catch (e) {
-    // Until the detector's post-processing converters are merged: the unsupported ops are named and nothing is written.
-    t.ok(e instanceof ShituError && e.code === 'ERR_MODEL_UNSUPPORTED', (e as Error).message);
-    t.match((e as Error).message, /multiclass_nms3/);
-    t.notOk(fs.existsSync(out), 'nothing written');
-    t.strictSame(fs.readdirSync(tmp).filter((f) => f.startsWith('.det-out')), [], 'no staging left');
+  for (const photo of PHOTOS.slice(0, 2)) {
+    const result = await pipeline.recognize(photo, { index });
+    const boxes = result.json.res.boxes;
+    t.ok(boxes.length > 0, `${path.basename(photo)}: ${boxes.length} box(es)`);
+    const scores = boxes.flatMap((b) => b.rec_scores).filter((s): s is number => s !== null);
+    t.ok(scores.length > 0 && scores.every((s) => Number.isFinite(s) && s <= 1.0001 && s >= -1.0001), `finite cosine scores: ${scores.map((s) => s.toFixed(4)).join(', ')}`);
+    t.ok(boxes.every((b) => b.coordinate.every(Number.isFinite) && Number.isFinite(b.det_score)), 'finite boxes');
   }
 });
 
@@ -140,17 +142,16 @@ t.test('an unsupported op: ERR_MODEL_UNSUPPORTED, nothing written, a model insta
 });
 
 t.test('fetch failures: unreachable archive, broken archive -> nothing installed', async (t) => {
-  const home = path.join(tmp, 'home-fail');
-  const saved = process.env.SHITU_MODEL_HOME;
-  process.env.SHITU_MODEL_HOME = home;
-  t.teardown(() => { if (saved === undefined) delete process.env.SHITU_MODEL_HOME; else process.env.SHITU_MODEL_HOME = saved; });
+  const failHome = path.join(tmp, 'home-fail');
+  process.env.SHITU_MODEL_HOME = failHome;
+  t.teardown(() => { process.env.SHITU_MODEL_HOME = home; });
   const notTar = path.join(tmp, 'not-a.tar');
   fs.writeFileSync(notTar, Buffer.alloc(4096, 7));
   const server = await serveFile(notTar);
   t.teardown(server.close);
   await t.rejects(fetchModel('PP-ShiTuV2_rec', () => {}, { url: server.url.replace('model.tar', 'missing.tar') }), { code: 'ERR_FETCH', message: /HTTP 404[\s\S]*shitu models convert/ });
   await t.rejects(fetchModel('PP-ShiTuV2_rec', () => {}, { url: server.url }), { code: 'ERR_MODEL_INVALID', message: /not a usable tar archive/ });
-  t.strictSame(fs.readdirSync(home), [], 'nothing left in the model home');
+  t.strictSame(fs.readdirSync(failHome), [], 'nothing left in the model home');
   await t.rejects(fetchModel('resnet', () => {}), { code: 'ERR_MODEL_NOT_FOUND', message: /known: PP-ShiTuV2_det/ });
 });
 
