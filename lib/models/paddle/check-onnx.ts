@@ -22,6 +22,13 @@ export async function checkOnnx(onnxFile: string, image: string, pre: Preprocess
   const img = await callNative(() => native.decodeImage(image));
   const feeds: Record<string, NativeTensor> = {};
   let size: [number, number] = [pre.height || 224, pre.width || 224];
+  // A batch fixed at conversion (--input-shape x=2,...) gets the image that many times.
+  const batchOf = (shape: number[]) => (shape[0] > 0 ? shape[0] : 1);
+  const repeat = (one: Float32Array, n: number) => {
+    const all = new Float32Array(one.length * n);
+    for (let k = 0; k < n; k++) all.set(one, k * one.length);
+    return all;
+  };
   const inputs = model.inputs();
   const image4d = inputs.find((i) => i.shape.length === 4 && i.shape[1] === 3);
   if (image4d) {
@@ -41,12 +48,14 @@ export async function checkOnnx(onnxFile: string, image: string, pre: Preprocess
         }
       }
     }
-    feeds[image4d.name] = { data, dims: [1, 3, h, w] };
+    const n = batchOf(image4d.shape);
+    feeds[image4d.name] = { data: repeat(data, n), dims: [n, 3, h, w] };
   }
   for (const i of inputs) {
     if (i.name === image4d?.name) continue;
-    if (i.name === 'im_shape') feeds[i.name] = { data: Float32Array.from(size), dims: [1, 2] };
-    else if (i.name === 'scale_factor') feeds[i.name] = { data: Float32Array.from([size[0] / img.height, size[1] / img.width]), dims: [1, 2] };
+    const n = batchOf(i.shape);
+    if (i.name === 'im_shape') feeds[i.name] = { data: repeat(Float32Array.from(size), n), dims: [n, 2] };
+    else if (i.name === 'scale_factor') feeds[i.name] = { data: repeat(Float32Array.from([size[0] / img.height, size[1] / img.width]), n), dims: [n, 2] };
     else throw new ShituError('ERR_INPUT', `--check cannot feed input ${i.name} [${i.shape.join(', ')}] from an image (image, im_shape and scale_factor are known)`);
   }
   const out = await callNative(() => model.run(feeds));

@@ -172,3 +172,23 @@ t.test('CLI: shitu models convert --check prints shapes; a missing model dir say
   t.match(fail?.stderr ?? '', /inference\.pdmodel, model\.pdmodel, inference\.json/);
   t.notOk(fs.existsSync(path.join(tmp, 'cli-none')));
 });
+
+t.test('CLI: the PIR model (inference.json) with --input-shape, checked on its sample image', async (t) => {
+  const pairs = path.join(path.dirname(path.dirname(IMAGES)), 'models', 'paddle-pairs');
+  const out = path.join(tmp, 'cli-pir');
+  const r = await run(process.execPath, [
+    CLI, 'models', 'convert', path.join(pairs, 'PP-LCNet_x0_25_textline_ori_pir'), '--out', out,
+    '--input-shape', 'x=2,3,80,160', '--check', path.join(pairs, 'images', 'ocr_sample.jpg'),
+  ]);
+  t.match(r.stdout, /input {3}x float32 \[2, 3, 80, 160\]/);
+  t.match(r.stdout, /output {2}fetch_name_0 float32 \[2, 2\]/);
+  t.match(r.stdout, /checked fetch_name_0 \[2, 2\]\n/);
+  t.match(r.stderr, /pir program, \d+ ops in 1 block\(s\), 145 weights/);
+  t.match(r.stderr, /pre-processing from inference\.yml: 160x80/);
+  t.strictSame(fs.readdirSync(out).sort(), ['inference.onnx', 'inference.yml']);
+  const usage = await run(process.execPath, [CLI, 'models', 'convert', out, '--out', path.join(tmp, 'x'), '--input-shape', 'x=a,b']).then(
+    () => undefined,
+    (e: { stderr: string; code: number }) => e,
+  );
+  t.equal(usage?.code, 2, 'a bad --input-shape is a usage error');
+});
