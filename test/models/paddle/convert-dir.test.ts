@@ -121,6 +121,32 @@ t.test('createPipeline on both converted models (SHITU_MODEL_HOME): 512-d embedd
   }
 });
 
+t.test('fetch: a PaddleX 3 archive (PIR inference.json, inference.yml)', async (t) => {
+  const pir = path.join(path.dirname(path.dirname(IMAGES)), 'models', 'paddle-pairs', 'PP-LCNet_x0_25_textline_ori_pir');
+  const tarFile = path.join(tmp, 'pir.tar');
+  const stage = path.join(tmp, 'pir-stage', 'PP-ShiTuV2_rec_CLIP_vit_base_infer');
+  fs.mkdirSync(stage, { recursive: true });
+  for (const f of fs.readdirSync(pir)) fs.copyFileSync(path.join(pir, f), path.join(stage, f));
+  execFileSync('tar', ['-cf', tarFile, '-C', path.dirname(stage), path.basename(stage)]);
+  const server = await serveFile(tarFile);
+  t.teardown(server.close);
+  const lines: string[] = [];
+  const dir = await fetchModel('PP-ShiTuV2_rec_CLIP_vit_base', (l) => lines.push(l), { url: server.url });
+  t.strictSame(fs.readdirSync(dir).sort(), ['inference.onnx', 'inference.yml']);
+  t.equal(fs.readFileSync(path.join(dir, 'inference.yml'), 'utf8'), fs.readFileSync(path.join(pir, 'inference.yml'), 'utf8'));
+  const unpacked = lines.find((l) => l.startsWith('unpacked '));
+  t.strictSame(unpacked?.slice('unpacked '.length).split(', ').sort(), ['inference.json', 'inference.pdiparams', 'inference.yml']);
+  t.ok(lines.some((l) => /pir program/.test(l)));
+});
+
+t.test('an abort before the work: ERR_ABORTED, nothing written', async (t) => {
+  const src = path.join(tmp, 'src', 'general_PPLCNetV2_base_pretrained_v1.0_infer');
+  const out = path.join(tmp, 'aborted-out');
+  await t.rejects(convertPaddleModel(src, out, { signal: AbortSignal.abort() }), { code: 'ERR_ABORTED' });
+  t.notOk(fs.existsSync(out));
+  t.strictSame(fs.readdirSync(tmp).filter((f) => f.startsWith('.aborted-out')), []);
+});
+
 t.test('an unsupported op: ERR_MODEL_UNSUPPORTED, nothing written, a model installed before untouched', async (t) => {
   const src = path.join(tmp, 'src', 'odd');
   fs.mkdirSync(src, { recursive: true });
