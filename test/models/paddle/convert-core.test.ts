@@ -195,3 +195,26 @@ t.test('a var read before any op writes it: ERR_MODEL_INVALID', async (t) => {
   m.fetch('y');
   await t.rejects(convertAndRun(m, { x: { dims: [1], data: [1] } }), { code: 'ERR_MODEL_INVALID', message: /ghost/ });
 });
+
+t.test('hostile attributes end in ShituErrors at conversion, with no allocation of their size', async (t) => {
+  const cases: [string, (m: ProgramMaker) => void][] = [
+    ['split num far beyond its outputs', (m) => m.op('split', { X: 'x' }, { Out: ['y'] }, { axis: 1, num: 1_000_000_000 })],
+    ['fill_constant with a negative size', (m) => m.op('fill_constant', {}, { Out: 'y' }, { shape: [-5, 2], value: 1, dtype: 5 })],
+    ['conv2d with stride 0', (m) => { m.param('w', [1, 4, 1, 1], [1, 1, 1, 1]); m.op('conv2d', { Input: 'x4', Filter: 'w' }, { Output: 'y' }, { strides: [0, 1] }); }],
+    ['pool2d with a 0 kernel', (m) => m.op('pool2d', { X: 'x4' }, { Out: 'y' }, { pooling_type: 'max', ksize: [0, 2] })],
+    ['elementwise axis out of range', (m) => m.op('elementwise_add', { X: 'x4', Y: 'x' }, { Out: 'y' }, { axis: 7 })],
+  ];
+  for (const [what, add] of cases) {
+    const m = new ProgramMaker();
+    m.feed('x', [2, 4]);
+    m.feed('x4', [1, 4, 2, 2]);
+    m.v('y', [2, 4]);
+    add(m);
+    m.fetch('y');
+    const dir = tmpDir();
+    const err = await convertProgram(m.program(), m.params, { output: path.join(dir, 'm.onnx') }).then(() => undefined, (e: unknown) => e);
+    t.ok(err instanceof ShituError && (err.code === 'ERR_MODEL_INVALID' || err.code === 'ERR_MODEL_UNSUPPORTED'), `${what}: ${(err as Error)?.message}`);
+    t.same(fs.readdirSync(dir), [], `${what}: nothing written`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

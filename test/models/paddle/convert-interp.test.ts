@@ -128,3 +128,30 @@ t.test('bilinear_interp (v1) by scale: size int(in*scale), ratio in/out', async 
   t.same(y.dims, [1, 2, 10, 7]);
   t.ok(maxAbsDiff(y.data, refBilinear(X, XS, 10, 7, false, 1)) < TOL);
 });
+
+t.test('bilinear_interp_v2 with a SizeTensor list (wins over out_h/out_w and scale)', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('x', XS);
+  m.feed('h', [1], 'int32');
+  m.feed('w', [1], 'int32');
+  m.v('y', [1, 2, -1, -1]);
+  m.op('bilinear_interp_v2', { X: 'x', SizeTensor: ['h', 'w'] }, { Out: 'y' }, { out_h: 3, out_w: 3, scale: [4, 4], align_corners: true, align_mode: 1 });
+  m.fetch('y');
+  const [y] = await convertAndRun(m, {
+    x: { dims: XS, data: X }, h: { dims: [1], data: [5], dtype: 'int32' }, w: { dims: [1], data: [7], dtype: 'int32' },
+  });
+  t.same(y.dims, [1, 2, 5, 7]);
+  t.ok(maxAbsDiff(y.data, refBilinear(X, XS, 5, 7, true, 1)) < TOL);
+});
+
+t.test('nearest_interp_v2 with a Scale tensor known only at run time (wins over out_h/out_w)', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('x', XS);
+  m.feed('s', [1]);
+  m.v('y', [1, 2, -1, -1]);
+  m.op('nearest_interp_v2', { X: 'x', Scale: 's' }, { Out: 'y' }, { out_h: 3, out_w: 3, align_corners: false });
+  m.fetch('y');
+  const [y] = await convertAndRun(m, { x: { dims: XS, data: X }, s: { dims: [1], data: [2] } });
+  t.same(y.dims, [1, 2, 8, 6]);
+  t.same(y.data, refNearest(X, XS, 8, 6, false, 2));
+});

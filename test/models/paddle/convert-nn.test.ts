@@ -177,9 +177,25 @@ poolCase('adaptive max 3x2 of 6x6', X6, { pooling_type: 'max', ksize: [3, 2], ad
 // SAME, stride 2 on 5: out 3, total pad (3-1)*2+3-5 = 2 -> 1, 1.
 poolCase('max SAME', X5, { pooling_type: 'max', ksize: [3, 3], strides: [2, 2], padding_algorithm: 'SAME' }, (x) => refPool(x, X5, [3, 3], [2, 2], [1, 1, 1, 1], true, true, false));
 
-t.test('adaptive pooling to a size that does not divide the map: ERR_MODEL_UNSUPPORTED', async (t) => {
+/** Paddle's adaptive pooling: window i of out covers [floor(i*in/out), ceil((i+1)*in/out)). */
+function refAdaptive(x: number[], [n, c, h, w]: number[], [oh, ow]: number[], isMax: boolean): { data: number[]; dims: number[] } {
+  const out: number[] = [];
+  for (let b = 0; b < n * c; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
+    const hs = Math.floor((i * h) / oh); const he = Math.ceil(((i + 1) * h) / oh);
+    const ws = Math.floor((j * w) / ow); const we = Math.ceil(((j + 1) * w) / ow);
+    let acc = isMax ? -Infinity : 0;
+    for (let y = hs; y < he; y++) for (let xx = ws; xx < we; xx++) acc = isMax ? Math.max(acc, x[(b * h + y) * w + xx]) : acc + x[(b * h + y) * w + xx];
+    out.push(isMax ? acc : acc / ((he - hs) * (we - ws)));
+  }
+  return { data: out, dims: [n, c, oh, ow] };
+}
+const X57 = [1, 2, 5, 7];
+poolCase('adaptive avg 2x3 of 5x7 (unequal, overlapping windows)', X57, { pooling_type: 'avg', ksize: [2, 3], adaptive: true }, (x) => refAdaptive(x, X57, [2, 3], false));
+poolCase('adaptive max 3x4 of 5x7', X57, { pooling_type: 'max', ksize: [3, 4], adaptive: true }, (x) => refAdaptive(x, X57, [3, 4], true));
+
+t.test('adaptive pooling of a map whose size is known only at run time: ERR_MODEL_UNSUPPORTED', async (t) => {
   const m = new ProgramMaker();
-  m.feed('x', [1, 1, 5, 5]);
+  m.feed('x', [1, 1, -1, -1]);
   m.v('y', [1, 1, 2, 2]);
   m.op('pool2d', { X: 'x' }, { Out: 'y' }, { pooling_type: 'avg', ksize: [2, 2], adaptive: true });
   m.fetch('y');

@@ -21,9 +21,9 @@
 //   ctx.int/float/bool/str/ints/floats(attr, default)
 //                                    typed attribute getters; the default is Paddle's
 //                                    (the op maker's), used when the attribute is absent
-//   ctx.shape(slot, i) / ctx.dtype(slot, i)
-//                                    static shape (-1 = unknown dim) and dtype of an input,
-//                                    from what earlier converters recorded, else the var desc
+//   ctx.shape(slot, i) / ctx.dtype(slot, i) / ctx.rank(slot, i)
+//                                    static shape (-1 = unknown dim), dtype and rank of an
+//                                    input, from what earlier converters recorded, else the var desc
 //   ctx.outShape(slot, i) / ctx.outDtype(slot, i)   the same for an output var's desc
 //                                    (desc sizes read as -1 once inputShapes changed a
 //                                    declared feed size: they are stale then)
@@ -31,12 +31,17 @@
 //                                    (folded shape arithmetic, fill_constant, assign_value)
 //   ctx.setConst(slot, value, i)     binds an output to a constant (folds the op away)
 //   ctx.setShape(name, shape)        records an inferred static shape for an ONNX value
-//   ctx.unsupported(why)             throws ERR_MODEL_UNSUPPORTED naming the op
+//   ctx.unsupported(why)             throws ERR_MODEL_UNSUPPORTED naming the op (a valid
+//                                    program this converter cannot express)
+//   ctx.invalid(why)                 throws ERR_MODEL_INVALID naming the op (a broken program)
 //   ctx.convertBlock(idx, bindings)  converts a sub-block's ops into the same builder
 //                                    (control-flow converters)
 //
-// Every ONNX node a converter adds goes through `ctx.b.node/op`; every constant
+// Every ONNX node a converter adds goes through `ctx.b.node/op` (ops/util.ts's
+// emit() writes an output slot as one node with its shape); every constant
 // through `ctx.b.constant/int64s/scalar` (initializers, never Constant nodes).
+// Converters record output shapes (ctx.setShape) where they can: `shape`
+// folds from them, and the folding of control flow (paddle-det) rests on it.
 import { ShituError } from '../../../errors';
 import type { PaddleAttr, PaddleBlock, PaddleDType, PaddleOp, PaddleProgram, ParamTable } from '../program';
 import { ConstValue, GraphBuilder } from './graph';

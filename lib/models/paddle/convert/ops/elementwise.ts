@@ -6,7 +6,8 @@
 // k .. k + rank(small) - 1, so it needs trailing 1s before ONNX's numpy
 // broadcasting applies. Both operands constant: folded.
 import { registerOps, OpContext } from '../context';
-import type { ConstValue } from '../graph';
+import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
+import { ConstValue, numel } from '../graph';
 import { broadcastShape, foldBinary } from './util';
 
 /** The smaller operand's dims padded with trailing 1s so numpy broadcasting equals Paddle's axis rule. */
@@ -31,7 +32,8 @@ function elementwise(onnxOp: string, fold: (a: number, b: number) => number) {
     const padY = ry < rx ? pad : 0;
     const cx = ctx.constant('X');
     const cy = ctx.constant('Y');
-    if (cx && cy) {
+    const folded = cx && cy ? broadcastShape(padConst(cx, padX).dims, padConst(cy, padY).dims) : undefined;
+    if (cx && cy && folded && numel(folded) <= PADDLE_CONVERT_LIMITS.maxFoldedElements) {
       ctx.setConst('Out', foldBinary(padConst(cx, padX), padConst(cy, padY), fold));
       return;
     }

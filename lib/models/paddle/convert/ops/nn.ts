@@ -9,10 +9,11 @@
 //   dilations reset to 1; VALID: no padding. EXPLICIT: `paddings`.
 // - pool2d: global_pooling (or adaptive with ksize 1x1) covers the whole map;
 //   adaptive windows are [floor(i*in/out), ceil((i+1)*in/out)), a plain
-//   pooling when in is a multiple of out; `exclusive` avg divides by the
+//   pooling when in is a multiple of out, else pooled band by band; `exclusive` avg divides by the
 //   in-bounds count, non-exclusive by kh*kw always (padding and ceil_mode's
 //   overhang included), which ONNX's count_include_pad does not do for the
 //   overhang: that case pads explicitly with zeros and pools unpadded.
+import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
 import { registerOps, OpContext } from '../context';
 import { attrFloat, attrInt, attrInts, attrStr } from '../graph';
 
@@ -63,6 +64,12 @@ function nchwOutput(ctx: OpContext, slot: string, y: string, nchwShape: number[]
   ctx.setShape(out, nchwShape ? TO_NHWC.map((i) => nchwShape[i]) : undefined);
 }
 
+/** Strides, dilations and kernel sizes must be positive (ONNX Runtime would refuse the file at load). */
+function positive(ctx: OpContext, what: string, v: number[]): number[] {
+  if (v.length !== 2 || v.some((d) => !Number.isInteger(d) || d < 1)) ctx.invalid(`${what} [${v.join(',')}] (two positive integers expected)`);
+  return v;
+}
+
 function isNhwc(ctx: OpContext, attr: string): boolean {
   const f = ctx.str(attr, 'NCHW');
   if (f === 'NHWC') return true;
@@ -92,10 +99,11 @@ function conv2d(ctx: OpContext): void {
   const w = ctx.input('Filter');
   const ws = ctx.shape('Filter');
   if (!ws || ws.length !== 4) ctx.unsupported('only 2-D convolution (a 4-D filter) is converted');
-  const k = [ws[2], ws[3]];
-  const strides = ctx.ints('strides', [1, 1]);
+  const k = positive(ctx, 'filter size', [ws[2], ws[3]]);
+  const strides = positive(ctx, 'strides', ctx.ints('strides', [1, 1]));
   const groups = ctx.int('groups', 1);
-  const pad = resolvePadding(ctx, shape?.slice(2), k, strides, ctx.ints('dilations', [1, 1]));
+  if (groups < 1) ctx.invalid(`groups ${groups}`);
+  const pad = resolvePadding(ctx, shape?.slice(2), k, strides, positive(ctx, 'dilations', ctx.ints('dilations', [1, 1])));
   const attrs = {
     kernel_shape: attrInts(k),
     strides: attrInts(strides),
@@ -120,10 +128,11 @@ function conv2dTranspose(ctx: OpContext): void {
   const w = ctx.input('Filter');
   const ws = ctx.shape('Filter');
   if (!ws || ws.length !== 4) ctx.unsupported('only 2-D transposed convolution is converted');
-  const k = [ws[2], ws[3]];
-  const strides = ctx.ints('strides', [1, 1]);
-  const dilations = ctx.ints('dilations', [1, 1]);
+  const k = positive(ctx, 'filter size', [ws[2], ws[3]]);
+  const strides = positive(ctx, 'strides', ctx.ints('strides', [1, 1]));
+  const dilations = positive(ctx, 'dilations', ctx.ints('dilations', [1, 1]));
   const groups = ctx.int('groups', 1);
+  if (groups < 1) ctx.invalid(`groups ${groups}`);
   const algo = ctx.str('padding_algorithm', 'EXPLICIT');
   if (algo === 'SAME') ctx.unsupported('padding_algorithm SAME');
   const p = algo === 'VALID' ? [0, 0, 0, 0] : paddings4(ctx);
@@ -183,22 +192,25 @@ function pool2d(ctx: OpContext): void {
   if (type !== 'max' && type !== 'avg') ctx.unsupported(`pooling_type ${type}`);
   const isMax = type === 'max';
   let k = ctx.ints('ksize', []);
-  if (k.length !== 2) ctx.invalid('ksize needs 2 values');
   const adaptive = ctx.bool('adaptive', false);
   const hw = shape && shape.length === 4 ? shape.slice(2) : undefined;
   const known = hw !== undefined && hw.every((d) => d > 0);
-  if (ctx.bool('global_pooling', false) || (adaptive && k[0] === 1 && k[1] === 1)) {
+  // Global pooling ignores ksize (which may then be absent).
+  if (ctx.bool('global_pooling', false) || (adaptive && k.length === 2 && k[0] === 1 && k[1] === 1)) {
     const op = isMax ? 'GlobalMaxPool' : 'GlobalAveragePool';
     nchwOutput(ctx, 'Out', ctx.b.fresh('pool_nchw'), shape ? [shape[0], shape[1], 1, 1] : undefined, nhwc, op, [x], {});
     return;
   }
-  let strides = ctx.ints('strides', [1, 1]);
+  positive(ctx, 'ksize', k);
+  let strides = positive(ctx, 'strides', ctx.ints('strides', [1, 1]));
   let pads: number[];
   let autoPad: string | undefined;
   let ceil = ctx.bool('ceil_mode', false);
   if (adaptive) {
-    if (!known || hw[0] % k[0] !== 0 || hw[1] % k[1] !== 0) {
-      ctx.unsupported(`adaptive pooling to [${k.join(',')}] from a map of ${known ? `[${hw.join(',')}] (not a multiple)` : 'unknown size (fix it with inputShapes)'}`);
+    if (!known) ctx.unsupported(`adaptive pooling to [${k.join(',')}] from a map of unknown size (fix it with inputShapes)`);
+    if (hw[0] % k[0] !== 0 || hw[1] % k[1] !== 0) {
+      adaptiveBands(ctx, x, shape!, k, isMax, nhwc);
+      return;
     }
     strides = [hw[0] / k[0], hw[1] / k[1]];
     k = strides.slice();
@@ -247,6 +259,31 @@ function pool2d(ctx: OpContext): void {
     outShape = [shape[0], shape[1], ...o];
   }
   nchwOutput(ctx, 'Out', ctx.b.fresh('pool_nchw'), outShape, nhwc, isMax ? 'MaxPool' : 'AveragePool', [input], attrs);
+}
+
+/**
+ * Adaptive pooling whose windows differ in size ([floor(i*in/out),
+ * ceil((i+1)*in/out)) per output cell): every row of a window spans the same
+ * columns, so the mean (or max) over a window is that over H bands, then over
+ * W bands: a Slice and a Reduce per band and dim, two Concats.
+ */
+function adaptiveBands(ctx: OpContext, x: string, shape: number[], out: number[], isMax: boolean, nhwc: boolean): void {
+  if (out[0] * out[1] > PADDLE_CONVERT_LIMITS.maxFoldedElements) ctx.unsupported(`adaptive pooling to [${out.join(',')}]`);
+  const reduce = isMax ? 'ReduceMax' : 'ReduceMean';
+  let v = x;
+  for (const d of [0, 1]) {
+    const size = shape[2 + d];
+    const axis = 2 + d;
+    const bands = Array.from({ length: out[d] }, (_, i) => {
+      const start = Math.floor((i * size) / out[d]);
+      const end = Math.ceil(((i + 1) * size) / out[d]);
+      const band = ctx.b.op('Slice', [v, ctx.b.int64s([start]), ctx.b.int64s([end]), ctx.b.int64s([axis])]);
+      return ctx.b.op(reduce, [band], { axes: attrInts([axis]), keepdims: attrInt(1) });
+    });
+    v = bands.length === 1 ? bands[0] : ctx.b.op('Concat', bands, { axis: attrInt(axis) });
+  }
+  const outShape = [shape[0], shape[1], out[0], out[1]];
+  nchwOutput(ctx, 'Out', ctx.b.fresh('pool_nchw'), outShape, nhwc, 'Identity', [v], {});
 }
 
 function layerNorm(ctx: OpContext): void {

@@ -16,6 +16,7 @@
 //   no axes: every 1.
 import type { PaddleDType } from '../../program';
 import { registerOps, OpContext } from '../context';
+import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
 import { dtypeOfName, dtypeOfVarType } from '../../dtypes';
 import { attrInt, attrInts, numel } from '../graph';
 import { emit, normAxis } from './util';
@@ -236,7 +237,11 @@ function split(ctx: OpContext): void {
   const num = ctx.int('num', 0);
   const dim = s[axis];
   if (sections.length === 0) {
-    if (num > 0 && dim > 0) sections = new Array<number>(num).fill(dim / num);
+    if (num !== 0 && num !== nOut) ctx.invalid(`num ${num} for ${nOut} outputs`);
+    if (dim > 0) {
+      if (dim % nOut !== 0) ctx.invalid(`dim ${dim} does not split into ${nOut} equal parts`);
+      sections = new Array<number>(nOut).fill(dim / nOut);
+    }
   } else if (sections.includes(-1)) {
     if (dim < 0) ctx.unsupported('a -1 section of a dim unknown at conversion (fix it with inputShapes)');
     const known = sections.reduce((a, v) => (v === -1 ? a : a + v), 0);
@@ -319,8 +324,6 @@ function onnxElemOf(t: PaddleDType): number {
   return ({ bool: 9, int8: 3, uint8: 2, int16: 5, int32: 6, int64: 7, float16: 10, bfloat16: 16, float32: 1, float64: 11 } as const)[t];
 }
 
-/** Above this many elements a filled tensor is built at run time (Expand) instead of stored. */
-const MAX_FOLDED_FILL = 4096;
 
 function parseFillValue(ctx: OpContext): number {
   const str = ctx.str('str_value', '');
@@ -349,7 +352,9 @@ function fillConstant(ctx: OpContext): void {
   }
   const value = ctx.has('ValueTensor') ? ctx.constant('ValueTensor')!.values[0] : parseFillValue(ctx);
   const [v] = castValues([value], dtype);
-  if (shp.values && numel(shp.values) <= MAX_FOLDED_FILL) {
+  if (shp.values?.some((d) => !Number.isInteger(d) || d < 0)) ctx.invalid(`shape [${shp.values.join(',')}]`);
+  // Small fills are stored (and fold further); large ones are built at run time.
+  if (shp.values && numel(shp.values) <= PADDLE_CONVERT_LIMITS.maxFoldedElements) {
     ctx.setConst('Out', { dtype, dims: shp.values, values: new Array<number>(numel(shp.values)).fill(v) });
     return;
   }
