@@ -193,8 +193,9 @@ export const GALLERY_CHECK = {
 export const PADDLE_CONVERT_LIMITS = {
   /**
    * A Paddle `while` is unrolled (its condition must be static): at most this
-   * many copies of its body. The detector's loop runs once per image of a
-   * fixed batch; each copy adds about 300 nodes.
+   * many copies of loop bodies in one conversion, nested loops included. The
+   * detector's loop runs once per image of a fixed batch; each copy adds about
+   * 300 nodes.
    */
   maxWhileIterations: 64,
   /** Elements of a tensor computed at conversion time (meshgrid, range, stack of constants) before an ONNX node computes it instead. */

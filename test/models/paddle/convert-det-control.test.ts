@@ -122,7 +122,18 @@ t.test('a loop that would unroll past the limit is refused', async (t) => {
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const err = await convertProgram(m.program(), m.params, { output: path.join(dir, 'm.onnx'), inputShapes: { x: [65, 2] } }).then(() => undefined, (e: unknown) => e);
   t.ok(err instanceof ShituError && err.code === 'ERR_MODEL_UNSUPPORTED', String(err));
-  t.match((err as ShituError).message, /more than 64 iterations/);
+  t.match((err as ShituError).message, /more than 64 copies/);
+});
+
+t.test('a sub-block that is not a child of the op\'s block is refused (no re-entry, no cycle)', async (t) => {
+  const m = loopProgram();
+  const p = m.program();
+  const cyclic: PaddleProgram = { ...p, blocks: p.blocks.map((b) => (b.idx === 1 ? { ...b, ops: [...b.ops, { type: 'while', inputs: { Condition: ['cond'] }, outputs: { Out: [] }, attrs: { sub_block: { block: 1 } } }] } : b)) };
+  const dir = tmpDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const err = await convertProgram(cyclic, m.params, { output: path.join(dir, 'm.onnx'), inputShapes: { x: [1, 2] } }).then(() => undefined, (e: unknown) => e);
+  t.ok(err instanceof ShituError && err.code === 'ERR_MODEL_INVALID', String(err));
+  t.match((err as ShituError).message, /sub-block 1 is not a child of block 1/);
 });
 
 t.test('a branch condition known only at run time is refused', async (t) => {
@@ -140,6 +151,34 @@ t.test('a branch condition known only at run time is refused', async (t) => {
   const err = await convertProgram(prog, m.params, { output: path.join(dir, 'm.onnx') }).then(() => undefined, (e: unknown) => e);
   t.ok(err instanceof ShituError && err.code === 'ERR_MODEL_UNSUPPORTED', String(err));
   t.match((err as ShituError).message, /conditional_block.*branch condition/);
+});
+
+t.test('tensor arrays: concatenated with OutIndex, read back by index; the non-scalar branch runs on non-empty Inputs', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('a', [2, 3]);
+  m.feed('b', [1, 3]);
+  m.vars.set('arr', { name: 'arr', kind: 'lod_tensor_array', dtype: 'float32', shape: [-1, 3], persistable: false });
+  for (const [n, s, d] of [['i0', [1], 'int64'], ['i1', [1], 'int64'], ['cat', [3, 3], 'float32'], ['sizes', [2], 'int32'], ['second', [1, 3], 'float32'], ['y', [2, 3], 'float32']] as const) m.v(n, [...s], d);
+  m.op('fill_constant', {}, { Out: 'i0' }, { shape: [1], value: 0, dtype: INT64, str_value: '0' });
+  m.op('fill_constant', {}, { Out: 'i1' }, { shape: [1], value: 1, dtype: INT64, str_value: '1' });
+  m.op('write_to_array', { I: 'i0', X: 'a' }, { Out: 'arr' });
+  m.op('write_to_array', { I: 'i1', X: 'b' }, { Out: 'arr' });
+  m.op('tensor_array_to_tensor', { X: 'arr' }, { Out: 'cat', OutIndex: 'sizes' }, { axis: 0, use_stack: false });
+  m.op('read_from_array', { X: 'arr', I: 'i1' }, { Out: 'second' });
+  m.op('conditional_block', { Cond: [], Input: ['a'] }, { Out: 'y', Scope: [] }, { is_scalar_condition: false, sub_block: { block: 1 } });
+  for (const f of ['cat', 'sizes', 'second', 'y']) m.fetch(f);
+  const base = m.program();
+  const full: PaddleProgram = {
+    ...base,
+    blocks: [...base.blocks, { idx: 1, parentIdx: 0, vars: new Map(), ops: [{ type: 'elementwise_add', inputs: { X: ['a'], Y: ['a'] }, outputs: { Out: ['y'] }, attrs: { axis: -1 } }] }],
+  };
+  m.program = () => full;
+  const [cat, sizes, second, y] = await convertAndRun(m, { a: { dims: [2, 3], data: [1, 2, 3, 4, 5, 6] }, b: { dims: [1, 3], data: [7, 8, 9] } });
+  t.same(cat.dims, [3, 3]);
+  t.same(cat.data, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  t.same(sizes.data, [2, 1]);
+  t.same(second.data, [7, 8, 9]);
+  t.same(y.data, [2, 4, 6, 8, 10, 12]);
 });
 
 t.test('comparisons and logic fold on constants and run on tensors', async (t) => {

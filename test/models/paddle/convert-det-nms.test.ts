@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../../../lib/errors';
 import { convertProgram } from '../../../lib/models/paddle/convert/convert';
-import { ProgramMaker, Tensor, convertAndRun, maxAbsDiff, tmpDir } from '../../helpers/paddle-program';
+import { ProgramMaker, Tensor, convertAndRun, maxAbsDiff, ort, tmpDir } from '../../helpers/paddle-program';
 import { NmsAttrs, jaccard, multiclassNms3 } from '../../helpers/paddle-nms-reference';
 
 const ATTRS: NmsAttrs = { scoreThreshold: 0.025, nmsTopK: 1000, keepTopK: 100, nmsThreshold: 0.6, normalized: true, backgroundLabel: -1 };
@@ -201,6 +201,33 @@ for (const [seed, a] of [
     sameRows(t, rowsOf(out), want.rows, 'rows');
   });
 }
+
+t.test('float64 boxes and scores', async (t) => {
+  const p = new ProgramMaker();
+  p.feed('boxes', [1, 3, 4], 'float64');
+  p.feed('scores', [1, 1, 3], 'float64');
+  p.v('out', [-1, 6], 'float64');
+  p.v('num', [-1], 'int32');
+  p.op('multiclass_nms3', { BBoxes: 'boxes', Scores: 'scores' }, { Out: 'out', NmsRoisNum: 'num' }, {
+    score_threshold: 0.025, nms_top_k: 1000, keep_top_k: 100, nms_threshold: 0.6, normalized: true, nms_eta: 1, background_label: -1,
+  });
+  p.fetch('out');
+  p.fetch('num');
+  const dir = tmpDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'm.onnx');
+  await convertProgram(p.program(), p.params, { output: file });
+  const o = ort();
+  const s = await o.InferenceSession.create(file);
+  t.teardown(() => s.release());
+  const r = await s.run({
+    boxes: new o.Tensor('float64', Float64Array.from([A, B, D].flat()), [1, 3, 4]),
+    scores: new o.Tensor('float64', Float64Array.from([0.9, 0.8, 0.3]), [1, 1, 3]),
+  });
+  const out = r[s.outputNames[0]];
+  t.equal(out.type, 'float64');
+  t.same(Array.from(out.data as Float64Array), [0, 0.9, ...A, 0, 0.3, ...D]);
+});
 
 t.test('refused: adaptive nms_eta above threshold 0.5, LoD RoisNum', async (t) => {
   const dir = tmpDir();

@@ -1,5 +1,6 @@
 // The detector's selection and grid ops on hand-made programs, against values
-// worked out by hand: gather (index [N] and [N, 1]), top_k_v2, reverse, and
+// worked out by hand: gather (index [N] and [N, 1]), top_k_v2 (attribute and
+// run-time K, largest and smallest), reverse, and
 // range / meshgrid on run-time inputs (folded to constants when the inputs are
 // known, as in the real detector: convert-det-program.test.ts).
 import t from 'tap';
@@ -50,3 +51,18 @@ t.test('range and meshgrid on run-time inputs (the folded case is the detector\'
   t.same(gx.data, [0.5, 1.5, 2.5, 0.5, 1.5, 2.5]);
 });
 
+
+t.test('top_k_v2 with a run-time K, smallest first, on axis 0', async (t) => {
+  const m = new ProgramMaker();
+  m.feed('x', [3, 2]);
+  m.feed('k', [1], 'int64');
+  m.v('v', [-1, 2]);
+  m.v('i', [-1, 2], 'int64');
+  m.op('top_k_v2', { X: 'x', K: 'k' }, { Out: 'v', Indices: 'i' }, { axis: 0, largest: false, sorted: true });
+  m.fetch('v');
+  m.fetch('i');
+  const [v, i] = await convertAndRun(m, { x: { dims: [3, 2], data: [5, 1, 2, 9, 7, 4] }, k: { dims: [1], data: [2], dtype: 'int64' } });
+  t.same(v.dims, [2, 2]);
+  t.same(v.data, [2, 1, 5, 4]);
+  t.same(i.data, [1, 0, 0, 2]);
+});

@@ -2,7 +2,8 @@
 // here from Paddle's definitions: layer_norm, matmul_v2 / matmul, p_norm,
 // stack, expand_v2 / expand_as_v2, unsqueeze2 / squeeze2, reduce_*,
 // fill_any_like, and a whole one-head attention block (gather of the class
-// token, GELU MLP, L2 normalisation).
+// token, GELU MLP, L2 normalisation), and the token assembly (class token
+// expanded to the run-time batch, concat, position embedding, slice).
 import t from 'tap';
 import { ProgramMaker, convertAndRun, maxAbsDiff, ramp } from '../../helpers/paddle-program';
 
@@ -276,4 +277,37 @@ t.test('a one-head attention block with a GELU MLP and an L2-normalised class to
   });
   t.same(feat.dims, [2, D]);
   t.ok(maxAbsDiff(feat.data, want) < TOL, `max diff ${maxAbsDiff(feat.data, want)}`);
+});
+
+t.test('ViT token assembly: class token expanded to the run-time batch, concat, position embedding, class token sliced out', async (t) => {
+  const D = 4;
+  const m = new ProgramMaker();
+  m.feed('x', [-1, 2, D]);
+  const cls = [0.5, -1, 2, 0.25];
+  const pos = ramp(3 * D, 0.1, -0.6);
+  m.param('cls_token', [1, 1, D], cls);
+  m.param('pos_embed', [1, 3, D], pos);
+  m.v('xs', [3], 'int32');
+  m.v('bsz', [1], 'int32');
+  m.v('m1', [1], 'int32');
+  m.v('clsb', [-1, 1, D]);
+  m.v('tok', [-1, 3, D]);
+  m.v('h', [-1, 3, D]);
+  m.v('first', [-1, D]);
+  m.op('shape', { Input: 'x' }, { Out: 'xs' });
+  m.op('slice', { Input: 'xs' }, { Out: 'bsz' }, { axes: [0], starts: [0], ends: [1], decrease_axis: [0], infer_flags: [1] });
+  m.op('fill_constant', {}, { Out: 'm1' }, { shape: [1], value: -1, dtype: 2, str_value: '-1' });
+  m.op('expand_v2', { X: 'cls_token', expand_shapes_tensor: ['bsz', 'm1', 'm1'] }, { Out: 'clsb' }, { shape: [] });
+  m.op('concat', { X: ['clsb', 'x'] }, { Out: 'tok' }, { axis: 1 });
+  m.op('elementwise_add', { X: 'tok', Y: 'pos_embed' }, { Out: 'h' }, { axis: -1 });
+  m.op('slice', { Input: 'h' }, { Out: 'first' }, { axes: [1], starts: [0], ends: [1], decrease_axis: [1], infer_flags: [1] });
+  m.fetch('h');
+  m.fetch('first');
+  const x = ramp(3 * 2 * D, 0.2, -2);
+  const [h, first] = await convertAndRun(m, { x: { dims: [3, 2, D], data: x } });
+  const want = [0, 1, 2].flatMap((b) => [...cls, ...x.slice(b * 2 * D, (b + 1) * 2 * D)].map((v, i) => v + pos[i]));
+  t.same(h.dims, [3, 3, D]);
+  t.ok(maxAbsDiff(h.data, want) < TOL, 'tokens');
+  t.same(first.dims, [3, D]);
+  t.ok(maxAbsDiff(first.data, [0, 1, 2].flatMap(() => cls.map((v, i) => v + pos[i]))) < TOL, 'the class token of each image');
 });

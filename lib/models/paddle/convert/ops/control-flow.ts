@@ -19,24 +19,37 @@ import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
 import { ConvertState, OpContext, registerOps } from '../context';
 import { ConstValue, ONNX_ELEM, attrInt, numel } from '../graph';
 
-/** The tensor arrays of one conversion: Paddle array var -> ONNX values by index. */
-const ARRAYS = new WeakMap<ConvertState, Map<string, string[]>>();
+/** Per conversion: the tensor arrays (Paddle array var -> ONNX values by index) and the loop bodies inlined so far. */
+interface FlowState {
+  arrays: Map<string, string[]>;
+  unrolled: number;
+}
+const FLOW = new WeakMap<ConvertState, FlowState>();
 
-function arraysOf(ctx: OpContext): Map<string, string[]> {
-  let m = ARRAYS.get(ctx.state);
-  if (!m) {
-    m = new Map();
-    ARRAYS.set(ctx.state, m);
+function flowOf(ctx: OpContext): FlowState {
+  let f = FLOW.get(ctx.state);
+  if (!f) {
+    f = { arrays: new Map(), unrolled: 0 };
+    FLOW.set(ctx.state, f);
   }
-  return m;
+  return f;
 }
 
-/** The sub-block index of a block attribute. */
+const arraysOf = (ctx: OpContext): Map<string, string[]> => flowOf(ctx).arrays;
+
+/**
+ * The sub-block of a block attribute. Paddle creates a sub-block after the
+ * block holding its op, with that block as parent; holding programs to it means
+ * inlining can never re-enter a block (no cycles, depth at most the block count).
+ */
 export function blockAttr(ctx: OpContext, name: string): number {
   const a = ctx.attr(name);
-  if (a && typeof a === 'object' && 'block' in a) return a.block;
-  if (typeof a === 'number') return a;
-  return ctx.invalid(`attribute ${name} is not a block`);
+  const idx = a && typeof a === 'object' && 'block' in a ? a.block : typeof a === 'number' ? a : ctx.invalid(`attribute ${name} is not a block`);
+  const sub = ctx.program.blocks[idx];
+  if (!sub || idx <= ctx.block.idx || sub.parentIdx !== ctx.block.idx) {
+    ctx.invalid(`sub-block ${idx} is not a child of block ${ctx.block.idx}`);
+  }
+  return idx;
 }
 
 /** An input's value, which must be known at conversion time. */
@@ -64,17 +77,19 @@ function truth(ctx: OpContext, c: ConstValue, what: string): boolean {
 /**
  * while: the body is inlined once per iteration while the condition (a var the
  * body reassigns) stays a known true. Loop-carried vars need nothing more: the
- * body's `assign`s rebind them in the shared name table.
+ * body's `assign`s rebind them in the shared name table. The bodies inlined in
+ * one conversion, nested loops included, are at most maxWhileIterations.
  */
 function whileOp(ctx: OpContext): void {
   const body = blockAttr(ctx, 'sub_block');
   const condVar = ctx.names('Condition')[0];
   if (condVar === undefined) ctx.invalid('no Condition');
+  const flow = flowOf(ctx);
   const max = PADDLE_CONVERT_LIMITS.maxWhileIterations;
   for (let iter = 0; ; iter++) {
     const c = staticInput(ctx, 'Condition', `the loop condition ${condVar} (iteration ${iter})`);
     if (!truth(ctx, c, 'the loop condition')) return;
-    if (iter >= max) ctx.unsupported(`the loop runs more than ${max} iterations; only short loops with static conditions are unrolled`);
+    if (++flow.unrolled > max) ctx.unsupported(`loops would unroll into more than ${max} copies of their bodies; only short loops with static conditions are converted`);
     ctx.convertBlock(body);
   }
 }
@@ -82,8 +97,9 @@ function whileOp(ctx: OpContext): void {
 /**
  * conditional_block: inlined when its condition is a known true, skipped when
  * a known false (its outputs then stay unbound; Paddle's select_input picks
- * the other branch). Paddle's two kinds of condition: a scalar bool
- * (is_scalar_condition), else "every Cond tensor is non-empty".
+ * the other branch). Paddle's two kinds of condition (conditional_block_op.cc):
+ * the scalar bool Cond (is_scalar_condition), else "every Input tensor is
+ * non-empty", which needs their sizes known.
  */
 function conditionalBlock(ctx: OpContext): void {
   const sub = blockAttr(ctx, 'sub_block');
@@ -91,9 +107,9 @@ function conditionalBlock(ctx: OpContext): void {
   if (ctx.bool('is_scalar_condition', false)) {
     run = truth(ctx, staticInput(ctx, 'Cond', 'the branch condition'), 'the branch condition');
   } else {
-    run = ctx.names('Cond').every((_, i) => {
-      const s = ctx.shape('Cond', i);
-      if (!s || s.some((d) => d < 0)) ctx.unsupported('the branch condition (are the Cond tensors empty?) is only known at run time');
+    run = ctx.names('Input').every((_, i) => {
+      const s = ctx.shape('Input', i);
+      if (!s || s.some((d) => d < 0)) ctx.unsupported('the branch condition (are the Input tensors empty?) is only known at run time');
       return numel(s) !== 0;
     });
   }

@@ -93,9 +93,11 @@ function multiclassNms3(ctx: OpContext): void {
   let nmsBoxes = reshape(gathered, [NC, k, i64([4])]);
   if (!normalized) nmsBoxes = b.op('Add', [nmsBoxes, b.constant({ dtype, dims: [4], values: [0, 0, 1, 1] }, 'nms_plus_one')]);
   const nmsScores = reshape(topS, [NC, i64([1]), k]);
+  // ONNX's NonMaxSuppression takes float32 only.
+  const f32 = (v: string) => (dtype === 'float32' ? v : b.op('Cast', [v], { to: int(ONNX_ELEM.float32) }));
   const selected = b.op('NonMaxSuppression', [
-    nmsBoxes,
-    nmsScores,
+    f32(nmsBoxes),
+    f32(nmsScores),
     k,
     b.constant({ dtype: 'float32', dims: [1], values: [nmsThreshold] }, 'nms_iou_threshold'),
     b.constant({ dtype: 'float32', dims: [1], values: [scoreThreshold] }, 'nms_score_threshold_f32'),
@@ -112,15 +114,17 @@ function multiclassNms3(ctx: OpContext): void {
   const Ck = b.op('Mul', [C, k]);
   const perImage = reshape(grid, [N, Ck]); // [N, C*k]
   const lowest = b.constant({ dtype, dims: [], values: [dtype === 'float64' ? -Number.MAX_VALUE : -3.4028234663852886e38] }, 'nms_lowest');
+  // The kept marks, 0/1 in float32 whatever the box type (onnxruntime has no NonZero for float64).
+  const toMask = int(ONNX_ELEM.float32);
   let mask: string;
   if (keepTopK > -1) {
     const kk = b.op('Min', [Ck, i64([keepTopK])]);
     const [bestS, bestI] = b.node('TopK', [perImage, kk], 2, { axis: int(1), largest: int(1), sorted: int(1) });
-    const valid = b.op('Cast', [b.op('Greater', [bestS, lowest])], { to: int(elem) });
-    const zeros = b.op('Expand', [b.constant({ dtype, dims: [], values: [0] }, 'nms_zero'), b.op('Shape', [perImage])]);
+    const valid = b.op('Cast', [b.op('Greater', [bestS, lowest])], { to: toMask });
+    const zeros = b.op('Expand', [b.scalar(0, 'float32', 'nms_zero'), b.op('Shape', [perImage])]);
     mask = b.op('ScatterElements', [zeros, bestI, valid], { axis: int(1) });
   } else {
-    mask = b.op('Cast', [b.op('Greater', [perImage, lowest])], { to: int(elem) });
+    mask = b.op('Cast', [b.op('Greater', [perImage, lowest])], { to: toMask });
   }
 
   // Rows in (image, class, rank) order.

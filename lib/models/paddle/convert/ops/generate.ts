@@ -7,7 +7,7 @@ import { PADDLE_CONVERT_LIMITS } from '../../../../limits';
 import type { PaddleDType } from '../../program';
 import { OpContext, registerOps } from '../context';
 import { ConstValue, ONNX_ELEM, attrInt, numel } from '../graph';
-import { dtypeOfVarType } from '../../dtypes';
+import { dtypeAttr } from './tensor';
 
 const INT_TYPES: ReadonlySet<PaddleDType> = new Set(['bool', 'int8', 'uint8', 'int16', 'int32', 'int64']);
 
@@ -82,6 +82,8 @@ function meshgrid(ctx: OpContext): void {
   }
 }
 
+// ---- expand_as_v2 (Paddle's -1 keeps a dim; ONNX's broadcasting Expand keeps it for 1) ----
+
 function expandAsV2(ctx: OpContext): void {
   const out = ctx.output('Out');
   if (ctx.has('Y')) {
@@ -95,13 +97,10 @@ function expandAsV2(ctx: OpContext): void {
   }
 }
 
-
 // ---- fill_any_like ----
 
 function fillAnyLike(ctx: OpContext): void {
-  const t = ctx.int('dtype', -1);
-  const dtype = t >= 0 ? dtypeOfVarType(t) : ctx.dtype('X');
-  if (!dtype) ctx.unsupported(`dtype ${t}`);
+  const dtype = dtypeAttr(ctx, 'dtype', ctx.dtype('X') ?? 'float32');
   const value = ctx.float('value', 0);
   const out = ctx.output('Out');
   ctx.b.node('Expand', [ctx.b.scalar(value, dtype), ctx.b.op('Shape', [ctx.input('X')])], [out]);

@@ -24,6 +24,11 @@ function asInt64(ctx: OpContext, v: string): string {
 function reverse(ctx: OpContext): void {
   const rank = ctx.rank('X');
   const axes = ctx.ints('axis', []).map((a) => normAxis(a, rank));
+  if (axes.some((a) => a < 0 || a >= rank)) ctx.invalid(`axis [${ctx.ints('axis', []).join(',')}] out of range for rank ${rank}`);
+  if (axes.length === 0) {
+    ctx.bindOutput('Out', ctx.input('X'));
+    return;
+  }
   const c = ctx.constant('X');
   if (c) {
     const st = strides(c.dims);
