@@ -6,7 +6,8 @@
 // Each model has its archives in the order tried: the PaddleX 3 release (a PIR
 // `inference.json`, at the URL its card in models/ names), then, for the
 // PP-ShiTuV2 detector and feature model, PaddleClas's v1.0 release (a legacy
-// `inference.pdmodel`) should the first be unreachable.
+// `inference.pdmodel`, whose real programs are known to convert) should the
+// first be unreachable or use an op the converter does not handle.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
@@ -48,6 +49,8 @@ export function archiveUrls(name: string): string[] {
 export interface FetchModelOptions {
   /** Download from this URL only (a mirror, or a local copy of an official archive). */
   url?: string;
+  /** Archives to try in this order instead of the official ones (mirrors). */
+  urls?: string[];
   signal?: AbortSignal;
 }
 
@@ -55,44 +58,55 @@ export interface FetchModelOptions {
 export async function fetchModel(name: string, log: (m: string) => void, o: FetchModelOptions = {}): Promise<string> {
   if (!FETCHABLE.includes(name)) throw new ShituError('ERR_MODEL_NOT_FOUND', `unknown model '${name}' (known: ${FETCHABLE.join(', ')})`);
   const dest = path.join(modelHome(), name);
-  const urls = o.url !== undefined ? [o.url] : archiveUrls(name);
+  const urls = o.url !== undefined ? [o.url] : o.urls !== undefined && o.urls.length > 0 ? o.urls : archiveUrls(name);
   // Download and unpacking happen in a staging directory beside the
   // destination; the conversion installs `dest` atomically itself. A failure
   // anywhere leaves no half-installed model for resolveModel to trip on.
   fs.mkdirSync(modelHome(), { recursive: true });
   const staging = fs.mkdtempSync(path.join(modelHome(), `.${name}.download-`));
   try {
-    const tarPath = path.join(staging, 'archive.tar');
     const failures: string[] = [];
-    let got: string | undefined;
-    for (const url of urls) {
-      log(`downloading ${url}`);
+    for (const [i, url] of urls.entries()) {
+      const last = i === urls.length - 1;
       try {
-        await downloadFile(url, tarPath, { log, signal: o.signal ?? AbortSignal.timeout(600_000) });
-        got = url;
-        break;
+        await fetchOne(url, path.join(staging, String(i)), dest, log, o.signal);
+        return dest;
       } catch (e) {
-        if (o.signal?.aborted) throw e;
+        // The next archive is tried when this one cannot be had (network) or
+        // uses an op the converter does not handle; a broken archive is reported.
+        const code = e instanceof ShituError ? e.code : undefined;
+        if (o.signal?.aborted || last || (code !== 'ERR_FETCH' && code !== 'ERR_MODEL_UNSUPPORTED')) {
+          if (code === 'ERR_FETCH') {
+            throw new ShituError(
+              'ERR_FETCH',
+              `cannot download ${name} (offline?): ${[...failures, (e as Error).message].join('; ')}.\n` +
+                `To install it by hand: download ${urls[0]} on a machine with network access, unpack it, and run\n` +
+                `  shitu models convert <unpacked dir> --out ${dest}`,
+              { cause: e },
+            );
+          }
+          throw e;
+        }
         failures.push((e as Error).message);
-        log(`${(e as Error).message}`);
+        log(`${(e as Error).message}; trying the next archive`);
       }
     }
-    if (got === undefined) {
-      throw new ShituError(
-        'ERR_FETCH',
-        `cannot download ${name} (offline?): ${failures.join('; ')}.\n` +
-          `To install it by hand: download ${urls[0]} on a machine with network access, unpack it, and run\n` +
-          `  shitu models convert <unpacked dir> --out ${dest}`,
-      );
-    }
-    const src = path.join(staging, 'model');
-    fs.mkdirSync(src);
-    const files = await extractTar(tarPath, src, WANTED);
-    fs.rmSync(tarPath, { force: true });
-    log(`unpacked ${files.join(', ')}`);
-    await convertPaddleModel(src, dest, { onProgress: log, replace: true, ...(o.signal ? { signal: o.signal } : {}) });
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
-  return dest;
+  throw new ShituError('ERR_MODEL_NOT_FOUND', `no archive to download for ${name}`);
+}
+
+/** One archive: download into `work`, take the model's files out, convert and install at `dest`. */
+async function fetchOne(url: string, work: string, dest: string, log: (m: string) => void, signal: AbortSignal | undefined): Promise<void> {
+  fs.mkdirSync(work);
+  const tarPath = path.join(work, 'archive.tar');
+  log(`downloading ${url}`);
+  await downloadFile(url, tarPath, { log, signal: signal ?? AbortSignal.timeout(600_000) });
+  const src = path.join(work, 'model');
+  fs.mkdirSync(src);
+  const files = await extractTar(tarPath, src, WANTED);
+  fs.rmSync(tarPath, { force: true });
+  log(`unpacked ${files.join(', ')}`);
+  await convertPaddleModel(src, dest, { onProgress: log, replace: true, ...(signal ? { signal } : {}) });
 }

@@ -181,6 +181,32 @@ t.test('fetch failures: unreachable archive, broken archive -> nothing installed
   await t.rejects(fetchModel('resnet', () => {}), { code: 'ERR_MODEL_NOT_FOUND', message: /known: PP-ShiTuV2_det/ });
 });
 
+t.test('fetch: an archive with an op the converter lacks -> the next archive is tried', async (t) => {
+  const fallbackHome = path.join(tmp, 'home-fallback');
+  process.env.SHITU_MODEL_HOME = fallbackHome;
+  t.teardown(() => { process.env.SHITU_MODEL_HOME = home; });
+  const odd = path.join(tmp, 'odd-archive', 'PP-ShiTuV2_rec_infer');
+  fs.mkdirSync(odd, { recursive: true });
+  fs.writeFileSync(path.join(odd, 'inference.pdmodel'), encodeProgram([tinyGlobal({ ops: [{ type: 'fancy_op', inputs: { X: ['y'] }, outputs: { Out: ['y'] } }] })]));
+  await writeParams(path.join(odd, 'inference.pdiparams'), seededParams(await readPdmodel(path.join(odd, 'inference.pdmodel')), 1));
+  const oddTar = path.join(tmp, 'odd.tar');
+  execFileSync('tar', ['-cf', oddTar, '-C', path.dirname(odd), path.basename(odd)]);
+  const first = await serveFile(oddTar);
+  t.teardown(first.close);
+  const second = await serveFile(path.join(tmp, 'rec.tar'));
+  t.teardown(second.close);
+  const lines: string[] = [];
+  const dir = await fetchModel('PP-ShiTuV2_rec', (l) => lines.push(l), { urls: [first.url, second.url] });
+  t.strictSame(fs.readdirSync(dir), ['inference.onnx']);
+  t.ok(lines.some((l) => /fancy_op \(x1\).*; trying the next archive$/.test(l)), 'the unsupported op is named');
+  t.equal(lines.filter((l) => l.startsWith('downloading ')).length, 2);
+  t.strictSame(fs.readdirSync(fallbackHome), ['PP-ShiTuV2_rec']);
+  // both unreachable: ERR_FETCH naming both failures and what to do by hand
+  await t.rejects(fetchModel('PP-ShiTuV2_rec', () => {}, { urls: [first.url + '.gone', second.url + '.gone'] }), {
+    code: 'ERR_FETCH', message: /HTTP 404; .*HTTP 404[\s\S]*shitu models convert <unpacked dir> --out/,
+  });
+});
+
 t.test('CLI: shitu models convert --check prints shapes; a missing model dir says what was looked for', async (t) => {
   const src = path.join(tmp, 'src', 'general_PPLCNetV2_base_pretrained_v1.0_infer');
   const out = path.join(tmp, 'cli-out');
