@@ -10,6 +10,7 @@
 // an abort) leaves `outDir` as it was.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { ShituError } from '../../errors';
 import { parseInferenceYml, defaultPreprocess, type PreprocessCard } from '../card';
 import { readPaddleModelDir } from './read-program';
@@ -76,10 +77,12 @@ export async function convertPaddleModel(srcDir: string, outDir: string, o: Conv
   aborted(o.signal);
   log(`reading ${srcDir}`);
   const model = await readPaddleModelDir(srcDir);
-  const staging = (() => {
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    return fs.mkdtempSync(path.join(path.dirname(dest), `.${path.basename(dest)}.partial-`));
-  })();
+  // Made with mkdir, not mkdtemp: the directory renamed into place keeps the
+  // usual mode (0777 less the umask), where mkdtemp's 0700 would hide the model
+  // from other users of a shared model home.
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const staging = path.join(path.dirname(dest), `.${path.basename(dest)}.partial-${process.pid}-${randomBytes(6).toString('hex')}`);
+  fs.mkdirSync(staging);
   try {
     const { program, params } = model;
     const task = taskOf(program);

@@ -77,6 +77,9 @@ t.test('fetch: the v1.0 feature archive from a local server, converted in-proces
   const dir = await fetchModel('PP-ShiTuV2_rec', (l) => lines.push(l), { url: server.url });
   t.equal(dir, path.join(home, 'PP-ShiTuV2_rec'));
   t.strictSame(fs.readdirSync(dir), ['inference.onnx'], 'no config in the v1.0 feature archive: the project card applies');
+  const umask = process.umask(0o022);
+  process.umask(umask);
+  t.equal(fs.statSync(dir).mode & 0o777, 0o777 & ~umask, 'the installed directory has the usual mode, not a temp dir\'s 0700');
   t.strictSame(fs.readdirSync(home), ['PP-ShiTuV2_rec'], 'no staging directory left');
   t.ok(lines.some((l) => /^downloading http:\/\/127\.0\.0\.1:\d+\/model\.tar$/.test(l)));
   t.ok(lines.some((l) => /legacy program, 157 ops in 1 block\(s\), 171 weights \(18\.3 MB\), a feature model/.test(l)), 'progress names the program');
