@@ -170,6 +170,23 @@ t.test('an unsupported op: ERR_MODEL_UNSUPPORTED, nothing written, a model insta
   await t.rejects(convertPaddleModel(src, out), { code: 'ERR_CONFIG', message: /not an empty directory/ });
 });
 
+t.test('a broken pre-processing config fails the conversion before any ONNX is written', async (t) => {
+  const src = path.join(tmp, 'src', 'bad-config');
+  fs.mkdirSync(src, { recursive: true });
+  fs.writeFileSync(path.join(src, 'inference.pdmodel'), encodeProgram());
+  await writeParams(path.join(src, 'inference.pdiparams'), seededParams(await readPdmodel(path.join(src, 'inference.pdmodel')), 1));
+  fs.writeFileSync(path.join(src, 'inference.yml'), 'PreProcess:\n  transform_ops:\n  - ResizeImage: {size: [abc, 80]}\n');
+  const lines: string[] = [];
+  await t.rejects(convertPaddleModel(src, path.join(tmp, 'bad-config-out'), { onProgress: (l) => lines.push(l) }), { code: 'ERR_MODEL_CARD' });
+  t.notOk(fs.existsSync(path.join(tmp, 'bad-config-out')));
+  t.notOk(lines.includes('converting to ONNX'), 'refused before converting');
+  // the same model with a sound config converts
+  fs.writeFileSync(path.join(src, 'inference.yml'), 'PreProcess:\n  transform_ops:\n  - ResizeImage: {size: [4, 1]}\n');
+  const r = await convertPaddleModel(src, path.join(tmp, 'bad-config-out'));
+  t.equal(r.task, 'feature');
+  t.strictSame(fs.readdirSync(r.outDir).sort(), ['inference.onnx', 'inference.yml']);
+});
+
 t.test('fetch failures: unreachable archive, broken archive -> nothing installed', async (t) => {
   const failHome = path.join(tmp, 'home-fail');
   process.env.SHITU_MODEL_HOME = failHome;
