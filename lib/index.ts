@@ -15,6 +15,13 @@ export type { BoxJson, ResultJson, StageTimings, PrintOptions, ItemError } from 
 export { getPipelineConfig, loadPipelineConfig, DEFAULT_CONFIG } from './pipeline/config';
 export type { PipelineConfig, SubModuleConfig } from './pipeline/config';
 export { ShituError } from './errors';
+export type { ConvertPaddleModelOptions, ConvertPaddleModelResult } from './models/paddle/convert-dir';
+import type * as ConvertDirModule from './models/paddle/convert-dir';
+/** Paddle inference model directory -> ONNX model directory (lib/models/paddle/convert-dir.ts); the converter is loaded on first use, not on import. */
+export function convertPaddleModel(...args: Parameters<typeof ConvertDirModule.convertPaddleModel>): ReturnType<typeof ConvertDirModule.convertPaddleModel> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./models/paddle/convert-dir') as typeof ConvertDirModule).convertPaddleModel(...args);
+}
 export type { ShituErrorCode } from './errors';
 export type { ImageInput, RawImage, MatLike, FetchOptions } from './input/image-input';
 export { UrlGuard } from './input/url-guard';

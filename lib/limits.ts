@@ -98,10 +98,14 @@ export const SERVICE_LIMITS = {
  * 4 dimensions.
  */
 export const PADDLE_LIMITS = {
-  /** Largest `.pdmodel` (protobuf, decoded whole: memory is a small multiple of it). */
-  maxProgramBytes: 256 * 1024 * 1024,
-  /** Largest PIR `inference.json` (parsed whole). */
-  maxJsonBytes: 256 * 1024 * 1024,
+  /**
+   * Largest `.pdmodel` (protobuf, decoded whole: its objects take 10-20 times
+   * the bytes). Programs hold no weights: the 4 MB detector is mostly Python
+   * call stacks, which the reader drops.
+   */
+  maxProgramBytes: 64 * 1024 * 1024,
+  /** Largest PIR `inference.json` (parsed whole, likewise). */
+  maxJsonBytes: 64 * 1024 * 1024,
   maxBlocks: 10_000,
   /** Ops and vars of all blocks together. */
   maxOps: 1_000_000,

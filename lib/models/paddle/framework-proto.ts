@@ -9,7 +9,6 @@
 // OpVersionMap / OpCompatibleMap (fields 3 and 5 of ProgramDesc) are left out:
 // protobufjs skips unknown fields, and the reader does not need them.
 import * as protobuf from 'protobufjs';
-import type Long from 'long';
 
 const FRAMEWORK_PROTO = `
 syntax = "proto2";
@@ -154,7 +153,9 @@ export const SCALAR_TYPE = { BOOLEAN: 1, LONG: 2, FLOAT64: 3, COMPLEX128: 4 } as
 
 // The decoded messages' shapes, as protobufjs builds them with keepCase (int64
 // fields arrive as Long objects, or numbers when small enough to be sent as such).
-export type Int64 = number | Long;
+// The Long type is described by what the readers use of it, not imported: `long`
+// is protobufjs's dependency, not this package's.
+export type Int64 = number | { toNumber(): number; toString(): string };
 
 export interface ScalarMsg { type?: number; b?: boolean; i?: Int64; r?: number; c?: { r?: number; i?: number } }
 export interface AttrMsg {

@@ -102,10 +102,37 @@ const PIR_OPS: Readonly<Record<string, OpMap>> = {
     type: 'dropout', in: ['X', 'Seed'], out: ['Out', 'Mask'],
     rename: { p: 'dropout_prob', mode: 'dropout_implementation', seed: 'seed' },
   },
-  slice: { type: 'slice', in: ['Input', null, null], out: ['Out'], rename: { decrease_axis: 'decrease_axis' }, constIn: { 1: 'starts', 2: 'ends' } },
-  mean: unary('reduce_mean', { rename: { axis: 'dim', keepdim: 'keep_dim' } }),
+  slice: { type: 'slice', in: ['Input', null, null], out: ['Out'], constIn: { 1: 'starts', 2: 'ends' } },
+  // IntArray arguments are operands in PIR (a full_int_array), attributes in the legacy ops.
+  mean: { type: 'reduce_mean', in: ['X', null], out: ['Out'], rename: { axis: 'dim', keepdim: 'keep_dim' }, constIn: { 1: 'dim' } },
+  sum: { type: 'reduce_sum', in: ['X', null], out: ['Out'], rename: { axis: 'dim', keepdim: 'keep_dim' }, constIn: { 1: 'dim' } },
+  max: { type: 'reduce_max', in: ['X', null], out: ['Out'], rename: { axis: 'dim', keepdim: 'keep_dim' }, constIn: { 1: 'dim' } },
+  min: { type: 'reduce_min', in: ['X', null], out: ['Out'], rename: { axis: 'dim', keepdim: 'keep_dim' }, constIn: { 1: 'dim' } },
   nearest_interp: interp('nearest_interp_v2'),
   bilinear_interp: interp('bilinear_interp_v2'),
+  split: { type: 'split', in: ['X', null, null], out: ['Out'], constIn: { 1: 'sections', 2: 'axis' } },
+  split_with_num: { type: 'split', in: ['X', null], out: ['Out'], constIn: { 1: 'axis' } },
+  stack: { type: 'stack', in: ['X'], out: ['Y'] },
+  meshgrid: { type: 'meshgrid', in: ['X'], out: ['Out'] },
+  gather: { type: 'gather', in: ['X', 'Index', null], out: ['Out'], constIn: { 2: 'axis' } },
+  arange: { type: 'range', in: ['Start', 'End', 'Step'], out: ['Out'] },
+  topk: { type: 'top_k_v2', in: ['X', 'K'], out: ['Out', 'Indices'], constIn: { 1: 'k' } },
+  expand: { type: 'expand_v2', in: ['X', 'Shape'], out: ['Out'], constIn: { 1: 'shape' } },
+  clip: { type: 'clip', in: ['X', 'Min', 'Max'], out: ['Out'], constIn: { 1: 'min', 2: 'max' } },
+  full_like: { type: 'fill_any_like', in: ['X', null], out: ['Out'], constIn: { 1: 'value' } },
+  assign: unary('assign'),
+  where: { type: 'where', in: ['Condition', 'X', 'Y'], out: ['Out'] },
+  p_norm: unary('p_norm'),
+  greater_than: binary('greater_than'),
+  less_than: binary('less_than'),
+  greater_equal: binary('greater_equal'),
+  less_equal: binary('less_equal'),
+  equal: binary('equal'),
+  not_equal: binary('not_equal'),
+  logical_and: { type: 'logical_and', in: ['X', 'Y'], out: ['Out'] },
+  logical_or: { type: 'logical_or', in: ['X', 'Y'], out: ['Out'] },
+  logical_not: unary('logical_not'),
+  multiclass_nms3: { type: 'multiclass_nms3', in: ['BBoxes', 'Scores', 'RoisNum'], out: ['Out', 'Index', 'NmsRoisNum'] },
 };
 
 /** PIR attributes no conversion reads (naming and placement bookkeeping). */
@@ -250,6 +277,7 @@ class PirReader {
       return;
     }
     if (full === 'pd_op.full_int_array' || full === 'pd_op.full') return this.readConstant(full, op, attrs, results, block, where);
+    if (full === 'pd_op.assign_value_' || full === 'pd_op.assign_value') return this.readAssignValue(attrs, results, block, where);
 
     const map = dialect === 'pd_op' ? PIR_OPS[name] : undefined;
     const pop: PaddleOp = { type: map?.type ?? full, inputs: {}, outputs: {}, attrs: {} };
@@ -296,6 +324,23 @@ class PirReader {
     if (v?.dtype === undefined) throw this.fail(`parameter ${JSON.stringify(name)} is not a tensor`);
     if (v.shape.some((d) => d < 0)) throw this.fail(`parameter ${JSON.stringify(name)} has an unknown dimension`);
     this.params.push(n);
+  }
+
+  /** assign_value(_) -> assign_value with its values under the legacy key of their type. */
+  private readAssignValue(attrs: Map<string, PaddleAttr>, results: Json[], block: PaddleBlock, where: string): void {
+    if (results.length !== 1) throw this.fail(`${where} must have one result`);
+    const out = this.defineResult(block, results[0], `result of ${where}`);
+    const shape = attrs.get('shape');
+    const values = attrs.get('values');
+    const dtypeName = attrs.get('dtype');
+    const dtype = typeof dtypeName === 'string' ? dtypeOfName(dtypeName) : undefined;
+    if (!Array.isArray(shape) || !shape.every((x) => typeof x === 'number') || !Array.isArray(values) || dtype === undefined) {
+      throw this.fail(`${where} needs "shape", "values" and "dtype"`);
+    }
+    const n = checkShape(shape as number[], PADDLE_LIMITS, this.file, where);
+    if (values.length !== n) throw this.fail(`${where} has ${values.length} values for shape [${shape.join(', ')}]`);
+    const key = dtype === 'bool' ? 'bool_values' : dtype === 'int32' ? 'int32_values' : dtype === 'int64' ? 'int64_values' : 'fp32_values';
+    block.ops.push({ type: 'assign_value', inputs: {}, outputs: { Out: [out] }, attrs: { shape: shape as number[], dtype: varTypeOfDtype(dtype), [key]: values } });
   }
 
   /** full_int_array -> assign_value, full -> fill_constant; the value is also kept for constIn operands. */
@@ -358,8 +403,9 @@ function attrValue(at: Json | undefined, depth = 0): PaddleAttr {
     if (items.every((x) => typeof x === 'boolean')) return items as boolean[];
     return items.map(String);
   }
-  // Scalars may carry their type first ("1.a_scalar": ["i64", 3]); take the value.
+  // Scalars carry their type first ("1.a_scalar": ["float32", 0.2], ["bool", true]); take the value.
   if (Array.isArray(d)) {
+    if (a['#'] === '1.a_scalar' && typeof d[0] === 'string' && (typeof d[1] === 'number' || typeof d[1] === 'boolean')) return d[1];
     if (d.length === 2 && typeof d[0] === 'string' && typeof d[1] === 'number') return d[1];
     if (d.every((x) => typeof x === 'number')) return d as number[];
     return d.map((x) => String(x));

@@ -7,6 +7,7 @@ import t from 'tap';
 import { readPdmodel, parsePdmodel } from '../../../lib/models/paddle/read-pdmodel';
 import { openParams } from '../../../lib/models/paddle/params';
 import { readPaddleModelDir } from '../../../lib/models/paddle/read-program';
+import { readPir } from '../../../lib/models/paddle/read-pir';
 import { writeParams, seededParams, paramRecordHeader } from '../../../lib/models/paddle/write-params';
 import { paddleType, VAR_TYPE, ATTR_TYPE } from '../../../lib/models/paddle/framework-proto';
 import { ShituError } from '../../../lib/errors';
@@ -178,4 +179,17 @@ t.test('model directory: what is looked for when nothing is found', async (t) =>
   const r2 = await codeOf(readPaddleModelDir(path.join(tmp, 'does-not-exist')));
   t.equal(r2.code, 'ERR_MODEL_NOT_FOUND');
   t.ok(PADDLE_LIMITS.maxRank >= 4);
+});
+
+t.test('programs over the size limit are refused from their size, unread', async (t) => {
+  for (const [name, read] of [['big.pdmodel', readPdmodel], ['inference.json', readPir]] as const) {
+    const f = path.join(tmp, name);
+    const fd = fs.openSync(f, 'w');
+    fs.ftruncateSync(fd, (name.endsWith('.json') ? PADDLE_LIMITS.maxJsonBytes : PADDLE_LIMITS.maxProgramBytes) + 1); // sparse: no bytes written
+    fs.closeSync(fd);
+    const r = await codeOf(read(f));
+    t.equal(r.code, 'ERR_MODEL_INVALID', name);
+    t.match(r.message, /over the \d+-byte limit/);
+    fs.rmSync(f);
+  }
 });
