@@ -14,7 +14,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 missing=()
 for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR dpkg-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  # This machine's architecture (or arch: all): an arm64 -dev package installed
+  # for the cross build must not count as the native one.
+  dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null | grep -Eq "^install ok installed ($(dpkg --print-architecture)|all)$" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[postgres] installing: ${missing[*]}"

@@ -20,7 +20,9 @@ fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  # This machine's architecture (or arch: all): an arm64 -dev package installed
+  # for the cross build must not count as the native one.
+  dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null | grep -Eq "^install ok installed ($(dpkg --print-architecture)|all)$" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing system packages: ${missing[*]}"
