@@ -15,6 +15,8 @@ export type { BoxJson, ResultJson, StageTimings, PrintOptions, ItemError } from 
 export { getPipelineConfig, loadPipelineConfig, DEFAULT_CONFIG } from './pipeline/config';
 export type { PipelineConfig, SubModuleConfig } from './pipeline/config';
 export { ShituError } from './errors';
+export { quantizeFeatureModel } from './onnx/quantize';
+export type { QuantizeOptions, QuantizeReport, AgreementFigures } from './onnx/quantize';
 export type { ShituErrorCode } from './errors';
 export type { ImageInput, RawImage, MatLike, FetchOptions } from './input/image-input';
 export { UrlGuard } from './input/url-guard';
