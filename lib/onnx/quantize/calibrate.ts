@@ -10,7 +10,12 @@ import { native } from '../../native/loader';
 import { decodeModel, defaultOpset, encodeModel, int64Tensor, makeNode, OnnxAttribute } from '../graph-pass/model';
 import { ONNX_ATTR } from '../onnx-proto';
 
-export interface Range { min: number; max: number }
+export interface Range {
+  min: number;
+  max: number;
+  /** Bounds the quantized range must stay inside (an activation removed in its favour: qdq.ts). */
+  within?: [number, number];
+}
 
 const OUTPUT = '__shitu_calibration';
 /** Crops per Run: the extractor's batches. */

@@ -22,7 +22,7 @@ function tensor(name: string, dataType: number, dims: number[], raw: ArrayBuffer
 }
 
 /** uint8 scale and zero point covering [min(0, lo), max(0, hi)]: 0 stays exact (padding, ReLU). */
-export function uint8Params(r: Range & { within?: number[] }): { scale: number; zeroPoint: number } {
+export function uint8Params(r: Range): { scale: number; zeroPoint: number } {
   const lo = Math.min(0, r.min), hi = Math.max(0, r.max);
   let scale = hi - lo > 0 ? (hi - lo) / 255 : 1;
   const zeroPoint = Math.min(255, Math.max(0, Math.round(-lo / scale)));
@@ -39,13 +39,14 @@ export function uint8Params(r: Range & { within?: number[] }): { scale: number; 
 const axisAttr = (axis: number): OnnxAttribute => ({ name: 'axis', type: ONNX_ATTR.INT, i: axis, floats: [], ints: [], graphs: [] });
 
 /**
- * A Relu or Clip between a Conv and its QuantizeLinear is a no-op when the
- * quantized range lies inside its bounds (that is where ReLU and ReLU6 go in
- * an INT8 model): removed here, so the Conv feeds the QuantizeLinear directly.
- * ONNX Runtime would remove it too (ClipQuantFusion), but measured with ORT
- * 1.29 and 1.30, a Conv left that way whose output then feeds a residual Add
- * made its QDQ fusion emit two nodes with the Conv's name and the session
- * refused the model.
+ * A Relu or Clip between a Conv and its QuantizeLinear (ReLU, ReLU6, or a
+ * bound an INT8 export left) is removed, and the quantized range fitted inside
+ * its bounds, so that the QuantizeLinear does what it did: the Conv then feeds
+ * the QuantizeLinear directly, as ONNX Runtime's QDQ fusion wants. ORT removes
+ * such a Clip itself only when the quantized range (after the zero point's
+ * rounding) lies inside it; measured with ORT 1.29 and 1.30, a Conv -> Clip ->
+ * QuantizeLinear it kept made its QDQ fusion emit two nodes with the Conv's
+ * name, and the session refused the model.
  */
 function dropCoveredActivations(g: NonNullable<OnnxModel['graph']>, plan: QuantPlan, ranges: Map<string, Range>): void {
   const ix = new GraphIndex(g);
@@ -62,7 +63,7 @@ function dropCoveredActivations(g: NonNullable<OnnxModel['graph']>, plan: QuantP
     if (!bounds) continue;
     // The measured range lies inside the bounds (it is the activation's output); the quantized
     // range is fitted inside them too, so that the activation changes nothing once quantized.
-    const fitted = { min: Math.max(r.min, bounds[0]), max: Math.min(r.max, bounds[1]), within: bounds };
+    const fitted: Range = { min: Math.max(r.min, bounds[0]), max: Math.min(r.max, bounds[1]), within: [bounds[0], bounds[1]] };
     ranges.set(t, fitted);
     conv.output[0] = t;
     drop.add(act);
