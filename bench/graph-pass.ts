@@ -9,7 +9,8 @@
 //  3. load times: the first load (rewrite + cache write), a cached load, and a
 //     load without the pass.
 // Run on its own: `npx ts-node -T bench/graph-pass.ts [--quick] [--out file.json]`
-// (or node dist/bench/graph-pass.js after tsc). Prints a Markdown report.
+// (or node dist/bench/graph-pass.js after tsc): prints a Markdown report. A
+// bench runner calls runGraphPassBench() and gets the figures and the Markdown.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,12 +23,9 @@ import { machine } from './machine';
 import { DET_ONNX, FEAT_ONNX, galleryEntries, IMAGES, SHARED, STANDIN_CONFIG } from './paths';
 import { median, medianRunMs, now, runInFlight } from './stats';
 
-const quick = process.argv.includes('--quick');
-const outArg = process.argv.indexOf('--out');
-const outFile = outArg > 0 ? process.argv[outArg + 1] : undefined;
-const ROUNDS = quick ? 2 : 5;
-const ITERS = quick ? 8 : 20;
-const RECOGNITIONS = quick ? 16 : 48;
+let ROUNDS = 5;
+let ITERS = 20;
+let RECOGNITIONS = 48;
 
 const MODELS = [
   { name: 'PicoDet-S 416', file: DET_ONNX, dims: [1, 3, 416, 416] },
@@ -40,8 +38,8 @@ type Variant = (typeof VARIANTS)[number];
 interface RawRow { model: string; threads: number; ms: Record<Variant, number>; speedup: number }
 interface PipelineRow { optimizeGraph: boolean; ips: number[]; medianIps: number }
 
-const tmpHome = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-bench-graph-pass-'));
-process.env.SHITU_MODEL_HOME = tmpHome;
+/** A fresh model home per run, so that the first load really rewrites (the cache lives there). */
+let tmpHome = '';
 
 async function load(file: string, threads: number, v: Variant, cacheDir: string): Promise<NativeModel> {
   const o = { intraOpThreads: threads, graphOptimization: 'all' };
@@ -105,27 +103,48 @@ async function pipelines(): Promise<{ rows: PipelineRow[]; ratio: number; loads:
   return { rows, ratio: rows[0].medianIps / rows[1].medianIps, loads, settings: `${s.concurrency} in flight x ${s.threads} thread(s)` };
 }
 
-(async () => {
-  const mc = machine();
-  const loadStart = os.loadavg();
-  const rawRows = await raw();
-  const pipe = await pipelines();
-  const result = { machine: mc, loadavgEnd: os.loadavg(), loadavgStart: loadStart, graphPassVersion: GRAPH_PASS_VERSION, quick, raw: rawRows, pipeline: pipe };
+export interface GraphPassBench {
+  result: { machine: ReturnType<typeof machine>; loadavgStart: number[]; loadavgEnd: number[]; graphPassVersion: number; quick: boolean; raw: RawRow[]; pipeline: Awaited<ReturnType<typeof pipelines>> };
+  markdown: string;
+}
+
+export async function runGraphPassBench(o: { quick?: boolean } = {}): Promise<GraphPassBench> {
+  const quick = !!o.quick;
+  [ROUNDS, ITERS, RECOGNITIONS] = quick ? [2, 8, 16] : [5, 20, 48];
+  const savedHome = process.env.SHITU_MODEL_HOME;
+  tmpHome = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-bench-graph-pass-'));
+  process.env.SHITU_MODEL_HOME = tmpHome;
+  try {
+    const mc = machine();
+    const loadStart = os.loadavg();
+    const rawRows = await raw();
+    const pipe = await pipelines();
+    const result = { machine: mc, loadavgStart: loadStart, loadavgEnd: os.loadavg(), graphPassVersion: GRAPH_PASS_VERSION, quick, raw: rawRows, pipeline: pipe };
+    return { result, markdown: render(result) };
+  } finally {
+    if (savedHome === undefined) delete process.env.SHITU_MODEL_HOME;
+    else process.env.SHITU_MODEL_HOME = savedHome;
+    fs.rmSync(tmpHome, { recursive: true, force: true });
+  }
+}
+
+function render(r: GraphPassBench['result']): string {
+  const { machine: mc, raw: rawRows, pipeline: pipe } = r;
   const f = (x: number) => x.toFixed(1);
   const lines = [
-    `# Graph pass (v${GRAPH_PASS_VERSION}) — ${mc.cpu}, ${mc.simd ?? 'SIMD unknown'}, ${mc.cores} cores, load ${loadStart.map((x) => x.toFixed(1)).join('/')}${quick ? ' (quick)' : ''}`,
+    `# Graph pass (v${r.graphPassVersion}) — ${mc.cpu}, ${mc.simd ?? 'SIMD unknown'}, ${mc.cores} cores, load ${r.loadavgStart.map((x) => x.toFixed(1)).join('/')}${r.quick ? ' (quick)' : ''}`,
     '',
     `## Raw Run, median of ${ROUNDS} rounds x ${ITERS} Runs (ms)`,
     '',
     '| model | threads | as given | weights out of inputs | graph pass | as given / graph pass |',
     '|---|---|---|---|---|---|',
-    ...rawRows.map((r) => `| ${r.model} | ${r.threads} | ${f(r.ms['as given'])} | ${f(r.ms['weights out of inputs'])} | ${f(r.ms['graph pass'])} | ${r.speedup.toFixed(2)}x |`),
+    ...rawRows.map((x) => `| ${x.model} | ${x.threads} | ${f(x.ms['as given'])} | ${f(x.ms['weights out of inputs'])} | ${f(x.ms['graph pass'])} | ${x.speedup.toFixed(2)}x |`),
     '',
     `## Stand-in pipeline, default options (${pipe.settings}), ${RECOGNITIONS} recognitions x ${ROUNDS} rounds`,
     '',
     '| optimizeGraph | images/s (median) | rounds |',
     '|---|---|---|',
-    ...pipe.rows.map((r) => `| ${r.optimizeGraph} | ${f(r.medianIps)} | ${r.ips.map(f).join(', ')} |`),
+    ...pipe.rows.map((x) => `| ${x.optimizeGraph} | ${f(x.medianIps)} | ${x.ips.map(f).join(', ')} |`),
     '',
     `on / off: **${pipe.ratio.toFixed(2)}x**`,
     '',
@@ -133,11 +152,19 @@ async function pipelines(): Promise<{ rows: PipelineRow[]; ratio: number; loads:
     '',
     ...Object.entries(pipe.loads).map(([k, v]) => `- ${k}: ${v.toFixed(0)} ms`),
   ];
-  console.log(lines.join('\n'));
-  if (outFile) fs.writeFileSync(outFile, JSON.stringify(result, null, 2));
-  fs.rmSync(tmpHome, { recursive: true, force: true });
-})().catch((e) => {
-  console.error(e);
-  fs.rmSync(tmpHome, { recursive: true, force: true });
-  process.exit(1);
-});
+  return lines.join('\n');
+}
+
+if (require.main === module) {
+  const outArg = process.argv.indexOf('--out');
+  runGraphPassBench({ quick: process.argv.includes('--quick') }).then(
+    ({ result, markdown }) => {
+      console.log(markdown);
+      if (outArg > 0) fs.writeFileSync(process.argv[outArg + 1], JSON.stringify(result, null, 2));
+    },
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
