@@ -39,6 +39,7 @@ export const JS_ONLY_ERROR_CODES = [
   'ERR_TIMEOUT',
   'ERR_BUSY',
   'ERR_NATIVE_MISSING',
+  'ERR_QUANTIZE_ACCURACY',
 ] as const;
 
 /** Every stable code a ShituError may carry. */

@@ -22,6 +22,8 @@ export function convertPaddleModel(...args: Parameters<typeof ConvertDirModule.c
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('./models/paddle/convert-dir') as typeof ConvertDirModule).convertPaddleModel(...args);
 }
+export { quantizeFeatureModel } from './onnx/quantize';
+export type { QuantizeOptions, QuantizeReport, AgreementFigures } from './onnx/quantize';
 export type { ShituErrorCode } from './errors';
 export type { ImageInput, RawImage, MatLike, FetchOptions } from './input/image-input';
 export { UrlGuard } from './input/url-guard';

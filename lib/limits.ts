@@ -205,3 +205,14 @@ export const PADDLE_CONVERT_LIMITS = {
   /** Elements of a tensor computed at conversion time (meshgrid, range, stack of constants) before an ONNX node computes it instead. */
   maxFoldedElements: 1 << 16,
 } as const;
+
+/**
+ * `shitu models quantize` (lib/onnx/quantize/): the INT8 feature model is
+ * written only when, on the calibration gallery, each image's nearest other
+ * gallery image (top-1 retrieval) has the same label with the INT8 model as
+ * with the FP32 one for at least minTop1Agreement of the images, and the mean
+ * cosine between each image's FP32 and INT8 embeddings is at least
+ * minMeanCosine. maxImages bounds the calibration set (the first images in
+ * path order).
+ */
+export const QUANTIZE = { minTop1Agreement: 0.99, minMeanCosine: 0.98, maxImages: 1000 } as const;

@@ -368,6 +368,9 @@ function renderReport(dir: string, reportDir: string): string {
   }
   md.push('## 9. PostgreSQL index store\n\n**Not measured in this run**: bench/service/pgstore.js is run on its own (it needs a PostgreSQL server; see its header).\n\n');
   md.push(extraSection(readJson, notMeasured));
+  const gp = readJson<{ markdown: string }>('graph-pass.json');
+  // The section renders itself (bench/sections/graph-pass.ts); its headings go one level down here.
+  md.push(gp ? gp.markdown.replace(/^(#+) /gm, '#$1 ') + '\n\n' : '## Graph pass\n\n' + notMeasured('graph-pass'));
   md.push('## Closing note: PP-ShiTuV2-shaped models against the published table\n');
   md.push(shaped ? shapedClosing(shaped, table) : notMeasured('shaped'));
   md.push('## Reproduce\n\n```\nnpx tsc -p tsconfig.json\nnode dist/bench/run.js --help              # sections and options\nnode dist/bench/run.js --quick             # < 2 min: sampled sections, results in bench/results/run-<timestamp>/\nnode dist/bench/run.js                     # full run without the 10^6 section (its duration: this report\'s header)\nnode dist/bench/run.js --only=million      # the 10^6 section alone (hours on 2 cores)\nnode dist/bench/run.js --all --update-report  # every section, million included, replacing bench/REPORT.md and bench/results/ (this report)\n```\n');

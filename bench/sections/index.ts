@@ -56,6 +56,15 @@ export const SECTIONS: readonly SectionDef[] = [
     run: async ({ mode }) => (require('./limit') as typeof import('./limit')).runLimit(mode),
   },
   {
+    key: 'graph-pass', quick: false, script: 'graph-pass',
+    title: 'the load-time graph pass: raw Runs as given / weights out of inputs / rewritten, and the stand-in pipeline with optimizeGraph on and off',
+    run: async ({ mode }) => {
+      const r = await (require('./graph-pass') as typeof import('./graph-pass')).runGraphPassBench({ quick: mode.quick });
+      writeJson('graph-pass.json', r);
+      return r;
+    },
+  },
+  {
     key: 'peer', quick: true, script: 'peer',
     title: 'against the hand-rolled Node stack (onnxruntime-node + sharp + hnswlib-node), stand-in and PP-ShiTuV2-shaped models',
     run: async ({ mode }) => (require('./peer') as typeof import('./peer')).runPeer(mode),

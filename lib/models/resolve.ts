@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { callNative, callNativeSync, ShituError } from '../errors';
 import { ModelCard, parseCard, parseInferenceYml, PreprocessCard } from './card';
-import type { NativeDetector, NativeFeatureExtractor } from '../native/binding';
+import type { NativeDetector, NativeFeatureExtractor, NativeModel } from '../native/binding';
+import { optimizedModel } from '../onnx/graph-pass/cache';
 import { native } from '../native/loader';
 import { packageRoot } from '../util/package-root';
 
@@ -109,6 +110,26 @@ export interface SessionOptions {
   spinning?: boolean;
   /** Run on the process-wide intra-op pool (one thread per core) instead of a pool per session. */
   sharedThreadPool?: boolean;
+  /** Rewrite the graph before the session is created (lib/onnx/graph-pass/; default true). */
+  optimizeGraph?: boolean;
+}
+
+/**
+ * Where graph-pass rewrites of a model are kept: under the model home, else
+ * beside the model (a model home that cannot be created or written, e.g. a
+ * read-only home directory in a container).
+ */
+export function graphCacheDirs(m: ResolvedModel): string[] {
+  return [path.join(modelHome(), '.cache', 'graph-pass'), path.join(m.dir, '.shitu-cache', 'graph-pass')];
+}
+
+/** The ONNX Runtime session of a model: from the graph pass's rewrite, or from the file as it is. */
+async function openSession(m: ResolvedModel, opts: SessionOptions): Promise<NativeModel> {
+  const { optimizeGraph, ...sessionOpts } = opts;
+  const rewritten = optimizeGraph === false ? null : optimizedModel(m.onnxFile, graphCacheDirs(m));
+  // The rewrite already has no initializers among its inputs: native's own strip would only walk it again.
+  if (rewritten) return callNative(() => native.loadModel(m.onnxFile, { ...sessionOpts, stripInitializerInputs: false }, rewritten.bytes));
+  return callNative(() => native.loadModel(m.onnxFile, sessionOpts));
 }
 
 function preprocessSpec(p: PreprocessCard) {
@@ -123,7 +144,7 @@ export interface LoadedDetector {
 
 export async function loadDetector(m: ResolvedModel, opts: SessionOptions, threshold?: number): Promise<LoadedDetector> {
   if (m.card.task !== 'detection') throw new ShituError('ERR_MODEL_CONTRACT', `model '${m.name}' is a ${m.card.task} model, not a detector`);
-  const session = await callNative(() => native.loadModel(m.onnxFile, opts));
+  const session = await openSession(m, opts);
   const d = m.card.detection ?? { contract: 'auto' };
   const spec = {
     preprocess: preprocessSpec(m.card.preprocess),
@@ -149,7 +170,7 @@ export interface LoadedExtractor {
 
 export async function loadExtractor(m: ResolvedModel, opts: SessionOptions, batchSize?: number): Promise<LoadedExtractor> {
   if (m.card.task !== 'feature') throw new ShituError('ERR_MODEL_CONTRACT', `model '${m.name}' is a ${m.card.task} model, not a feature model`);
-  const session = await callNative(() => native.loadModel(m.onnxFile, opts));
+  const session = await openSession(m, opts);
   const f = m.card.feature ?? {};
   const spec = {
     preprocess: preprocessSpec(m.card.preprocess),

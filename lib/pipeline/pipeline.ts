@@ -87,6 +87,15 @@ export interface CreatePipelineOptions {
    * models and devices whose Runs gain more from larger batches (GPUs).
    */
   batching?: boolean | BatchingOptions;
+  /**
+   * Rewrite each model's graph before its session is created (lib/onnx/graph-pass/):
+   * decomposed HardSwish / HardSigmoid fused into one node, Identity and Dropout
+   * removed, constant shape arithmetic folded, weights dropped from the graph
+   * inputs. Outputs stay the same up to float rounding; the PicoDet stand-in runs
+   * ~1.4-1.7x faster. The rewrite is cached under the model home. Default true;
+   * false loads the files as they are (only the weights-as-inputs strip is kept).
+   */
+  optimizeGraph?: boolean;
 }
 
 export interface BatchingOptions {
@@ -668,6 +677,8 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   }
   const limits = resolveDecodeLimits(o);
   const device = o.device ?? 'cpu';
+  if (o.optimizeGraph !== undefined && typeof o.optimizeGraph !== 'boolean') throw new TypeError(`optimizeGraph must be a boolean, got ${JSON.stringify(o.optimizeGraph)}`);
+  const optimizeGraph = o.optimizeGraph ?? true;
   if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
   if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
   for (const k of ['threads', 'concurrency'] as const)
@@ -692,6 +703,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
     intraOpThreads: threads,
     sharedThreadPool: threadPool === 'shared',
     tensorrt: !!o.useHpip && device !== 'cpu',
+    optimizeGraph,
   };
   debug('creating pipeline %s: device %s, concurrency %d, %d thread(s) per run (%s pool)', pipeline, session.device, concurrency, threads, threadPool);
   const loadStart = performance.now();

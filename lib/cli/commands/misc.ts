@@ -1,9 +1,10 @@
-// get-pipeline-config, demo, models fetch, models convert.
+// get-pipeline-config, demo, models fetch, models convert, models quantize.
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { getPipelineConfig } from '../../pipeline/config';
 import { findSharedDir } from '../../util/shared-dir';
 import { packageRoot } from '../../util/package-root';
+import { intArg, progressBar } from '../options';
 
 function defaultSharedDir(): string {
   return findSharedDir() ?? path.resolve(packageRoot(), '..', 'shared');
@@ -68,5 +69,18 @@ export function registerMiscCommands(program: Command): void {
       for (const out of r.outputs) lines.push(`output  ${out.name} ${out.dtype} ${dims(out.dims)}`);
       for (const c of r.check ?? []) lines.push(`checked ${c.name} ${dims(c.dims)}${c.finite ? '' : ' NOT FINITE'}`);
       process.stdout.write(lines.join('\n') + '\n');
+    });
+  models
+    .command('quantize')
+    .description('write a static INT8 (QDQ) copy of an FP32 feature model, calibrated on a gallery, only if it retrieves like the FP32 model there')
+    .argument('<model_dir>', 'the FP32 feature model directory (card.yaml or inference.yml, and its .onnx file)')
+    .requiredOption('--calibrate <gallery_dir>', 'pictures to calibrate and check on (labels: their folders)')
+    .option('--out <dir>', 'output model directory (default: <model_dir>-int8)')
+    .option('--threads <n>', 'ONNX Runtime threads', intArg(1, 1024))
+    .action(async (modelDir: string, o: { calibrate: string; out?: string; threads?: number }) => {
+      const { quantizeFeatureModel } = require('../../onnx/quantize') as typeof import('../../onnx/quantize');
+      const bars = { calibrate: progressBar('calibrate'), check: progressBar('check') };
+      const r = await quantizeFeatureModel({ modelDir, galleryDir: o.calibrate, outDir: o.out, threads: o.threads, onProgress: (stage, p) => bars[stage](p) });
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     });
 }
