@@ -15,7 +15,9 @@ import { callNative, ShituError } from '../../errors';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../vector-index/index-data';
 import type { IndexSearcher } from '../../vector-index/searcher';
 import { native } from '../../native/loader';
-import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexOwnership, IndexStore, FeedState, LoadedIndex, StoreHealth } from '../index-store';
+import { PgIdempotencyKeys, recordInTransaction } from '../idempotency/pg-keys';
+import type { IdempotencyKeys, IdempotentWrite } from '../idempotency/keys';
+import { AppendOptions, WriteOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexOwnership, IndexStore, FeedState, LoadedIndex, StoreHealth } from '../index-store';
 import { PgOwnership } from './pg-ownership';
 import { storeFailure, unavailable } from './errors';
 import { createAnnIndex, parseVector, PgSearchOptions, searchInDatabase, vectorLiteral } from './pgvector-search';
@@ -110,6 +112,7 @@ export class PgIndexStore implements IndexStore {
   /** Per cached index: the newest version notified and not yet applied, and since when one has been waiting. */
   private readonly behind = new Map<string, { version: number; since: number }>();
   private feedLoop: Promise<void>;
+  private idempotencyKeys?: IdempotencyKeys;
   private wakeFeed?: () => void;
 
   constructor(url: string, o: PgIndexStoreOptions = {}) {
@@ -433,7 +436,7 @@ export class PgIndexStore implements IndexStore {
 
   // ---- writes --------------------------------------------------------------
 
-  async create(index: IndexData, key?: string, o: { search?: SearchMode } = {}): Promise<string> {
+  async create(index: IndexData, key?: string, o: WriteOptions & { search?: SearchMode } = {}): Promise<string> {
     const k = key === undefined ? crypto.randomUUID() : this.checkKey(key);
     const search = o.search ?? this.search;
     if (!SEARCH_MODES.includes(search)) throw new RangeError(`search must be one of ${SEARCH_MODES.join(', ')}, got ${JSON.stringify(search)}`);
@@ -450,7 +453,9 @@ export class PgIndexStore implements IndexStore {
       });
       await insertVectors(c, k, entries.map(([id, label]) => ({ id, label, vector: index.native.reconstruct(id) as Float32Array })));
       if (search === 'pgvector') await createAnnIndex(c, k, meta.dim, meta.indexType, meta.metricType, entries.length);
+      if (o.idempotency) await recordInTransaction(c, o.idempotency, entries);
     }).then(() => {
+      if (o.idempotency) o.idempotency.committed = o.idempotency.recorded = true;
       this.remember(k, { meta, index: search === 'faiss' ? index : undefined, version: 1, sync: Promise.resolve() });
       return k;
     }));
@@ -475,10 +480,10 @@ export class PgIndexStore implements IndexStore {
       const ids = fresh.map((_, i) => row.nextId + i);
       await insertVectors(c, k, fresh.map((x, i) => ({ id: ids[i], label: x.label, vector: x.vector })));
       return { op: 'add' as const, ids, nextId: row.nextId + ids.length };
-    }));
+    }, o.idempotency));
   }
 
-  async remove(key: string, ids: number[]): Promise<IdMapEntries> {
+  async remove(key: string, ids: number[], o: WriteOptions = {}): Promise<IdMapEntries> {
     const k = this.checkKey(key);
     if (!Array.isArray(ids)) throw new TypeError('ids must be a list of integers');
     for (const id of ids) if (!Number.isSafeInteger(id)) throw new TypeError(`ids must be integers, got ${JSON.stringify(id)}`);
@@ -490,7 +495,7 @@ export class PgIndexStore implements IndexStore {
       const unknown = unique.filter((id) => !gone.has(id));
       if (unknown.length) throw new ShituError('ERR_INDEX_ID', `unknown id(s), nothing removed: ${unknown.join(', ')}`, { details: unknown });
       return { op: 'remove' as const, ids: unique, nextId: row.nextId };
-    }));
+    }, o.idempotency));
   }
 
   /**
@@ -498,7 +503,8 @@ export class PgIndexStore implements IndexStore {
    * the change and NOTIFY (delivered at commit), commit; then bring this
    * replica's copy up to at least that version before answering.
    */
-  private async write(k: string, change: (c: Client, row: { nextId: number; version: number }) => Promise<{ op: 'add' | 'remove'; ids: number[]; nextId: number }>): Promise<IdMapEntries> {
+  private async write(k: string, change: (c: Client, row: { nextId: number; version: number }) => Promise<{ op: 'add' | 'remove'; ids: number[]; nextId: number }>,
+    idempotency?: IdempotentWrite): Promise<IdMapEntries> {
     const version = await this.transaction(async (c) => {
       const r = await c.query('SELECT next_id, version FROM shitu_index WHERE key = $1 FOR UPDATE', [k]);
       if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
@@ -509,8 +515,14 @@ export class PgIndexStore implements IndexStore {
       await c.query('INSERT INTO shitu_change (index_key, version, op, ids) VALUES ($1, $2, $3, $4::bigint[])', [k, v, ch.op, ch.ids]);
       await c.query('DELETE FROM shitu_change WHERE index_key = $1 AND version <= $2', [k, v - this.keepChanges]);
       await c.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, `${k}:${v}`]);
+      if (idempotency) {
+        // The answer commits with the write: the id map as this transaction leaves it.
+        const r = await c.query('SELECT id, label FROM shitu_vector WHERE index_key = $1 ORDER BY id', [k]);
+        await recordInTransaction(c, idempotency, r.rows.map((x: { id: string; label: string }) => [Number(x.id), x.label] as [number, string]));
+      }
       return v;
     });
+    if (idempotency) idempotency.committed = idempotency.recorded = true;
     // Read your writes: this replica serves the new state from its answer on.
     const entry = this.cache.get(k);
     if (entry) {
@@ -528,6 +540,14 @@ export class PgIndexStore implements IndexStore {
   /** Who owns which index, in the database: one truth for every replica (lib/store/postgres/pg-ownership.ts). */
   ownership(): IndexOwnership {
     return new PgOwnership(async (f) => {
+      await this.ready();
+      return this.transaction(f);
+    });
+  }
+
+  /** Idempotency keys in the database: one truth for every replica (lib/store/idempotency/pg-keys.ts). */
+  idempotency(): IdempotencyKeys {
+    return this.idempotencyKeys ??= new PgIdempotencyKeys(async (f) => {
       await this.ready();
       return this.transaction(f);
     });

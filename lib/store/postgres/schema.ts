@@ -7,6 +7,9 @@
 //                 replicas replay to update their in-process FAISS copies
 //   shitu_owner   one row per index an API key built or is building (quotas,
 //                 write rights; lib/store/postgres/pg-ownership.ts)
+//   shitu_idempotency  one row per (owner, Idempotency-Key): the request's
+//                 digest and, once its write committed, the answer (written in
+//                 the write's own transaction; lib/store/idempotency/pg-keys.ts)
 
 /**
  * What the store's helpers need of a connection; pg's Client and PoolClient
@@ -65,6 +68,20 @@ CREATE TABLE IF NOT EXISTS shitu_owner (
   reserved_until timestamptz
 );
 CREATE INDEX IF NOT EXISTS shitu_owner_by_owner ON shitu_owner (owner);
+CREATE TABLE IF NOT EXISTS shitu_idempotency (
+  owner text NOT NULL,
+  key text NOT NULL,
+  request_hash text NOT NULL,
+  token uuid NOT NULL,
+  -- While the write runs (no answer yet): until when the claim holds if its replica vanished.
+  running_until timestamptz,
+  status integer,
+  body text,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (owner, key)
+);
+-- Expired keys are deleted in bounded batches by this index, never by a scan per request.
+CREATE INDEX IF NOT EXISTS shitu_idempotency_expiry ON shitu_idempotency (expires_at);
 `;
 
 export async function ensureSchema(c: SqlClient): Promise<void> {
