@@ -17,7 +17,7 @@ import { ShituError } from '../errors';
 import { IndexData } from '../vector-index/index-data';
 import { recoverInterruptedSave, saveInProgress } from '../vector-index/index-dir';
 import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE, LoadedIndex, WriteOptions } from './index-store';
-import { acquireFileLock, HeldLock } from './file/file-lock';
+import { acquireFileLock, HeldLock, removeDeadLocks } from './file/file-lock';
 import { Generation, GENERATION_FILE, nextGeneration, readGeneration, savedState } from './file/generation';
 import { FileIdempotencyKeys } from './idempotency/file-keys';
 import type { IdempotencyKeys, IdempotentWrite } from './idempotency/keys';
@@ -39,6 +39,7 @@ export class FileIndexStore implements IndexStore {
   private readonly cache = new Map<string, Promise<Loaded>>();
   private readonly chains = new Map<string, Promise<unknown>>();
   private idempotencyKeys?: FileIdempotencyKeys;
+  private tidied?: Promise<void>;
 
   constructor(dir: string, maxCached = 32) {
     this.dir = path.resolve(dir);
@@ -226,6 +227,8 @@ export class FileIndexStore implements IndexStore {
 
   /** `f` holding the index's lock file, shared with every process on the directory. */
   private async locked<T>(k: string, f: (lock: HeldLock) => Promise<T>): Promise<T> {
+    // Once per store: the locks of indexes no one wrote since their writer died.
+    await (this.tidied ??= removeDeadLocks(path.join(this.dir, '.locks')).then(() => undefined, () => undefined));
     const lock = await acquireFileLock(path.join(this.dir, '.locks', `${k}.lock`));
     try {
       return await f(lock);

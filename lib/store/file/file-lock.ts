@@ -123,3 +123,24 @@ async function breakIfStale(file: string, staleMs: number): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * Removes, in the folder `dir`, lock files whose holder died on this host and
+ * what killed takeovers moved aside (a process's start-up tidying; locks are
+ * also taken over one by one when next wanted). Returns the names removed.
+ */
+export async function removeDeadLocks(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await fs.promises.readdir(dir).catch(() => [] as string[])) {
+    const full = path.join(dir, name);
+    const aside = /\.stale-(\d+)-[0-9a-f]+$/.exec(name);
+    if (aside) {
+      if (!pidAlive(Number(aside[1]))) { await fs.promises.rm(full, { force: true }); removed.push(name); }
+    } else if (name.endsWith('.lock')) {
+      const content = await fs.promises.readFile(full, 'utf8').catch(() => undefined);
+      const [pid, host] = (content ?? '').split(' ');
+      if (content !== undefined && holderDead(Number(pid), host) && (await breakIfStale(full, FILE_LOCK.staleMs))) removed.push(name);
+    }
+  }
+  return removed;
+}
