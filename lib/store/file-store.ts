@@ -18,7 +18,7 @@ import { IndexData } from '../vector-index/index-data';
 import { recoverInterruptedSave, saveInProgress } from '../vector-index/index-dir';
 import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE, LoadedIndex, WriteOptions } from './index-store';
 import { acquireFileLock, HeldLock, removeDeadLocks } from './file/file-lock';
-import { Generation, GENERATION_FILE, nextGeneration, readGeneration, savedState } from './file/generation';
+import { Generation, GENERATION_FILE, nextGeneration, readGeneration, savedState, stampAfter } from './file/generation';
 import { FileIdempotencyKeys } from './idempotency/file-keys';
 import type { IdempotencyKeys, IdempotentWrite } from './idempotency/keys';
 
@@ -71,7 +71,8 @@ export class FileIndexStore implements IndexStore {
       this.cache.set(k, p);
       if (this.chains.has(k) && !writing) return p;
       const l = await p;
-      if ((await savedState(path.join(this.dir, k))) === l.state) return l;
+      // A writer, under the index's lock, also compares the generation: identical-looking files cannot fool it.
+      if ((await savedState(path.join(this.dir, k))) === l.state && (!writing || (await readGeneration(path.join(this.dir, k))).generation === l.generation.generation)) return l;
       if (this.cache.get(k) !== p) return this.cache.get(k) ?? this.load(k);
     }
     return this.load(k);
@@ -197,8 +198,9 @@ export class FileIndexStore implements IndexStore {
     const fenced = (why: string) => new ShituError('ERR_STORE_UNAVAILABLE', `index ${k}: ${why}; nothing written, retry`);
     await index.save(dir, {
       files: { [GENERATION_FILE]: nextGeneration(prev, mark) },
-      beforeSwap: async () => {
+      beforeSwap: async (tmp) => {
         if (!(await lock.stillHeld())) throw fenced('this writer lost the index lock');
+        await stampAfter(dir, tmp);
         if ((await readGeneration(dir)).generation !== prev.generation) throw fenced('another writer saved the index meanwhile');
         if (w?.claim.stillHeld && !(await w.claim.stillHeld()))
           throw new ShituError('ERR_IDEMPOTENCY_IN_FLIGHT', `Idempotency-Key ${JSON.stringify(w.claim.key)}: the key was taken over by a retry while this request ran (nothing written by this one)`);

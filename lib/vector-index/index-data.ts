@@ -142,7 +142,7 @@ export class IndexData {
         });
         await writeSynced(path.join(tmp, META_FILE), text);
         for (const [name, body] of Object.entries(o.files ?? {})) await writeSynced(path.join(tmp, name), body);
-        await o.beforeSwap?.();
+        await o.beforeSwap?.(tmp);
         await swapIntoPlace(tmp, target);
         debug('index saved: %d vector(s) to %s', this.count, target);
       } catch (e) {
@@ -205,8 +205,8 @@ async function writeSynced(file: string, text: string): Promise<void> {
 export interface SaveOptions {
   /** More files written into the directory, swapped into place with the index itself. */
   files?: Record<string, string>;
-  /** Runs once everything is written, right before the swap; throwing abandons the save (the old index stays). */
-  beforeSwap?: () => Promise<void>;
+  /** Runs once everything is written into the temporary directory `tmp`, right before the swap; throwing abandons the save (the old index stays). */
+  beforeSwap?: (tmp: string) => Promise<void>;
 }
 
 async function readIfExists(file: string): Promise<Buffer | undefined> {

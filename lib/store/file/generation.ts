@@ -7,7 +7,11 @@
 // tokens), so that a write whose process died before recording its answer is
 // known to have happened (lib/store/idempotency/file-keys.ts).
 // Readers in other processes notice a new save by the vector file's identity
-// (stat: inode, times, size), which every save changes: no read of the file.
+// (stat: inode, times, size): no read of the file. Inodes are reused and file
+// times come from a coarse clock (a few ms), so two saves could look alike:
+// each save sets its vector file's mtime past the previous save's
+// (stampAfter), which makes every save's identity new. Writers compare the
+// generation itself.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IDEMPOTENCY } from '../../limits';
@@ -56,4 +60,15 @@ export function nextGeneration(prev: Generation, mark?: WriteMark, now = Date.no
 export async function savedState(dir: string): Promise<string | undefined> {
   const st = await fs.promises.stat(path.join(dir, VECTOR_FILE), { bigint: true }).catch(() => undefined);
   return st ? `${st.ino}:${st.mtimeNs}:${st.ctimeNs}:${st.size}` : undefined;
+}
+
+/** Sets the vector file in `tmp` (a save about to replace `dir`) to an mtime later than the saved one's: no two saves look alike. */
+export async function stampAfter(dir: string, tmp: string): Promise<void> {
+  const prev = await fs.promises.stat(path.join(dir, VECTOR_FILE), { bigint: true }).catch(() => undefined);
+  const file = path.join(tmp, VECTOR_FILE);
+  const mine = await fs.promises.stat(file, { bigint: true });
+  if (!prev || mine.mtimeNs > prev.mtimeNs) return;
+  // A microsecond past the previous save (a double holds today's epoch seconds to about 0.24 us).
+  const at = Number(prev.mtimeNs / 1000n + 1n) / 1e6;
+  await fs.promises.utimes(file, at, at);
 }
