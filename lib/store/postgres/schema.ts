@@ -22,6 +22,9 @@ export interface SqlClient {
   query<R extends Record<string, unknown> = Record<string, unknown>>(text: string | { text: string; query_timeout?: number }, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
+/** Where an index searches: in process over a FAISS copy, or in the database (pgvector); the shitu_index.search column. */
+export type SearchMode = 'faiss' | 'pgvector';
+
 /** The NOTIFY channel; the payload is "<indexKey>:<version>". */
 export const CHANGE_CHANNEL = 'shitu_index_change';
 
