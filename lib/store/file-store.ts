@@ -210,8 +210,14 @@ export class FileIndexStore implements IndexStore {
     const generation = await readGeneration(dir);
     this.remember(k, Promise.resolve({ index, state: await savedState(dir), generation }));
     if (w) {
-      await w.claim.complete(w.answer(index.idMapEntries));
-      w.recorded = true;
+      const answer = w.answer(index.idMapEntries);
+      try {
+        await w.claim.complete(answer);
+        w.recorded = true;
+      } catch {
+        // The write is saved: failing it now would invite a second one. Its mark in
+        // the save lets a retry learn that it happened ('unanswered').
+      }
     }
   }
 
