@@ -50,6 +50,8 @@ export interface RequestIdempotency {
   /** The index the write goes to, as known when the key was claimed (a build's fresh key). */
   target?: string;
   write?: IdempotentWrite & { sent?: string };
+  /** The claim was given back (the request failed before its write committed). */
+  released?: boolean;
 }
 
 /** The header's key, or ERR_IDEMPOTENCY_KEY. */
@@ -156,9 +158,17 @@ export function registerIdempotency(app: FastifyInstance, o: IdempotencyOptions)
 
   // A request that ends without its write committed frees its key; one that
   // committed keeps it (recorded, or recorded late by a retry: 'unanswered').
-  app.addHook('onResponse', async (request) => {
+  // Freed before its answer goes out, so that a client retrying at once finds
+  // the key free; again when the response ends (a client that left gets no answer).
+  const release = async (request: FastifyRequest) => {
     const ri = request.idempotency;
-    if (!ri || ri.write?.committed) return;
+    if (!ri || ri.write?.committed || ri.released) return;
+    ri.released = true;
     await ri.claim.release().catch((err) => request.log.error({ err, logId: request.id }, 'releasing an idempotency key failed'));
+  };
+  app.addHook('onSend', async (request, _reply, payload) => {
+    await release(request);
+    return payload;
   });
+  app.addHook('onResponse', release);
 }

@@ -169,7 +169,7 @@ for (const [name, storeOf] of STORES) {
   });
 
   t.test(`${name}: a request that fails frees its key; keys expire`, async (t) => {
-    const [a] = await servers(t, storeOf(), { idempotencyTtlMs: 400 }, 1);
+    const [a] = await servers(t, storeOf(), { idempotencyTtlMs: 1500 }, 1);
     const indexKey = (await post(a, '/shitu-index-build', { imageLabelPairs: pairs(1) })).body.result.indexKey;
     const failKey = newKey('fail');
     const bad = await post(a, '/shitu-index-remove', { indexKey, ids: [42] }, { 'idempotency-key': failKey });
@@ -181,8 +181,8 @@ for (const [name, storeOf] of STORES) {
     const key = newKey('expire');
     const body = { indexKey, imageLabelPairs: pairs(1, 'e') };
     t.equal((await post(a, '/shitu-index-add', body, { 'idempotency-key': key })).status, 200);
-    t.equal((await post(a, '/shitu-index-add', body, { 'idempotency-key': key })).replayed, 'true', 'within its lifetime: replayed');
-    await new Promise((r) => setTimeout(r, 600));
+    t.equal((await post(a, '/shitu-index-add', body, { 'idempotency-key': key })).replayed, 'true', 'within its lifetime (from the answer on): replayed');
+    await new Promise((r) => setTimeout(r, 1800));
     const afterExpiry = await post(a, '/shitu-index-add', body, { 'idempotency-key': key });
     t.equal(afterExpiry.status, 200);
     t.equal(afterExpiry.replayed, null, 'after it expired the key is new again');

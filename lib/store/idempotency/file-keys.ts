@@ -63,22 +63,22 @@ export class FileIdempotencyKeys implements IdempotencyKeys {
         if (rec.target && (await this.committed(rec.target, rec.token))) {
           const mine = { ...fresh(), target: rec.target, expiresAt: rec.expiresAt };
           await writeRecord(file, mine);
-          return { state: 'unanswered' as const, claim: this.claimOf(scope, file, mine) };
+          return { state: 'unanswered' as const, claim: this.claimOf(scope, file, mine, o.ttlMs) };
         }
       }
       const mine = fresh();
       await writeRecord(file, mine);
-      return { state: 'claimed' as const, claim: this.claimOf(scope, file, mine) };
+      return { state: 'claimed' as const, claim: this.claimOf(scope, file, mine, o.ttlMs) };
     });
   }
 
-  private claimOf(scope: IdempotencyScope, file: string, mine: Record): IdempotencyClaim {
+  private claimOf(scope: IdempotencyScope, file: string, mine: Record, ttlMs: number): IdempotencyClaim {
     const ours = (r: Record | undefined) => r?.token === mine.token;
     return {
       owner: scope.owner, key: scope.key, token: mine.token, target: mine.target, expiresAt: mine.expiresAt,
       stillHeld: async () => ours(await readRecord(file)),
       complete: (a: RecordedAnswer) => this.locked(file, async () => {
-        if (ours(await readRecord(file))) await writeRecord(file, { ...mine, status: a.status, body: a.body });
+        if (ours(await readRecord(file))) await writeRecord(file, { ...mine, status: a.status, body: a.body, expiresAt: Date.now() + ttlMs });
       }),
       release: () => this.locked(file, async () => {
         const r = await readRecord(file);

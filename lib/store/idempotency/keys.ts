@@ -28,7 +28,7 @@ export interface IdempotencyClaim {
   readonly token: string;
   /** The index the write goes to (a build's fresh key), where the store needs it to find a write that committed unanswered. */
   readonly target?: string;
-  /** Epoch ms: when the key's record expires. */
+  /** Epoch ms: when the key's record expires unless answered (an answer is then kept ttlMs from its recording). */
   readonly expiresAt: number;
   /** Records the answer where the store could not record it with the write (or after a write without a store). */
   complete(answer: RecordedAnswer): Promise<void>;
@@ -53,7 +53,7 @@ export type ClaimResult =
   | { state: 'unanswered'; claim: IdempotencyClaim };
 
 export interface ClaimOptions {
-  /** How long the recorded answer is kept. */
+  /** How long the recorded answer is kept, from when it is recorded (a claim never answered: from the claim). */
   ttlMs: number;
   /** How long a claim counts as running without its holder being known alive (see IDEMPOTENCY.leaseMs). */
   leaseMs: number;

@@ -32,7 +32,11 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
       state: 'claimed',
       claim: {
         owner: scope.owner, key: scope.key, token: mine.token, target: o.target, expiresAt: mine.expiresAt,
-        complete: async (answer) => { if (this.entries.get(id) === mine) mine.answer = answer; },
+        complete: async (answer) => {
+          if (this.entries.get(id) !== mine) return;
+          mine.answer = answer;
+          mine.expiresAt = Date.now() + o.ttlMs;
+        },
         release: async () => { if (this.entries.get(id) === mine && !mine.answer) this.entries.delete(id); },
       },
     };

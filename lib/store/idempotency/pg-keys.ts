@@ -16,7 +16,8 @@ import { ClaimOptions, ClaimResult, IdempotencyClaim, IdempotencyKeys, Idempoten
 
 type Transaction = <T>(f: (c: SqlClient) => Promise<T>) => Promise<T>;
 
-const RECORD = `UPDATE shitu_idempotency SET status = $4, body = $5, running_until = NULL
+/** The answer, kept ttl_ms from now on. */
+const RECORD = `UPDATE shitu_idempotency SET status = $4, body = $5, running_until = NULL, expires_at = now() + ttl_ms * interval '1 millisecond'
                  WHERE owner = $1 AND key = $2 AND token = $3 AND body IS NULL`;
 
 /** In the write's transaction: the claim's answer, or a refusal (rolling the write back) when the claim is no longer this request's. */
@@ -38,10 +39,10 @@ export class PgIdempotencyKeys implements IdempotencyKeys {
     return this.transaction(async (c) => {
       // New, expired, or running past its lease with the same request: this request's now.
       const won = await c.query<{ token: string }>(
-        `INSERT INTO shitu_idempotency AS i (owner, key, request_hash, token, running_until, expires_at)
-              VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond', now() + $6 * interval '1 millisecond')
+        `INSERT INTO shitu_idempotency AS i (owner, key, request_hash, token, running_until, expires_at, ttl_ms)
+              VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond', now() + $6 * interval '1 millisecond', $6)
          ON CONFLICT (owner, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, token = EXCLUDED.token,
-              running_until = EXCLUDED.running_until, status = NULL, body = NULL, expires_at = EXCLUDED.expires_at
+              running_until = EXCLUDED.running_until, status = NULL, body = NULL, expires_at = EXCLUDED.expires_at, ttl_ms = EXCLUDED.ttl_ms
           WHERE i.expires_at <= now() OR (i.body IS NULL AND i.running_until <= now() AND i.request_hash = EXCLUDED.request_hash)
          RETURNING token::text AS token`,
         [scope.owner, scope.key, scope.requestHash, token, o.leaseMs, o.ttlMs]);

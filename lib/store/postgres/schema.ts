@@ -80,7 +80,9 @@ CREATE TABLE IF NOT EXISTS shitu_idempotency (
   running_until timestamptz,
   status integer,
   body text,
+  -- Until the answer is recorded: claim + ttl_ms; then: the answer's recording + ttl_ms.
   expires_at timestamptz NOT NULL,
+  ttl_ms bigint NOT NULL,
   PRIMARY KEY (owner, key)
 );
 -- Expired keys are deleted in bounded batches by this index, never by a scan per request.
