@@ -3,7 +3,7 @@
 // and the index-key rule both share.
 import { ShituError } from '../errors';
 import { LABEL_PATTERN } from '../limits';
-import type { IndexData } from '../vector-index/index-data';
+import type { IdMapEntries, IndexData } from '../vector-index/index-data';
 import type { IndexSearcher } from '../vector-index/searcher';
 import type { IdempotencyKeys, IdempotentWrite } from './idempotency/keys';
 
@@ -117,8 +117,7 @@ export interface FeedState {
   lagSeconds: number;
 }
 
-/** id -> label, in id order. */
-export type IdMapEntries = Array<[number, string]>;
+export type { IdMapEntries } from '../vector-index/index-data';
 
 /**
  * What the service needs from an index store. Every method that takes a key

@@ -64,7 +64,7 @@ export class IndexData {
   get count(): number { return this.native.count(); }
   /** The id that the next added vector gets: ids are never reused. */
   get nextId(): number { return this.nextIdValue; }
-  get idMapEntries(): Array<[number, string]> { return [...this.idMap.entries()].sort((a, b) => a[0] - b[0]); }
+  get idMapEntries(): IdMapEntries { return [...this.idMap.entries()].sort((a, b) => a[0] - b[0]); }
   labelOf(id: number): string | undefined { return this.idMap.get(id); }
   get labels(): string[] { return [...new Set(this.idMap.values())]; }
 
@@ -190,6 +190,9 @@ export class IndexData {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** id -> label, in id order. */
+export type IdMapEntries = Array<[number, string]>;
 
 async function writeSynced(file: string, text: string): Promise<void> {
   const fh = await fs.promises.open(file, 'w');

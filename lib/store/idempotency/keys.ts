@@ -4,7 +4,7 @@
 // Each store keeps them where its indexes are (PostgreSQL: ./pg-keys.ts, shared
 // by every replica; a directory: ./file-keys.ts; else ./memory-keys.ts) and
 // records the answer with the write itself where it can (see IdempotentWrite).
-import type { IdMapEntries } from '../index-store';
+import type { IdMapEntries } from '../../vector-index/index-data';
 
 /** One write's key: whose (the API key's name, or "anonymous"), the client's key, and the request it names. */
 export interface IdempotencyScope {
