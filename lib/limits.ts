@@ -85,7 +85,7 @@ export const IDEMPOTENCY = {
 
 /**
  * The file store's per-index write lock, shared by every process on the
- * directory (lib/store/file/index-lock.ts): a lock whose holder died (same
+ * directory (lib/store/file/file-lock.ts): a lock whose holder died (same
  * host) is taken over at once, one held by another host once it has not been
  * refreshed for staleMs (the holder refreshes it every staleMs / 3); a writer
  * waits at most waitMs for it.
