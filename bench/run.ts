@@ -17,6 +17,7 @@ const OTHER_SCRIPTS = [
   { file: 'dist/bench/service/body-parse.js', what: '/health while the largest JSON bodies are parsed' },
   { file: 'dist/bench/service/build-memory.js', what: 'RSS of one build request, with and without the pixel budget' },
   { file: 'dist/bench/service/health-overload.js', what: '/health and /ready under 10x overload' },
+  { file: 'dist/bench/service/soak-file-store.js', what: 'the file store under SIGKILL at random points, writers on one directory (--kills N --writers W)' },
   { file: 'dist/bench/report/index.js DIR', what: "re-render a run folder's REPORT.md from its JSON" },
   { file: 'dist/bench/models/generate.js', what: 'the PP-ShiTuV2-shaped timing models into bench/.models/ (sections run it)' },
 ];

@@ -40,6 +40,9 @@ export const JS_ONLY_ERROR_CODES = [
   'ERR_BUSY',
   'ERR_NATIVE_MISSING',
   'ERR_QUANTIZE_ACCURACY',
+  'ERR_IDEMPOTENCY_KEY',
+  'ERR_IDEMPOTENCY_MISMATCH',
+  'ERR_IDEMPOTENCY_IN_FLIGHT',
 ] as const;
 
 /** Every stable code a ShituError may carry. */

@@ -62,6 +62,36 @@ export const LABEL_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
  */
 export const OWNERSHIP_LIMITS = { reservationTtlMs: 60 * 60 * 1000, lockStaleMs: 10_000, lockWaitMs: 30_000 } as const;
 
+/**
+ * Idempotency-Key on the service's writes (lib/server/idempotency.ts,
+ * lib/store/idempotency/): a key is 1 to maxKeyLength visible ASCII
+ * characters; its recorded answer is kept ttlMs (`shitu serve
+ * --idempotency-ttl`); a claim whose request is still running blocks repeats
+ * (409) for at most leaseMs past the request's deadline when its process
+ * vanished without a word; expired keys are deleted at most once per
+ * cleanupEveryMs per process, cleanupBatch at a time.
+ */
+export const IDEMPOTENCY = {
+  maxKeyLength: 255,
+  /** Visible ASCII, no spaces: what RFC 9110's token68-ish keys and UUIDs use. */
+  keyPattern: '^[\\x21-\\x7e]+$',
+  ttlMs: 24 * 60 * 60 * 1000,
+  leaseMs: 30_000,
+  cleanupEveryMs: 60_000,
+  cleanupBatch: 1000,
+  /** The file store's marks of recent idempotent writes kept in an index's own save (newest kept). */
+  marksPerIndex: 1024,
+} as const;
+
+/**
+ * The file store's per-index write lock, shared by every process on the
+ * directory (lib/store/file/file-lock.ts): a lock whose holder died (same
+ * host) is taken over at once, one held by another host once it has not been
+ * refreshed for staleMs (the holder refreshes it every staleMs / 3); a writer
+ * waits at most waitMs for it.
+ */
+export const FILE_LOCK = { staleMs: 10_000, waitMs: 30_000 } as const;
+
 /** Service defaults (each can be changed per server). */
 export const SERVICE_LIMITS = {
   /** imageLabelPairs per build/add request. */

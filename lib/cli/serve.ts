@@ -35,6 +35,8 @@ export interface ServeOptions extends Partial<PipelineFlags> {
   /** A second port answering /health and /ready only. */
   healthPort?: number;
   maxConnectionsPerClient?: number;
+  /** --idempotency-ttl: how long answers of writes with an Idempotency-Key are kept (ms; createServer's idempotencyTtlMs). */
+  idempotencyTtl?: number;
   /** Accepted for compatibility: requests are logged at --log-level (info by default). */
   log?: boolean;
   /** --log-level: pino's level for the request and lifecycle lines (default info). */
@@ -81,7 +83,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     indexDir, indexStore: o.indexStore, defaultIndexKey: o.defaultIndexKey, maxConcurrent: o.maxConcurrent, maxQueue: o.maxQueue, requestDeadlineMs: o.requestTimeout, bodyLimit: o.bodyLimit,
     apiKeys, limitInputPixels: o.limitInputPixels, imageFormats: o.imageFormats,
     fetch: o.allowFetch ? { guard: { allow: o.allowFetch } } : undefined,
-    allowedHosts: o.allowedHosts, healthPort: o.healthPort, maxConnectionsPerClient: o.maxConnectionsPerClient,
+    allowedHosts: o.allowedHosts, healthPort: o.healthPort, maxConnectionsPerClient: o.maxConnectionsPerClient, idempotencyTtlMs: o.idempotencyTtl,
     logger: { level: logLevel }, processMetrics: true,
   });
   const log = app.log;

@@ -10,12 +10,13 @@ import Fastify, { FastifyInstance, LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FetchOptions } from '../input/fetch-image';
 import { IndexData } from '../vector-index/index-data';
-import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, GALLERY_PIXELS_IN_FLIGHT, SERVICE_LIMITS } from '../limits';
+import { BODY_LIMITS, CONNECTION_LIMITS, FETCH_BUDGET, GALLERY_PIXELS_IN_FLIGHT, IDEMPOTENCY, SERVICE_LIMITS } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { ApiKeySpec, Authenticator, IndexOwnership } from './auth';
 import { Limiter, LimiterStats } from './limiter';
-import { FileOwnership, MemoryOwnership } from './ownership';
+import { FileOwnership } from '../store/file/file-ownership';
+import { MemoryOwnership } from '../store/memory-ownership';
 import { routeSchemas } from './schemas';
 import type { IndexStore } from '../store/index-store';
 import { openIndexStore } from '../store/open';
@@ -35,6 +36,8 @@ import { imagesOf } from './fetches/request-fetches';
 import { ServiceMetrics } from './metrics';
 import { metricsRoutes } from './routes/metrics';
 import { registerRequestLog } from './request-log';
+import { registerIdempotency } from './idempotency';
+import { MemoryIdempotencyKeys } from '../store/idempotency/memory-keys';
 
 export { HttpError } from './error-status';
 
@@ -109,6 +112,13 @@ export interface ServerOptions {
    * false; `shitu serve` turns them on): prom-client keeps an event-loop monitor per registry running for the process's life.
    */
   processMetrics?: boolean;
+  /**
+   * How long the answer of a write sent with an Idempotency-Key is kept for its
+   * retries, in ms (default IDEMPOTENCY.ttlMs, 24 h; `shitu serve --idempotency-ttl`).
+   * The keys live in the index store (lib/store/idempotency/); a store instance
+   * without keys of its own keeps them in this process.
+   */
+  idempotencyTtlMs?: number;
   /** Fastify's logger option (default off): one line per request (lib/server/request-log.ts), and failures. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -295,6 +305,12 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   app.decorate('shitu', state);
   registerJsonBody(app, { bodyLimit, maxDepth: BODY_LIMITS.maxJsonDepth, maxValues: BODY_LIMITS.maxJsonValues, offloadBytes: BODY_LIMITS.offloadBytes });
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('idempotency', undefined);
+  registerIdempotency(app, {
+    keys: store.idempotency?.() ?? new MemoryIdempotencyKeys(), store,
+    ttlMs: positiveInt('idempotencyTtlMs', o.idempotencyTtlMs, IDEMPOTENCY.ttlMs),
+    leaseMs: requestDeadlineMs + IDEMPOTENCY.leaseMs,
+  });
 
   const needPipeline = (): Pipeline => {
     if (loadError) throw new HttpError(500, `the pipeline failed to load: ${loadError.message}`);

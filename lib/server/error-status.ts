@@ -40,6 +40,10 @@ export const CODE_STATUS: Readonly<Record<string, { status: number; retryAfterS?
   // The client went away: nobody reads this answer (as the limiter's CancelledError).
   ERR_ABORTED: { status: 499 },
   ERR_STORE_UNAVAILABLE: { status: 503, retryAfterS: 1 },
+  // Idempotency-Key (lib/server/idempotency.ts): malformed; reused for another request; its first request still running.
+  ERR_IDEMPOTENCY_KEY: { status: 400 },
+  ERR_IDEMPOTENCY_MISMATCH: { status: 422 },
+  ERR_IDEMPOTENCY_IN_FLIGHT: { status: 409, retryAfterS: 1 },
 };
 
 function validationMessage(err: FastifyError): string {

@@ -3,8 +3,9 @@
 // and the index-key rule both share.
 import { ShituError } from '../errors';
 import { LABEL_PATTERN } from '../limits';
-import type { IndexData } from '../vector-index/index-data';
+import type { IdMapEntries, IndexData } from '../vector-index/index-data';
 import type { IndexSearcher } from '../vector-index/searcher';
+import type { IdempotencyKeys, IdempotentWrite } from './idempotency/keys';
 
 /** Any RFC 4122-shaped UUID (what crypto.randomUUID() gives), any case. */
 export const INDEX_KEY_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -66,8 +67,17 @@ export interface OwnerReservation {
   release(): Promise<void>;
 }
 
+/** Options of every write (create, append, remove). */
+export interface WriteOptions {
+  /**
+   * The Idempotency-Key claimed for this write (lib/store/idempotency/keys.ts):
+   * the store records its answer with the write where it can.
+   */
+  idempotency?: IdempotentWrite;
+}
+
 /** Options of IndexStore.append. */
-export interface AppendOptions {
+export interface AppendOptions extends WriteOptions {
   /**
    * Called at write time, under the store's write lock on the index, with the
    * number of vectors the index will hold after the append; throwing refuses
@@ -107,8 +117,7 @@ export interface FeedState {
   lagSeconds: number;
 }
 
-/** id -> label, in id order. */
-export type IdMapEntries = Array<[number, string]>;
+export type { IdMapEntries } from '../vector-index/index-data';
 
 /**
  * What the service needs from an index store. Every method that takes a key
@@ -126,7 +135,7 @@ export interface IndexStore {
   /** Resolves when the index exists (else 404), without loading more than needed. */
   check(key: string): Promise<void>;
   /** Stores a new index under a fresh key (or `key`) and returns the key. */
-  create(index: IndexData, key?: string): Promise<string>;
+  create(index: IndexData, key?: string, o?: WriteOptions): Promise<string>;
   /**
    * Adds entries: `f` adds vectors and labels to the index it is given (ids
    * from that index's nextId); the store gives them their final ids, commits,
@@ -134,7 +143,7 @@ export interface IndexStore {
    */
   append(key: string, f: (index: IndexData) => Promise<unknown>, o?: AppendOptions): Promise<IdMapEntries>;
   /** Removes ids (ShituError ERR_INDEX_ID with the unknown ids as details: nothing removed). */
-  remove(key: string, ids: number[]): Promise<IdMapEntries>;
+  remove(key: string, ids: number[], o?: WriteOptions): Promise<IdMapEntries>;
   /** Every index, newest first (ties by key). */
   list(): Promise<IndexListEntry[]>;
   /** One index's id map, without loading its vectors where the store can. */
@@ -149,6 +158,8 @@ export interface IndexStore {
   feedState?(): FeedState;
   /** Index ownership kept by the store itself (see IndexOwnership), where it has one. */
   ownership?(): IndexOwnership;
+  /** Idempotency keys kept by the store itself, beside its indexes (the service falls back to this process's memory). */
+  idempotency?(): IdempotencyKeys;
   /** Releases connections and timers (after settled()). */
   close(): Promise<void>;
 }

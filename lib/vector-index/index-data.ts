@@ -64,7 +64,7 @@ export class IndexData {
   get count(): number { return this.native.count(); }
   /** The id that the next added vector gets: ids are never reused. */
   get nextId(): number { return this.nextIdValue; }
-  get idMapEntries(): Array<[number, string]> { return [...this.idMap.entries()].sort((a, b) => a[0] - b[0]); }
+  get idMapEntries(): IdMapEntries { return [...this.idMap.entries()].sort((a, b) => a[0] - b[0]); }
   labelOf(id: number): string | undefined { return this.idMap.get(id); }
   get labels(): string[] { return [...new Set(this.idMap.values())]; }
 
@@ -121,7 +121,7 @@ export class IndexData {
    * load sees the old or the new index, a crash or a full disk leaves the old
    * one. Files and directories follow the process umask.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, o: SaveOptions = {}): Promise<void> {
     // A symlinked index directory is replaced where it really is; the link stays.
     const target = await fs.promises.realpath(path.resolve(dir)).catch(() => path.resolve(dir));
     await this.lock.write(async () => {
@@ -140,13 +140,9 @@ export class IndexData {
           nextId: this.nextIdValue,
           vectorSha256: await sha256File(vec),
         });
-        const fh = await fs.promises.open(path.join(tmp, META_FILE), 'w');
-        try {
-          await fh.writeFile(text);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await writeSynced(path.join(tmp, META_FILE), text);
+        for (const [name, body] of Object.entries(o.files ?? {})) await writeSynced(path.join(tmp, name), body);
+        await o.beforeSwap?.(tmp);
         await swapIntoPlace(tmp, target);
         debug('index saved: %d vector(s) to %s', this.count, target);
       } catch (e) {
@@ -194,6 +190,27 @@ export class IndexData {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** id -> label, in id order. */
+export type IdMapEntries = Array<[number, string]>;
+
+async function writeSynced(file: string, text: string): Promise<void> {
+  const fh = await fs.promises.open(file, 'w');
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Options of IndexData.save, for stores that keep more beside an index (lib/store/file-store.ts). */
+export interface SaveOptions {
+  /** More files written into the directory, swapped into place with the index itself. */
+  files?: Record<string, string>;
+  /** Runs once everything is written into the temporary directory `tmp`, right before the swap; throwing abandons the save (the old index stays). */
+  beforeSwap?: (tmp: string) => Promise<void>;
+}
 
 async function readIfExists(file: string): Promise<Buffer | undefined> {
   try {

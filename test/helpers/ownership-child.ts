@@ -4,7 +4,7 @@
 // them (a build in progress) until its stdin closes; then it releases them, or
 // with `keep` exits without committing or releasing (a build that died).
 import * as crypto from 'node:crypto';
-import { FileOwnership } from '../../lib/server/ownership';
+import { FileOwnership } from '../../lib/store/file/file-ownership';
 
 async function main(): Promise<void> {
   const [dir, owner, max, count, keep] = process.argv.slice(2);

@@ -15,7 +15,7 @@ import { AddressInfo } from 'node:net';
 import { createPipeline, Pipeline } from '../../lib/pipeline/pipeline';
 import { createServer, ServerOptions } from '../../lib/server/app';
 import { parseApiKeys } from '../../lib/server/auth';
-import { FileOwnership } from '../../lib/server/ownership';
+import { FileOwnership } from '../../lib/store/file/file-ownership';
 import { img, STANDIN_CONFIG } from '../helpers/shared';
 import { startCluster, TestCluster } from '../helpers/postgres';
 

@@ -116,7 +116,7 @@ t.test('search: pgvector answers like FAISS (same metrics, same scores)', async 
     approx.forEach((r, q) => { const truth = new Set(exact[q].map((h) => h.id)); hit += r.filter((h) => truth.has(h.id)).length; });
     const recall = hit / (queries.length / dim * k);
     t.ok(recall >= 0.9, `${metric} HNSW (pgvector hnsw index): recall@5 ${recall.toFixed(3)} against exact search`);
-    const plan = await (store as any).pool.query(`EXPLAIN SELECT id FROM shitu_vector WHERE index_key = '${hnswKey}' ORDER BY embedding::vector(${dim}) ${metric === 'IP' ? '<#>' : '<->'} '[${new Array(dim).fill(0.1).join(',')}]'::vector(${dim}) LIMIT 5`);
+    const plan = await (store as any).db.pool.query(`EXPLAIN SELECT id FROM shitu_vector WHERE index_key = '${hnswKey}' ORDER BY embedding::vector(${dim}) ${metric === 'IP' ? '<#>' : '<->'} '[${new Array(dim).fill(0.1).join(',')}]'::vector(${dim}) LIMIT 5`);
     t.match(plan.rows.map((r: any) => r['QUERY PLAN']).join('\n'), /shitu_ann_/, 'the query uses the pgvector index');
     // Writes keep working in pgvector mode.
     await store.append(hnswKey, (ix) => ix.add(queries.subarray(0, dim), ['the-query']));
@@ -269,7 +269,7 @@ t.test('a change feed that goes silent (its server process frozen) is noticed an
   const admin = new pg.Client({ connectionString: cluster.url });
   await admin.connect();
   t.teardown(() => admin.end());
-  const port = (b as any).feed.connection.stream.localPort;
+  const port = (b as any).feed.client.connection.stream.localPort;
   const { pid } = (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'shitu-change-feed' AND client_port = $1", [port])).rows[0];
   process.kill(pid, 'SIGSTOP'); // the connection stays open, nothing comes through it
   t.teardown(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } });
@@ -292,7 +292,7 @@ t.test('a replica further behind than the kept changes reloads the index whole',
   const admin = new pg.Client({ connectionString: cluster.url });
   await admin.connect();
   t.teardown(() => admin.end());
-  const port = (b as any).feed.connection.stream.localPort;
+  const port = (b as any).feed.client.connection.stream.localPort;
   const { pid } = (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'shitu-change-feed' AND client_port = $1", [port])).rows[0];
   process.kill(pid, 'SIGSTOP'); // b hears nothing while a writes
   t.teardown(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } });

@@ -1,6 +1,6 @@
 // serve: the HTTP service's flags (the service itself: lib/cli/serve.ts).
 import { Command, Option } from 'commander';
-import { BATCHING, CONNECTION_LIMITS, SERVICE_LIMITS } from '../../limits';
+import { BATCHING, CONNECTION_LIMITS, IDEMPOTENCY, SERVICE_LIMITS } from '../../limits';
 import { intArg, listArg, numberArg, pipelineFlags } from '../options';
 import { LOG_LEVELS } from '../log-levels';
 
@@ -19,6 +19,7 @@ export function registerServeCommand(program: Command): void {
     .option('--batch-max <n>', `dynamic batching: crops per feature-model run across concurrent requests (default off; when on, ${BATCHING.maxBatch.default})`, intArg(0))
     .option('--batch-wait-ms <ms>', `dynamic batching: longest wait for other requests' crops (default ${BATCHING.maxWaitMs.default}; turns batching on)`, numberArg())
     .option('--body-limit <bytes>', 'largest request body', intArg(1), 64 * 1024 * 1024)
+    .option('--idempotency-ttl <ms>', `how long the answer of a write sent with an Idempotency-Key is kept for its retries (default ${IDEMPOTENCY.ttlMs}, 24 h)`, intArg(1, 2 ** 31 - 1))
     .option('--api-keys <file>', 'API keys, one "<key> <scopes: read,write,admin> [name] [indexes=N] [vectors=N]" per line (also: SHITU_API_KEYS)')
     .option('--limit-input-pixels <n>', 'refuse images declaring more pixels (413)', intArg(1))
     .option('--image-formats <list>', 'formats decoded, comma-separated (default jpeg,png,webp,tiff,bmp)', listArg)

@@ -3,7 +3,6 @@
 // under admission (one recognition slot) and are aborted when the client leaves
 // or the request's deadline passes. With onError 'skip' (an extension) unusable
 // images are left out and listed in the answer's `skipped`.
-import * as crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ShituError } from '../../errors';
 import { SERVICE_LIMITS } from '../../limits';
@@ -11,6 +10,7 @@ import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
 import { idMapOf, requestWork, RouteContext, success } from '../context';
 import { HttpError, mapGalleryError } from '../error-status';
 import { checkLabels } from '../image-field';
+import { buildKeyOf, idempotentWrite, sendWrite } from '../idempotency';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
 import { IndexData, SERVICE_INDEX_SHAPE } from '../../vector-index/index-data';
 import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
@@ -29,7 +29,7 @@ export function indexWriteRoutes(c: RouteContext) {
     c.images(pairs.map((x) => x.image), (i) => `imageLabelPairs[${i}].image`, signal);
 
   return async function (r: FastifyInstance): Promise<void> {
-    r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: c.schemas.build, config: { scope: 'write', admission: true } }, async (request, reply) => {
+    r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: c.schemas.build, config: { scope: 'write', admission: true, idempotent: true } }, async (request, reply) => {
       const p = c.needPipeline();
       const work = requestWork(reply, c.requestDeadlineMs);
       const { imageLabelPairs, indexType, metricType, onError } = request.body;
@@ -38,7 +38,7 @@ export function indexWriteRoutes(c: RouteContext) {
       const labels = checkLabels(imageLabelPairs);
       // The key is chosen first and reserved against the quota before any work
       // (atomically: concurrent builds cannot overshoot); a failed build frees it.
-      const indexKey = c.store.checkKey(crypto.randomUUID());
+      const indexKey = c.store.checkKey(buildKeyOf(request));
       const reservation = await reserveIndex(principal, indexKey, c.ownership);
       let index, skipped;
       try {
@@ -49,17 +49,18 @@ export function indexWriteRoutes(c: RouteContext) {
             signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p),
           }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal))));
-        await c.store.create(index, indexKey);
+        const built = skipped;
+        await c.store.create(index, indexKey, { idempotency: idempotentWrite(request, (idMap) => ({ indexKey, idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(built) }) })) });
       } catch (e) {
         await reservation?.release().catch((err) => request.log.error({ err, logId: request.id }, 'releasing an index reservation failed'));
         throw e;
       }
       // The index exists, so it counts even if this bookkeeping fails.
       await reservation?.commit().catch((err) => request.log.error({ err, logId: request.id }, 'committing an index reservation failed'));
-      return success(request, { indexKey, idMap: idMapOf(index.idMapEntries), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) });
+      return sendWrite(request, reply, success(request, { indexKey, idMap: idMapOf(index.idMapEntries), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) }));
     });
 
-    r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: c.schemas.add, config: { scope: 'write', admission: true } }, async (request, reply) => {
+    r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: c.schemas.add, config: { scope: 'write', admission: true, idempotent: true } }, async (request, reply) => {
       const p = c.needPipeline();
       const work = requestWork(reply, c.requestDeadlineMs);
       const { imageLabelPairs, onError } = request.body;
@@ -78,17 +79,20 @@ export function indexWriteRoutes(c: RouteContext) {
           () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError: onError ?? 'fail', signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
             .then((r) => { skipped = asResult(r).skipped; }, (e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal);
-      }, { checkCount: (n) => checkVectorQuota(principal, n) }));
-      return success(request, { idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) });
+      }, {
+        checkCount: (n) => checkVectorQuota(principal, n),
+        idempotency: idempotentWrite(request, (entries) => ({ idMap: idMapOf(entries), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) })),
+      }));
+      return sendWrite(request, reply, success(request, { idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) }));
     });
 
-    r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: c.schemas.remove, config: { scope: 'write' } }, async (request) => {
+    r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: c.schemas.remove, config: { scope: 'write', idempotent: true } }, async (request, reply) => {
       c.needPipeline();
       const key = c.keyOf(request.body.indexKey);
       const { ids } = request.body;
       await c.store.check(key); // 404 before 403
       await checkWriteAccess(request.principal, key, c.ownership);
-      const idMap = await c.store.remove(key, ids).catch((e) => {
+      const idMap = await c.store.remove(key, ids, { idempotency: idempotentWrite(request, (entries) => ({ idMap: idMapOf(entries) })) }).catch((e) => {
         if (e instanceof ShituError && e.code === 'ERR_INDEX_ID') {
           const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
           const shown = unknown.slice(0, SERVICE_LIMITS.maxIdsInError).join(', ');
@@ -97,7 +101,7 @@ export function indexWriteRoutes(c: RouteContext) {
         }
         throw e;
       });
-      return success(request, { idMap: idMapOf(idMap) });
+      return sendWrite(request, reply, success(request, { idMap: idMapOf(idMap) }));
     });
   };
 }

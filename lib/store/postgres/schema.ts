@@ -7,6 +7,9 @@
 //                 replicas replay to update their in-process FAISS copies
 //   shitu_owner   one row per index an API key built or is building (quotas,
 //                 write rights; lib/store/postgres/pg-ownership.ts)
+//   shitu_idempotency  one row per (owner, Idempotency-Key): the request's
+//                 digest and, once its write committed, the answer (written in
+//                 the write's own transaction; lib/store/idempotency/pg-keys.ts)
 
 /**
  * What the store's helpers need of a connection; pg's Client and PoolClient
@@ -18,6 +21,9 @@ export interface SqlClient {
   /** R: the row shape the caller's SQL selects (pg does not check it either). */
   query<R extends Record<string, unknown> = Record<string, unknown>>(text: string | { text: string; query_timeout?: number }, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
+
+/** Where an index searches: in process over a FAISS copy, or in the database (pgvector); the shitu_index.search column. */
+export type SearchMode = 'faiss' | 'pgvector';
 
 /** The NOTIFY channel; the payload is "<indexKey>:<version>". */
 export const CHANGE_CHANNEL = 'shitu_index_change';
@@ -65,6 +71,22 @@ CREATE TABLE IF NOT EXISTS shitu_owner (
   reserved_until timestamptz
 );
 CREATE INDEX IF NOT EXISTS shitu_owner_by_owner ON shitu_owner (owner);
+CREATE TABLE IF NOT EXISTS shitu_idempotency (
+  owner text NOT NULL,
+  key text NOT NULL,
+  request_hash text NOT NULL,
+  token uuid NOT NULL,
+  -- While the write runs (no answer yet): until when the claim holds if its replica vanished.
+  running_until timestamptz,
+  status integer,
+  body text,
+  -- Until the answer is recorded: claim + ttl_ms; then: the answer's recording + ttl_ms.
+  expires_at timestamptz NOT NULL,
+  ttl_ms bigint NOT NULL,
+  PRIMARY KEY (owner, key)
+);
+-- Expired keys are deleted in bounded batches by this index, never by a scan per request.
+CREATE INDEX IF NOT EXISTS shitu_idempotency_expiry ON shitu_idempotency (expires_at);
 `;
 
 export async function ensureSchema(c: SqlClient): Promise<void> {

@@ -1,5 +1,5 @@
 // Index ownership kept beside a directory store (see IndexOwnership in
-// lib/store/index-store.ts), atomic across every process that shares the
+// lib/store/index-store.ts; its PostgreSQL twin: lib/store/postgres/pg-ownership.ts), atomic across every process that shares the
 // directory:
 //   indexDir/.owners/<indexKey>             the owner's name (the API key's name)
 //   indexDir/.owners/.by-owner/<id>/<key>   one file per index the owner holds (id:
@@ -15,10 +15,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ShituError } from '../errors';
-import { OWNERSHIP_LIMITS } from '../limits';
-import type { IndexOwnership, OwnerReservation } from '../store/index-store';
-import { INDEX_KEY_RE } from '../store/index-store';
+import { ShituError } from '../../errors';
+import { OWNERSHIP_LIMITS } from '../../limits';
+import type { IndexOwnership, OwnerReservation } from '../index-store';
+import { INDEX_KEY_RE } from '../index-store';
 
 interface Pending {
   pid: number;
@@ -204,25 +204,5 @@ export class FileOwnership implements IndexOwnership {
     const [pid, host] = content.split(' ');
     if (host === HOST && !alive(Number(pid))) return content;
     return Date.now() - st.mtimeMs > OWNERSHIP_LIMITS.lockStaleMs ? content : undefined;
-  }
-}
-
-/** Ownership kept in this process only (stores without a directory or an ownership of their own). */
-export class MemoryOwnership implements IndexOwnership {
-  private readonly owners = new Map<string, string>();
-
-  async reserve(owner: string, indexKey: string, max?: number): Promise<OwnerReservation | { ok: false; held: number }> {
-    // Counted and recorded without an await in between: atomic in one process.
-    if (max !== undefined) {
-      let n = 0;
-      for (const who of this.owners.values()) if (who === owner) n++;
-      if (n >= max) return { ok: false, held: n };
-    }
-    this.owners.set(indexKey, owner);
-    return { ok: true, commit: async () => undefined, release: async () => { this.owners.delete(indexKey); } };
-  }
-
-  async ownerOf(indexKey: string): Promise<string | undefined> {
-    return this.owners.get(indexKey);
   }
 }
