@@ -19,7 +19,7 @@ const OTHER_SCRIPTS = [
   { file: 'dist/bench/service/health-overload.js', what: '/health and /ready under 10x overload' },
   { file: 'dist/bench/service/soak-file-store.js', what: 'the file store under SIGKILL at random points, writers on one directory (--kills N --writers W)' },
   { file: 'dist/bench/report/index.js DIR', what: "re-render a run folder's REPORT.md from its JSON" },
-  { file: 'dist/bench/models/generate.js', what: 'the PP-ShiTuV2-shaped timing models into bench/.models/ (sections run it)' },
+  { file: 'dist/bench/models/generate.js', what: 'the PP-ShiTuV2 timing models (the real programs, seeded random weights, converted by lib/models/paddle) into bench/.models/ (sections run it)' },
 ];
 
 const USAGE = `Usage: node dist/bench/run.js [options]

@@ -2,9 +2,9 @@
 // developer would today, with onnxruntime-node (CPU provider), sharp (decode,
 // resize, raw pixels) and hnswlib-node (inner-product HNSW index). Same models,
 // same pre-processing: for the stand-ins GFL decode + class-aware NMS in JS (the
-// algorithm of native/detection_postprocess.cc); for the PP-ShiTuV2-shaped models
-// (NMS in the graph) the PaddleX export's inputs (image 640x640 RGB + scale_factor)
-// and its [M,6] boxes.
+// algorithm of native/detection_postprocess.cc); for the PP-ShiTuV2 programs
+// converted with random weights (NMS in the graph) the PaddleX export's inputs
+// (image 640x640 RGB + scale_factor, and im_shape where declared) and its [M,6] boxes.
 //
 // It runs in a child process (peer-worker.ts): onnxruntime-node's binding needs
 // the symbol version VERS_1.30.0 of libonnxruntime.so.1 and this package's addon
@@ -57,7 +57,7 @@ export class PeerPipeline {
   private detInput = 'image';
   private featInput = 'input';
   private featOutput = 'feat1280';
-  /** 'shaped': the PaddleX contract (640x640 RGB ImageNet-normalised + scale_factor in, [M,6] boxes out). */
+  /** 'shaped': the PaddleX contract (640x640 RGB ImageNet-normalised + scale_factor (+ im_shape) in, [M,6] boxes out). */
   private kind: 'standin' | 'shaped' = 'standin';
   W = 416;
   H = 416;
@@ -251,7 +251,7 @@ export class PeerPipeline {
     return this.embedAndSearch(img, dets, t, t0, lap, recThr, k);
   }
 
-  /** PP-ShiTuV2-shaped detector: 640x640 bicubic, RGB /255 ImageNet mean/std, scale_factor in; [M,6] boxes in original pixels out. */
+  /** PP-ShiTuV2 detector program: 640x640 bicubic, RGB /255 ImageNet mean/std, scale_factor (+ im_shape) in; [M,6] boxes in original pixels out. */
   private async recognizeShaped(img: { data: Buffer; width: number; height: number }, t: PeerTimings, t0: number, lap: () => number, thr: number, recThr: number, k: number) {
     const { width: Wi, height: Hi } = img;
     const px = await this.resizeRaw(img, this.W, this.H);
@@ -264,10 +264,12 @@ export class PeerPipeline {
       x[plane + i] = px[j + 1] * a[1] + b[1];
       x[2 * plane + i] = px[j + 2] * a[2] + b[2];
     }
-    const feeds = {
+    const feeds: Record<string, unknown> = {
       image: new ort.Tensor('float32', x, [1, 3, this.H, this.W]),
       scale_factor: new ort.Tensor('float32', Float32Array.from([this.H / Hi, this.W / Wi]), [1, 2]),
     };
+    // PaddleDetection's im_shape: the network input's [H, W] (the converted program declares it; some exports drop it).
+    if (this.det.inputNames.includes('im_shape')) feeds.im_shape = new ort.Tensor('float32', Float32Array.from([this.H, this.W]), [1, 2]);
     t.detPreprocess = lap();
     const out = await this.det.run(feeds);
     t.detInference = lap();

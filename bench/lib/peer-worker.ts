@@ -1,7 +1,7 @@
 // Child process for the peer pipeline (see peer-impl.ts for why it cannot
 // share a process with this package's addon). Commands over IPC:
 //   {cmd: 'init', threads, stripInitializers, gallery: [{image, label}], shaped?: {det, rec}} -> {ok, loadMs, indexMs}
-//       (shaped: the PP-ShiTuV2-shaped models' ONNX files instead of the stand-ins)
+//       (shaped: the converted PP-ShiTuV2 programs' ONNX files instead of the stand-ins)
 //   {cmd: 'bench', image, warmup, iters} -> {lat: number[], timings: PeerTimings[], boxes}
 //   {cmd: 'throughput', images, count, concurrency} -> {seconds, count}
 //   {cmd: 'rss'} -> {rss}

@@ -104,7 +104,7 @@ function renderReport(dir: string, reportDir: string): string {
   ]));
   const busy = Math.max(m.loadavgStart?.[0] ?? 0, meta.loadavgEnd?.[0] ?? 0);
   md.push(`Load: ${busy > (m.cores ?? 2) * 0.75 ? `other processes shared the ${m.cores} cores during this run (a 1-minute load of ${fmt(busy, 1)} means about ${fmt(busy, 1)} runnable threads on ${m.cores} cores), so absolute times are slower than on a quiet machine, and settings with 2 intra-op threads per session suffer most (each ONNX Runtime pool wants every core). Ratios measured turn by turn (ours vs peer) or back to back (overhead vs raw Runs) are the figures least moved by it.` : `the machine was close to idle (1-minute load ${fmt(busy, 1)} on ${m.cores} cores).`} Treat differences under ~10 % as noise.\n`);
-  md.push('Models: the shared **stand-in** models (PicoDet-S 416 COCO detector without NMS, MobileNetV2 int8 with its 1280-d pooled feature) unless a section says **PP-ShiTuV2-shaped, random weights: timing only** (section 2). Images: misc/bus.jpg, misc/dog.jpg, drink_test_images/100.jpeg, product_demo/query/anmuxi.jpg. Gallery: product_demo/gallery (6 images, label "anmuxi") + 6 distractor images labelled by file name.\n');
+  md.push('Models: the shared **stand-in** models (PicoDet-S 416 COCO detector without NMS, MobileNetV2 int8 with its 1280-d pooled feature) unless a section says **PP-ShiTuV2 program, random weights: timing only** (section 2: the real PP-ShiTuV2 programs converted by this package\'s Paddle converter). Images: misc/bus.jpg, misc/dog.jpg, drink_test_images/100.jpeg, product_demo/query/anmuxi.jpg. Gallery: product_demo/gallery (6 images, label "anmuxi") + 6 distractor images labelled by file name.\n');
 
   // ------------------------------------------------------------ headline
   md.push('## Headline\n');
@@ -125,7 +125,7 @@ function renderReport(dir: string, reportDir: string): string {
   }
   if (peer) {
     for (const t of peer.throughput.filter((x) => x.variant === 'peer' || x.variant === 'peer-shaped')) {
-      sumRows.push([`≥ 1.5x the peer's throughput, ${t.variant === 'peer-shaped' ? 'PP-ShiTuV2-shaped' : 'stand-in'} models, ${t.threads} thread(s), ${t.concurrency} in flight`, `${fmt(t.ratio, 2)}x`, yesNo(t.ratio >= 1.5)]);
+      sumRows.push([`≥ 1.5x the peer's throughput, ${t.variant === 'peer-shaped' ? 'PP-ShiTuV2 programs (random weights)' : 'stand-in models'}, ${t.threads} thread(s), ${t.concurrency} in flight`, `${fmt(t.ratio, 2)}x`, yesNo(t.ratio >= 1.5)]);
     }
     for (const th of [1, 2]) {
       const rows = peer.rows.filter((r) => r.variant === 'peer' && r.threads === th);
@@ -188,13 +188,13 @@ function renderReport(dir: string, reportDir: string): string {
   }
 
   // ------------------------------------------------------------ 2. shaped
-  md.push('## 2. PP-ShiTuV2-shaped models beside the published table\n');
+  md.push('## 2. PP-ShiTuV2 programs (random weights) beside the published table\n');
   if (!shaped) md.push(notMeasured('shaped'));
   else md.push(shapedSection(shaped, table, (th) => {
     const run = shaped.runs.find((r) => r.threads === th);
     if (!run) return undefined;
     return img(writeSvg(`stages-shaped-${th}t.svg`, stackedBarChart({
-      title: `Per-stage split of one recognition, ${th} thread(s) (PP-ShiTuV2-shaped, random weights)`,
+      title: `Per-stage split of one recognition, ${th} thread(s) (PP-ShiTuV2 programs, random weights)`,
       rows: run.images.map((im) => im.image),
       segments: STAGES.map((s) => ({ name: STAGE_LABELS[s], values: run.images.map((im) => (im.stages as any)[s].p50) })),
       unit: 'ms',
@@ -251,7 +251,7 @@ function renderReport(dir: string, reportDir: string): string {
     }
     md.push(table(['variant', 'threads', 'peer load ms', 'peer gallery index ms'], peer.load.map((l) => [l.variant, l.threads, fmt(l.peerLoadMs, 0), fmt(l.peerIndexMs, 0)])));
     for (const n of peer.notes) md.push(`- ${n}\n`);
-    md.push('- Where top-1 labels differ, look at the raw scores: with the stand-in MobileNetV2 features against a gallery of other products the similarities are close and low, so a different resampler (sharp\'s "linear" filters over the whole shrink footprint, OpenCV INTER_LINEAR, what the reference uses, takes 2x2 taps) can swap two near-equal candidates. On the PP-ShiTuV2-shaped models (random weights) the labels mean nothing and are not compared.\n');
+    md.push('- Where top-1 labels differ, look at the raw scores: with the stand-in MobileNetV2 features against a gallery of other products the similarities are close and low, so a different resampler (sharp\'s "linear" filters over the whole shrink footprint, OpenCV INTER_LINEAR, what the reference uses, takes 2x2 taps) can swap two near-equal candidates. On the PP-ShiTuV2 programs (random weights) the labels mean nothing and are not compared.\n');
     md.push('- FAISS\'s own Node binding (faiss-node) is not in the peer: its install downloads from the internet, which these machines cannot reach; hnswlib-node is the index a Node developer can install here.\n\n');
   }
 
@@ -371,7 +371,7 @@ function renderReport(dir: string, reportDir: string): string {
   const gp = readJson<{ markdown: string }>('graph-pass.json');
   // The section renders itself (bench/sections/graph-pass.ts); its headings go one level down here.
   md.push(gp ? gp.markdown.replace(/^(#+) /gm, '#$1 ') + '\n\n' : '## Graph pass\n\n' + notMeasured('graph-pass'));
-  md.push('## Closing note: PP-ShiTuV2-shaped models against the published table\n');
+  md.push('## Closing note: PP-ShiTuV2 programs against the published table\n');
   md.push(shaped ? shapedClosing(shaped, table) : notMeasured('shaped'));
   md.push('## Reproduce\n\n```\nnpx tsc -p tsconfig.json\nnode dist/bench/run.js --help              # sections and options\nnode dist/bench/run.js --quick             # < 2 min: sampled sections, results in bench/results/run-<timestamp>/\nnode dist/bench/run.js                     # full run without the 10^6 section (its duration: this report\'s header)\nnode dist/bench/run.js --only=million      # the 10^6 section alone (hours on 2 cores)\nnode dist/bench/run.js --all --update-report  # every section, million included, replacing bench/REPORT.md and bench/results/ (this report)\n```\n');
   return md.join('\n');

@@ -47,7 +47,7 @@ export const SECTIONS: readonly SectionDef[] = [
   },
   {
     key: 'shaped', quick: true, script: 'shaped',
-    title: 'PP-ShiTuV2-shaped models (random weights: timing only): per stage, raw Run, params/FLOPs, beside the published table',
+    title: 'PP-ShiTuV2 programs converted by our converter (random weights: timing only): per stage, raw Run, conversion time/RSS, params/FLOPs, beside the published table',
     run: async ({ mode }) => (require('./shaped') as typeof import('./shaped')).runShaped(mode),
   },
   {
@@ -66,7 +66,7 @@ export const SECTIONS: readonly SectionDef[] = [
   },
   {
     key: 'peer', quick: true, script: 'peer',
-    title: 'against the hand-rolled Node stack (onnxruntime-node + sharp + hnswlib-node), stand-in and PP-ShiTuV2-shaped models',
+    title: 'against the hand-rolled Node stack (onnxruntime-node + sharp + hnswlib-node), stand-in models and the PP-ShiTuV2 programs (random weights)',
     run: async ({ mode }) => (require('./peer') as typeof import('./peer')).runPeer(mode),
   },
   {

@@ -7,7 +7,7 @@ import { fork, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { galleryEntries, IMAGES, log, RunMode, runInFlight, stats, Stats, writeJson, now } from '../lib/util';
 import { loadOurs, ModelSet } from '../lib/ours';
-import { ensureShapedModels } from '../models/generate';
+import { ensureProgramModels } from '../models/generate';
 import { shapedModelSet } from './shaped';
 
 class Worker {
@@ -101,8 +101,8 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
     { key: 'peer', strip: true, desc: 'onnxruntime-node with the detector\'s initializers moved out of the graph inputs (done in JS with onnx-proto) — the best this stack allows, and what this package does natively' },
   ];
   if (!mode.quick) variants.push({ key: 'peer-no-spin', strip: true, noSpin: true, threads: [2], desc: 'as "peer", plus the session option session.intra_op.allow_spinning = "0" (intra-op threads sleep after a Run instead of spinning), which this package also sets: at 2 threads the detector and feature sessions then stop fighting over the 2 cores' });
-  // The PP-ShiTuV2-shaped models (random weights: timing only), 1 thread, fewer iterations: a detection is ~10x the stand-in's work.
-  if (!mode.quick) variants.push({ key: 'peer-shaped', strip: false, shaped: true, threads: [1], desc: 'as "peer", on the PP-ShiTuV2-shaped models (random weights: timing only; section 2): 640x640 bicubic RGB + scale_factor in, NMS in the graph, 512-d features; both sides embed the whole image (no box reaches 0.5), so labels are not compared' });
+  // The PP-ShiTuV2 programs converted with random weights (timing only), 1 thread, fewer iterations: a detection is ~10x the stand-in's work.
+  if (!mode.quick) variants.push({ key: 'peer-shaped', strip: false, shaped: true, threads: [1], desc: 'as "peer", on the PP-ShiTuV2 programs (random weights: timing only; section 2): 640x640 bicubic RGB + scale_factor and im_shape in, NMS in the graph, 512-d features; both sides embed the whole image (no box reaches 0.5), so labels are not compared' });
   if (!mode.quick) variants.push({ key: 'peer-as-exported', strip: false, threads: [1], desc: 'onnxruntime-node on the detector file as exported (279 initializers listed as graph inputs, so no constant folding): what a developer gets by default' });
   const res: PeerResult = {
     variants: Object.fromEntries(variants.map((v) => [v.key, v.desc])),
@@ -121,7 +121,7 @@ export async function runPeer(mode: RunMode): Promise<PeerResult> {
     for (const threads of v.threads ?? (mode.quick ? [1] : [2, 1])) {
       log(`peer: ${v.key}, ${threads} thread(s)`);
       const w = new Worker();
-      const shaped = v.shaped ? ensureShapedModels() : undefined;
+      const shaped = v.shaped ? await ensureProgramModels() : undefined;
       const set: ModelSet | undefined = shaped ? shapedModelSet(shaped) : undefined;
       const images = shaped ? IMAGES.slice(0, 2) : IMAGES;
       const vWarmup = shaped ? 1 : warmup, vHalf = shaped ? 4 : half, vTp = shaped ? 8 : tpCount;

@@ -88,11 +88,23 @@ t.test('a report rendered from one run folder', async (t) => {
   t.ok(meta.notRun.length > 0, 'the fixture run left sections out');
   t.match(md, /Not measured in this run/, 'a section the run left out says so');
   t.notMatch(md, /pgstore:begin/, 'nothing is carried over from an older report');
-  t.match(md, /PP-ShiTuV2-shaped, random weights: timing only/, 'the timing models are labelled');
+  t.match(md, /PP-ShiTuV2 program, random weights: timing only/, 'the timing models are labelled');
+  t.notMatch(md, /PP-ShiTuV2-shaped/, 'no hand-shaped models are left');
   const closing = md.slice(md.indexOf('## Closing note'));
   t.ok(md.includes('## Closing note'), 'a closing note');
-  for (const [what, re] of [['parameter counts', /\d+\.\d+ M \/ \d+\.\d+ M/], ['published sizes', /27\.5 MB[\s\S]*16\.3 MB/], ['FLOPs', /GFLOPs/], ['published CPU times', /44\.14[\s\S]*8\.04/], ['times measured here', /det inference \| \d+\.\d/]] as const)
-    t.match(closing, re, `the closing note gives the shaped models' ${what}`);
+  const shaped = JSON.parse(fs.readFileSync(path.join(dir, 'shaped.json'), 'utf8'));
+  for (const [what, re] of [
+    ['exact parameter counts of the programs', /6\.63 M \(6,633,116\)[\s\S]*4\.58 M \(4,575,616\)/],
+    ['published sizes', /27\.5 MB[\s\S]*16\.3 MB/],
+    ['FLOPs', /GFLOPs/],
+    ['conversion time and peak RSS', /\d+\.\d+ s, \d+ MiB \(\d+\.\d+x \d+\.\d MiB\)/],
+    ['published CPU times', /44\.14[\s\S]*8\.04/],
+    ['times measured here', /det inference \| \d+\.\d/],
+    ['CPU measured on', new RegExp(`Here: ${shaped.cpu.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)],
+    ['published CPU', /Published: Intel Xeon Gold 5117/],
+    ['what 2 cores can and cannot show', /What 2 cores can show[\s\S]*What they cannot show/],
+  ] as const) t.match(closing, re, `the closing note gives the programs' ${what}`);
+  t.notMatch(md, /Amdahl/, 'no 8-thread extrapolation');
   for (const line of md.split('\n').filter((l) => l.startsWith('!['))) {
     const rel = /\]\(([^)]+)\)/.exec(line)![1];
     t.ok(fs.existsSync(path.join(dir, rel)), `chart ${rel} was written beside the report`);
