@@ -4,6 +4,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { barChart, fmt, lineChart, readJson, scatterChart, stackedBarChart, writeSvg } from '../lib/util';
+
+/** The report's performance targets, each defined here once. */
+export const TARGETS = {
+  /** Stand-in models, default settings, against onnxruntime-node + sharp + hnswlib-node in the same run. */
+  peerRatio: 3.0,
+  /** The PP-ShiTuV2 programs (random weights) against the same peer. */
+  peerRatioPrograms: 1.5,
+  /** Best setting against raw ONNX Runtime Runs of the same (rewritten) graphs, all cores busy. */
+  limitFraction: 0.92,
+  /** The stand-in pipeline with the load-time graph pass against without it. */
+  graphPassPipeline: 1.3,
+} as const;
 import type { StagesResult } from '../sections/stages';
 import type { LimitResult } from '../sections/limit';
 import type { PeerResult } from '../sections/peer';
@@ -112,6 +124,7 @@ function renderReport(dir: string, reportDir: string): string {
 
   // ------------------------------------------------------------ targets
   md.push('## Targets\n');
+  const gpRun = readJson<{ result: { pipeline: { ratio: number; settings: string }; raw: Array<{ model: string; threads: number; speedup: number }> } }>('graph-pass.json');
   const sumRows: Array<Array<string | number>> = [];
   if (limit) {
     for (const th of [1, 2]) {
@@ -125,7 +138,8 @@ function renderReport(dir: string, reportDir: string): string {
   }
   if (peer) {
     for (const t of peer.throughput.filter((x) => x.variant === 'peer' || x.variant === 'peer-shaped')) {
-      sumRows.push([`≥ 1.5x the peer's throughput, ${t.variant === 'peer-shaped' ? 'PP-ShiTuV2 programs (random weights)' : 'stand-in models'}, ${t.threads} thread(s), ${t.concurrency} in flight`, `${fmt(t.ratio, 2)}x`, yesNo(t.ratio >= 1.5)]);
+      const want = t.variant === 'peer-shaped' ? TARGETS.peerRatioPrograms : TARGETS.peerRatio;
+      sumRows.push([`≥ ${want}x the peer's throughput, ${t.variant === 'peer-shaped' ? 'PP-ShiTuV2 programs (random weights)' : 'stand-in models'}, ${t.threads} thread(s), ${t.concurrency} in flight`, `${fmt(t.ratio, 2)}x`, yesNo(t.ratio >= want)]);
     }
     for (const th of [1, 2]) {
       const rows = peer.rows.filter((r) => r.variant === 'peer' && r.threads === th);
@@ -143,7 +157,7 @@ function renderReport(dir: string, reportDir: string): string {
     const best = rows.reduce((a, b) => (b.ips > a.ips ? b : a));
     const def = rows.find((x) => x.setting?.startsWith('default options'));
     const ratio = best.ips / best.limitIps!;
-    if (r.cores === 2) sumRows.push([`throughput ≥ 90 % of the limit at the best setting, 2 cores`, `${fmt(100 * ratio, 1)} % (headline)`, yesNo(ratio >= 0.9)]);
+    if (r.cores === 2) sumRows.push([`throughput ≥ ${100 * TARGETS.limitFraction} % of the limit at the best setting, 2 cores`, `${fmt(100 * ratio, 1)} % (headline)`, yesNo(ratio >= TARGETS.limitFraction)]);
     if (def) {
       const others = rows.filter((x) => !x.setting?.startsWith('default'));
       const bestOther = others.reduce((a, b) => (b.ips > a.ips ? b : a), others[0]);
@@ -155,6 +169,10 @@ function renderReport(dir: string, reportDir: string): string {
     const reduced = dec.rows.filter((r) => r.decodeReduced < 0.8 * r.decodeFull);
     sumRows.push([`reducedDecode keeps boxes (IoU ≥ 0.95) and top-1 labels on every shared photo`, `${dec.rows.filter((r) => r.same).length} of ${dec.rows.length} photos the same${dec.allSame ? '' : ` (differs: ${dec.rows.filter((r) => !r.same).map((r) => r.image).join(', ')})`}; decode ${reduced.length ? `${fmt(Math.min(...reduced.map((r) => r.decodeReduced / r.decodeFull)) * 100, 0)}–${fmt(Math.max(...reduced.map((r) => r.decodeReduced / r.decodeFull)) * 100, 0)} %` : 'n/a'} of full on the ${reduced.length} photos it reduces`, `${yesNo(dec.allSame)}: ${dec.allSame ? 'could be on by default' : 'kept an option, off by default'}`]);
   }
+  if (gpRun) {
+    const p = gpRun.result.pipeline;
+    sumRows.push([`stand-in pipeline with the graph pass ≥ ${TARGETS.graphPassPipeline}x without it, same run (${p.settings})`, `${fmt(p.ratio, 2)}x; raw detector Run ${gpRun.result.raw.filter((x) => x.model.startsWith('PicoDet')).map((x) => `${fmt(x.speedup, 2)}x`).join(', ')}`, yesNo(p.ratio >= TARGETS.graphPassPipeline)]);
+  } else sumRows.push([`stand-in pipeline with the graph pass ≥ ${TARGETS.graphPassPipeline}x without it`, 'not measured in this run (section graph-pass)', '—']);
   if (mem) sumRows.push([`RSS flat over ${mem.predictions} predictions`, `${fmt(mem.rssStartMiB, 1)} → ${fmt(mem.rssEndMiB, 1)} MiB (${mem.growthMiB >= 0 ? '+' : ''}${fmt(mem.growthMiB, 1)} MiB)`, yesNo(mem.flat)]);
   if (batching) sumRows.push(...batchingTargets(batching));
   if (million) sumRows.push(...millionTargets(million));
