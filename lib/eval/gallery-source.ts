@@ -4,7 +4,7 @@
 // (Flat) index, so the figures describe the features, not an approximate search.
 import * as path from 'node:path';
 import { ShituError } from '../errors';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { GalleryFailure, Pipeline } from '../pipeline/pipeline';
 import { parseGalleryFile } from '../vector-index/formats/gallery-labels';
 import { IndexData, MetricType } from '../vector-index/index-data';
 import { readImage } from './embed-cache';
@@ -92,12 +92,9 @@ export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: Gallery
     imageFormats: o.imageFormats,
     signal: o.signal,
   }).catch((e) => {
-    // buildIndex names the failing images by position: name them by path.
-    if (e instanceof ShituError && Array.isArray(e.details)) {
-      const named = (e.details as Array<{ image: string; message: string }>).map((d) => {
-        const k = /^#(\d+)$/.exec(d.image);
-        return k ? { ...d, image: entries[unique[Number(k[1])]].name } : d;
-      });
+    // buildIndex saw the unique pictures: each failure is named and placed as the gallery's entry.
+    if (e instanceof ShituError && e.code === 'ERR_GALLERY' && Array.isArray(e.details)) {
+      const named = (e.details as GalleryFailure[]).map((d): GalleryFailure => ({ ...d, image: entries[unique[d.index]].name, index: unique[d.index] }));
       throw new ShituError(e.code, `${named.length} gallery image(s) could not be used:\n  ${named.map((d) => `${d.image}: ${d.message}`).join('\n  ')}`, { details: named, cause: e });
     }
     throw e;

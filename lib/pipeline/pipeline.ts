@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { loadPipelineConfig, PipelineConfig, validateConfig } from './config';
-import { callNative, ShituError } from '../errors';
+import { callNative, ShituError, withoutImageLabel } from '../errors';
 import { GalleryEntry, parseGalleryFile } from '../vector-index/formats/gallery-labels';
 import { expandInputs, FetchOptions, ImageInput, PreparedImage, RawImage, isMat, isRaw, validateRaw } from '../input/image-input';
 import { DecodeLimits, resolveDecodeLimits } from '../input/decode-limits';
@@ -127,9 +127,18 @@ export function resolveBatching(b: boolean | BatchingOptions | undefined): Pipel
   return { maxBatch, maxWaitMs };
 }
 
-/** A gallery image that buildIndex/appendIndex with onError 'skip' left out: its path (or "#n"), the error's code and message. */
+/** A gallery image that buildIndex/appendIndex with onError 'skip' left out: its path (or "#n"), its place in the gallery, the error's code and message. */
 export interface SkippedImage {
   path: string;
+  index: number;
+  code: string;
+  message: string;
+}
+
+/** One unusable gallery image, as ERR_GALLERY's details list them: `image` is its path or "#index". */
+export interface GalleryFailure {
+  image: string;
+  index: number;
   code: string;
   message: string;
 }
@@ -334,7 +343,7 @@ export class Pipeline extends EventEmitter {
                              limits: DecodeLimits, cancel: Cancellation, onError: 'fail' | 'skip', pixelBudget?: number): Promise<{ vectors: Float32Array; rows: number[]; skipped: SkippedImage[] }> {
     const dim = this.featureDim;
     const all = new Float32Array(entries.length * dim);
-    const failures: Array<{ image: string; code: string; message: string; row: number }> = [];
+    const failures: GalleryFailure[] = [];
     const batch = Math.max(1, Math.min(16, this.config.SubModules.Recognition.batch_size * 4));
     let done = 0;
     const sources = entries.map((e, i) => {
@@ -366,7 +375,9 @@ export class Pipeline extends EventEmitter {
       all.set(r.features, start * dim);
       for (const e of r.errors) {
         const src = part[e.index];
-        failures.push({ image: typeof src === 'string' ? src : `#${start + e.index}`, code: e.code, message: e.message, row: start + e.index });
+        // Native names a picture given as bytes by its place in this batch ("#2"): it is named here by its place in the gallery.
+        const message = typeof src === 'string' ? e.message : withoutImageLabel(e.message, `#${e.index}`);
+        failures.push({ image: typeof src === 'string' ? src : `#${start + e.index}`, index: start + e.index, code: e.code, message });
       }
       done += part.length;
       onProgress?.({ done, total: entries.length });
@@ -381,15 +392,15 @@ export class Pipeline extends EventEmitter {
     cancel.check();
     failures.sort((a, b) => a.image.localeCompare(b.image));
     if (failures.length && onError === 'fail')
-      throw new ShituError('ERR_GALLERY', `${failures.length} gallery image(s) could not be used:\n  ${failures.map((f) => `${f.image}: ${f.message}`).join('\n  ')}`, { details: failures.map(({ row: _row, ...f }) => f) });
-    const bad = new Set(failures.map((f) => f.row));
+      throw new ShituError('ERR_GALLERY', `${failures.length} gallery image(s) could not be used:\n  ${failures.map((f) => `${f.image}: ${f.message}`).join('\n  ')}`, { details: failures });
+    const bad = new Set(failures.map((f) => f.index));
     const rows = entries.map((_, i) => i).filter((i) => !bad.has(i));
     let vectors = all;
     if (bad.size) {
       vectors = new Float32Array(rows.length * dim);
       rows.forEach((row, j) => vectors.set(all.subarray(row * dim, (row + 1) * dim), j * dim));
     }
-    return { vectors, rows, skipped: failures.map((f) => ({ path: f.image, code: f.code, message: f.message })) };
+    return { vectors, rows, skipped: failures.map((f) => ({ path: f.image, index: f.index, code: f.code, message: f.message })) };
   }
 
   /** Options common to buildIndex and appendIndex checked; the call's cancellation made. */

@@ -20,7 +20,8 @@ import { routeSchemas } from './schemas';
 import type { IndexStore } from '../store/index-store';
 import { openIndexStore } from '../store/open';
 import { RouteContext, success } from './context';
-import { clientError, HttpError, publicMessage } from './error-status';
+import { clientError, publicMessage, toShituError } from './error-status';
+import { ShituError } from '../errors';
 import { indexReadRoutes } from './routes/index-read';
 import { indexWriteRoutes } from './routes/index-write';
 import { inferRoutes } from './routes/infer';
@@ -35,8 +36,6 @@ import { imagesOf } from './fetches/request-fetches';
 import { ServiceMetrics } from './metrics';
 import { metricsRoutes } from './routes/metrics';
 import { registerRequestLog } from './request-log';
-
-export { HttpError } from './error-status';
 
 export interface ServerOptions {
   /** Where indexes live: one directory per indexKey (the file store). */
@@ -297,15 +296,15 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   app.decorateRequest('principal', undefined);
 
   const needPipeline = (): Pipeline => {
-    if (loadError) throw new HttpError(500, `the pipeline failed to load: ${loadError.message}`);
-    if (!pipeline) throw new HttpError(503, 'the pipeline is still loading', { 'retry-after': '2' });
+    if (loadError) throw new ShituError('ERR_MODEL_LOAD', `the pipeline failed to load: ${loadError.message}`, { cause: loadError });
+    if (!pipeline) throw new ShituError('ERR_NOT_READY', 'the pipeline is still loading');
     return pipeline;
   };
   // null is "not given", as in PaddleX's schema.
   const keyOf = (k: string | null | undefined): string => {
     if (k !== undefined && k !== null) return store.checkKey(k);
     if (defaultKey) return defaultKey;
-    throw new HttpError(400, 'indexKey: is required (this server has no default index and the pipeline config names none)');
+    throw ShituError.atField('ERR_INPUT', 'indexKey', 'is required (this server has no default index and the pipeline config names none)');
   };
   const decodeLimitsOf = (p: Pipeline) => resolveDecodeLimits(decodeOverride, p.decodeLimits);
 
@@ -321,7 +320,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const { status, message, headers, internal } = clientError(err, bodyLimit);
+    const { status, message, headers, internal } = clientError(toShituError(err, bodyLimit));
     if (internal) request.log.error({ err, logId: request.id }, 'request failed');
     if (headers) reply.headers(headers);
     // Fastify closes the connection after every body parser error; a body being drained keeps it (json-parser.ts).

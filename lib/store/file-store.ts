@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShituError } from '../errors';
 import { IndexData } from '../vector-index/index-data';
-import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE, LoadedIndex } from './index-store';
+import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, noIndex, IndexListEntry, IndexStore, INDEX_KEY_RE, LoadedIndex } from './index-store';
 
 export class FileIndexStore implements IndexStore {
   readonly dir: string;
@@ -39,7 +39,7 @@ export class FileIndexStore implements IndexStore {
       return p;
     }
     const dir = path.join(this.dir, k);
-    if (!fs.existsSync(path.join(dir, 'vector.index'))) throw new IndexKeyError(404, `indexKey: no index ${k}`);
+    if (!fs.existsSync(path.join(dir, 'vector.index'))) throw noIndex(k);
     p = IndexData.load(dir);
     this.remember(k, p);
     p.catch(() => {

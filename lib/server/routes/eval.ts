@@ -13,7 +13,9 @@ import type { EvalAnswer } from '../../eval/answer';
 import { fromImages, fromIndex } from '../../eval/gallery-source';
 import { evaluationCharts } from '../../eval/write-report';
 import { requestWork, RouteContext, success } from '../context';
-import { HttpError, mapGalleryError } from '../error-status';
+import { ShituError } from '../../errors';
+import { mapGalleryError } from '../error-status';
+import { checkLabels } from '../image-field';
 
 const Pairs = (what: string) => Type.Array(Type.Object({
   image: Type.String({ minLength: 1, description: 'An http(s) URL or the Base64-encoded image file.' }),
@@ -43,11 +45,11 @@ export function evalRoutes(c: RouteContext) {
       const work = requestWork(reply, c.requestDeadlineMs);
       const signal = work.signal;
       const b = request.body;
-      if (b.imageLabelPairs && b.indexKey != null) throw new HttpError(422, 'indexKey, imageLabelPairs: give one gallery, not both');
-      if (!!b.leaveOneOut === !!b.queries) throw new HttpError(422, 'queries, leaveOneOut: give queries or leaveOneOut: true');
+      if (b.imageLabelPairs && b.indexKey != null) throw ShituError.atField('ERR_VALIDATION', 'indexKey, imageLabelPairs', 'give one gallery, not both');
+      if (!!b.leaveOneOut === !!b.queries) throw ShituError.atField('ERR_VALIDATION', 'queries, leaveOneOut', 'give queries or leaveOneOut: true');
       // Fetched under the request's budget (lib/server/fetches/), as a build's pictures are.
       const fetchAll = async (pairs: Array<{ image: string; label: string }>, where: string) => {
-        pairs.forEach((x, i) => { if (!x.label.trim()) throw new HttpError(422, `${where}[${i}].label: must not be blank`); });
+        checkLabels(pairs, where);
         const images = await work.settle(c.images(pairs.map((x) => x.image), (i) => `${where}[${i}].image`, signal));
         return pairs.map((x, i) => ({ image: images[i], label: x.label }));
       };
@@ -57,7 +59,7 @@ export function evalRoutes(c: RouteContext) {
       // The check and leave-one-out read every vector back: bounded on a stored index (a gallery sent along is bounded by maxPairs).
       const checkIt = b.check !== false;
       if ((checkIt || b.leaveOneOut) && index && index.count > EVAL.maxCheckEntries)
-        throw new HttpError(422, `${checkIt ? 'check' : 'leaveOneOut'}: the index holds ${index.count} entries, more than the ${EVAL.maxCheckEntries} the service reads back; send labelled queries with check: false, or run shitu eval / shitu gallery-check`);
+        throw ShituError.atField('ERR_VALIDATION', checkIt ? 'check' : 'leaveOneOut', `the index holds ${index.count} entries, more than the ${EVAL.maxCheckEntries} the service reads back; send labelled queries with check: false, or run shitu eval / shitu gallery-check`);
       const out = await work.settle(c.limiter.run(async () => {
         // One embedding of the gallery serves the evaluation and the check.
         const source = gallery

@@ -9,7 +9,7 @@ import { ShituError } from '../../errors';
 import { SERVICE_LIMITS } from '../../limits';
 import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
 import { idMapOf, requestWork, RouteContext, success } from '../context';
-import { HttpError, mapGalleryError } from '../error-status';
+import { mapGalleryError, skippedOf } from '../error-status';
 import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
 import { IndexData, SERVICE_INDEX_SHAPE } from '../../vector-index/index-data';
@@ -17,12 +17,6 @@ import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
 
 /** buildIndex/appendIndex's answer in either shape (onError 'fail' gives the index alone). */
 const asResult = (r: IndexData | GalleryResult): GalleryResult => (r instanceof IndexData ? { index: r, skipped: [] } : r);
-
-/** The skipped images named by their field, as the service's errors name them. */
-const skippedOf = (skipped: SkippedImage[]) => skipped.map((s) => {
-  const m = /^#(\d+)$/.exec(s.path);
-  return { image: m ? `imageLabelPairs[${m[1]}].image` : s.path, code: s.code, message: s.message.replace(/^cannot decode image #\d+: /, 'cannot decode image: ') };
-});
 
 export function indexWriteRoutes(c: RouteContext) {
   const images = (pairs: Array<{ image: string }>, signal: AbortSignal) =>
@@ -56,7 +50,7 @@ export function indexWriteRoutes(c: RouteContext) {
       }
       // The index exists, so it counts even if this bookkeeping fails.
       await reservation?.commit().catch((err) => request.log.error({ err, logId: request.id }, 'committing an index reservation failed'));
-      return success(request, { indexKey, idMap: idMapOf(index.idMapEntries), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) });
+      return success(request, { indexKey, idMap: idMapOf(index.idMapEntries), ...(onError === 'skip' && { skipped: skippedOf(skipped, 'imageLabelPairs') }) });
     });
 
     r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: c.schemas.add, config: { scope: 'write', admission: true } }, async (request, reply) => {
@@ -79,7 +73,7 @@ export function indexWriteRoutes(c: RouteContext) {
             .then((r) => { skipped = asResult(r).skipped; }, (e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal);
       }, { checkCount: (n) => checkVectorQuota(principal, n) }));
-      return success(request, { idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) });
+      return success(request, { idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(skipped, 'imageLabelPairs') }) });
     });
 
     r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: c.schemas.remove, config: { scope: 'write' } }, async (request) => {
@@ -93,7 +87,7 @@ export function indexWriteRoutes(c: RouteContext) {
           const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
           const shown = unknown.slice(0, SERVICE_LIMITS.maxIdsInError).join(', ');
           const more = unknown.length > SERVICE_LIMITS.maxIdsInError ? ` and ${unknown.length - SERVICE_LIMITS.maxIdsInError} more` : '';
-          throw new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`);
+          throw ShituError.atField('ERR_INDEX_ID', 'ids', `not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`, { cause: e });
         }
         throw e;
       });

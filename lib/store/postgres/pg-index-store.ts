@@ -15,7 +15,7 @@ import { callNative, ShituError } from '../../errors';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES, SearchHit } from '../../vector-index/index-data';
 import type { IndexSearcher } from '../../vector-index/searcher';
 import { native } from '../../native/loader';
-import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexOwnership, IndexStore, FeedState, LoadedIndex, StoreHealth } from '../index-store';
+import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, noIndex, IndexListEntry, IndexOwnership, IndexStore, FeedState, LoadedIndex, StoreHealth } from '../index-store';
 import { PgOwnership } from './pg-ownership';
 import { storeFailure, unavailable } from './errors';
 import { createAnnIndex, parseVector, PgSearchOptions, searchInDatabase, vectorLiteral } from './pgvector-search';
@@ -323,7 +323,7 @@ export class PgIndexStore implements IndexStore {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
         const r = await c.query('SELECT dim, index_type, metric_type, search, next_id, version, quantizer FROM shitu_index WHERE key = $1', [k]);
-        if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
+        if (!r.rows.length) throw noIndex(k);
         const row = r.rows[0];
         const meta: IndexMeta = { dim: row.dim, indexType: row.index_type, metricType: row.metric_type, search: row.search };
         const version = Number(row.version);
@@ -427,7 +427,7 @@ export class PgIndexStore implements IndexStore {
     const cached = this.cache.get(k);
     if (cached?.index) return cached.index.idMapEntries;
     const r = await this.query('SELECT i.key, v.id, v.label FROM shitu_index i LEFT JOIN shitu_vector v ON v.index_key = i.key WHERE i.key = $1 ORDER BY v.id', [k]);
-    if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
+    if (!r.rows.length) throw noIndex(k);
     return r.rows.filter((x: { id: string | null }) => x.id !== null).map((x: { id: string; label: string }) => [Number(x.id), x.label] as [number, string]);
   }
 
@@ -501,7 +501,7 @@ export class PgIndexStore implements IndexStore {
   private async write(k: string, change: (c: Client, row: { nextId: number; version: number }) => Promise<{ op: 'add' | 'remove'; ids: number[]; nextId: number }>): Promise<IdMapEntries> {
     const version = await this.transaction(async (c) => {
       const r = await c.query('SELECT next_id, version FROM shitu_index WHERE key = $1 FOR UPDATE', [k]);
-      if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
+      if (!r.rows.length) throw noIndex(k);
       const row = { nextId: Number(r.rows[0].next_id), version: Number(r.rows[0].version) };
       const ch = await change(c, row);
       const v = row.version + 1;
@@ -563,7 +563,7 @@ export class PgIndexStore implements IndexStore {
     } finally {
       c.off('error', onError);
       // A connection that failed mid-transaction is not handed to the next request.
-      c.release(broken !== undefined && !(broken instanceof ShituError || broken instanceof IndexKeyError) ? (broken as Error) : undefined);
+      c.release(broken !== undefined && !(broken instanceof ShituError) ? (broken as Error) : undefined);
     }
   }
 
