@@ -6,7 +6,7 @@
 // Optional[...] = None), written as OpenAPI 3.0's `nullable`.
 import { Static, TSchema, Type } from '@sinclair/typebox';
 import { INDEX_TYPES, METRIC_TYPES, SERVICE_INDEX_SHAPE } from '../vector-index/index-data';
-import { DET_THRESHOLD, LABEL_PATTERN, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
+import { DET_THRESHOLD, EVAL, LABEL_PATTERN, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
 
 /** T or null (OpenAPI 3.0 `nullable`, which Fastify's Ajv understands). */
 const Nullable = <T extends TSchema>(t: T) => Type.Unsafe<Static<T> | null>({ ...t, nullable: true });
@@ -37,9 +37,9 @@ const IndexKeyField = Nullable(Type.String({
   description: 'The key of the index, as returned by /shitu-index-build. Optional (absent or null) when the server has a default index.',
 }));
 export const IdMap = Type.Record(Type.String(), Type.String(), { description: 'Mapping from vector ids (as strings) to labels.' });
-const Label = Type.String({
+const Label = (what = 'The label') => Type.String({
   minLength: 1, maxLength: MAX_LABEL_LENGTH, pattern: LABEL_PATTERN,
-  description: `The label (1 to ${MAX_LABEL_LENGTH} characters, not blank, without U+0000 or unpaired surrogates: one rule for every store).`,
+  description: `${what} (1 to ${MAX_LABEL_LENGTH} characters, not blank, without U+0000 or unpaired surrogates: one rule for every store).`,
 });
 
 export interface SchemaLimits {
@@ -47,8 +47,9 @@ export interface SchemaLimits {
   maxRemoveIds: number;
 }
 
-const pairsOf = (maxPairs: number) => Type.Array(Type.Object({ image: ImageField, label: Label }), {
-  minItems: 1, maxItems: maxPairs, description: `Image-label pairs (1 to ${maxPairs}).`,
+/** Pictures with labels: a gallery's, or (/shitu-eval) labelled queries; at most the server's maxPairs. */
+const pairsOf = (maxPairs: number, what = 'Image-label pairs', label = Label()) => Type.Array(Type.Object({ image: ImageField, label }), {
+  minItems: 1, maxItems: maxPairs, description: `${what} (1 to ${maxPairs}).`,
 });
 
 const OnErrorField = Enum(['fail', 'skip'] as const, {
@@ -81,7 +82,20 @@ export const InferBody = Type.Object({
   returnImage: Type.Optional(Type.Boolean({ default: true, description: 'Extension: false leaves out the visualisation (image: null).' })),
 });
 
+export const EvalBody = (l: SchemaLimits) => Type.Object({
+  indexKey: Type.Optional(Type.Unsafe<string | null>({ type: 'string', nullable: true, description: 'The gallery: an index of the store (default: the server\'s). Not with imageLabelPairs.' })),
+  imageLabelPairs: Type.Optional(pairsOf(l.maxPairs, 'Gallery pictures with labels, embedded for this evaluation only')),
+  queries: Type.Optional(pairsOf(l.maxPairs, 'queries', Label('The query\'s label; "-" (or a label not in the gallery): it should be rejected'))),
+  leaveOneOut: Type.Optional(Type.Boolean({ description: 'No queries: each gallery entry against the rest of the gallery.' })),
+  targetPrecision: Type.Optional(Type.Number({ exclusiveMinimum: EVAL.targetPrecision.min, maximum: EVAL.targetPrecision.max, default: EVAL.targetPrecision.default })),
+  recThreshold: Type.Optional(Type.Number({ description: 'The threshold in use (default: the pipeline config\'s).' })),
+  detThreshold: Type.Optional(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max })),
+  topk: Type.Optional(Type.Integer({ minimum: EVAL.topk.min, maximum: EVAL.topk.max, default: EVAL.topk.default })),
+  check: Type.Optional(Type.Boolean({ default: true, description: 'Also check the gallery (conflicts, duplicates, outliers).' })),
+}, { additionalProperties: false });
+
 export type BuildRequest = Static<ReturnType<typeof BuildBody>>;
+export type EvalRequest = Static<ReturnType<typeof EvalBody>>;
 export type AddRequest = Static<ReturnType<typeof AddBody>>;
 export type RemoveRequest = Static<ReturnType<typeof RemoveBody>>;
 export type InferRequest = Static<typeof InferBody>;
@@ -118,6 +132,10 @@ export function routeSchemas(l: SchemaLimits = SERVICE_LIMITS) {
       summary: 'infer: recognise the objects in an image', security: auth,
       body: InferBody,
       response: { 200: envelope(InferResult), ...errors(400, 401, 403, 404, 413, 415, 422, 500, 503, 504) },
+    },
+    evaluate: {
+      summary: 'Evaluate a gallery: Recall@k, mAP, the rec_threshold sweep, per label; and check it', security: auth,
+      body: EvalBody(l),
     },
   };
 }

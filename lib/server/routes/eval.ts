@@ -6,8 +6,7 @@
 // build. The whole evaluation takes one recognition slot (admission) and is
 // cancelled when the client leaves.
 import type { FastifyInstance } from 'fastify';
-import { Static, Type } from '@sinclair/typebox';
-import { DET_THRESHOLD, EVAL, MAX_LABEL_LENGTH, SERVICE_LIMITS } from '../../limits';
+import { EVAL } from '../../limits';
 import { checkGallerySource } from '../../eval/gallery-check';
 import type { EvalAnswer } from '../../eval/answer';
 import { fromImages, fromIndex } from '../../eval/gallery-source';
@@ -16,29 +15,12 @@ import { requestWork, RouteContext, success } from '../context';
 import { ShituError } from '../../errors';
 import { mapGalleryError } from '../error-status';
 import { checkLabels } from '../image-field';
-
-const Pairs = (what: string) => Type.Array(Type.Object({
-  image: Type.String({ minLength: 1, description: 'An http(s) URL or the Base64-encoded image file.' }),
-  label: Type.String({ minLength: 1, maxLength: MAX_LABEL_LENGTH, description: what === 'queries' ? 'The query\'s label; "-" (or a label not in the gallery): it should be rejected.' : 'The label.' }),
-}), { minItems: 1, maxItems: SERVICE_LIMITS.maxPairs, description: `${what} (1 to ${SERVICE_LIMITS.maxPairs}).` });
-
-export const EvalBody = Type.Object({
-  indexKey: Type.Optional(Type.Unsafe<string | null>({ type: 'string', nullable: true, description: 'The gallery: an index of the store (default: the server\'s). Not with imageLabelPairs.' })),
-  imageLabelPairs: Type.Optional(Pairs('Gallery pictures with labels, embedded for this evaluation only')),
-  queries: Type.Optional(Pairs('queries')),
-  leaveOneOut: Type.Optional(Type.Boolean({ description: 'No queries: each gallery entry against the rest of the gallery.' })),
-  targetPrecision: Type.Optional(Type.Number({ exclusiveMinimum: EVAL.targetPrecision.min, maximum: EVAL.targetPrecision.max, default: EVAL.targetPrecision.default })),
-  recThreshold: Type.Optional(Type.Number({ description: 'The threshold in use (default: the pipeline config\'s).' })),
-  detThreshold: Type.Optional(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max })),
-  topk: Type.Optional(Type.Integer({ minimum: EVAL.topk.min, maximum: EVAL.topk.max, default: EVAL.topk.default })),
-  check: Type.Optional(Type.Boolean({ default: true, description: 'Also check the gallery (conflicts, duplicates, outliers).' })),
-}, { additionalProperties: false });
-export type EvalRequest = Static<typeof EvalBody>;
+import type { EvalRequest } from '../schemas';
 
 export function evalRoutes(c: RouteContext) {
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: EvalRequest }>('/shitu-eval', {
-      schema: { summary: 'Evaluate a gallery: Recall@k, mAP, the rec_threshold sweep, per label; and check it', body: EvalBody },
+      schema: c.schemas.evaluate,
       config: { scope: 'write', admission: true },
     }, async (request, reply) => {
       const p = c.needPipeline();
