@@ -14,7 +14,7 @@
 import * as path from 'node:path';
 import { RECOGNIZE_IMAGE_LABEL, ShituError, withoutImageLabel } from '../errors';
 import { throwIfCancelled } from './cancel';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { PipelineCore } from '../pipeline/core';
 import { IndexData, MetricType, SearchHit } from '../vector-index/index-data';
 import { EVAL } from '../limits';
 import { EmbedCache, readImage } from './embed-cache';
@@ -164,7 +164,7 @@ export function isExactDuplicate(metric: MetricType, score: number): boolean {
   return metric === 'L2' ? score <= 2 * (1 - EVAL.exactDuplicateSimilarity) : score >= EVAL.exactDuplicateSimilarity;
 }
 
-export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<EvaluationReport> {
+export async function evaluate(pipeline: PipelineCore, o: EvaluateOptions): Promise<EvaluationReport> {
   checkOptions(o);
   const t0 = performance.now();
   const signal = o.signal;

@@ -4,7 +4,8 @@
 // (Flat) index, so the figures describe the features, not an approximate search.
 import * as path from 'node:path';
 import { ShituError } from '../errors';
-import type { GalleryFailure, Pipeline } from '../pipeline/pipeline';
+import type { PipelineCore } from '../pipeline/core';
+import type { GalleryFailure } from '../pipeline/options';
 import { parseGalleryFile } from '../vector-index/formats/gallery-labels';
 import { IndexData, MetricType } from '../vector-index/index-data';
 import { readImage } from './embed-cache';
@@ -72,7 +73,7 @@ export function fromIndex(index: IndexData, withVectors = true): GallerySource {
   return { index, ids: entries.map((e) => e[0]), labels: entries.map((e) => e[1]), vectors, images: null, sources: null, hashes: null };
 }
 
-export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: GallerySourceOptions = {}): Promise<GallerySource> {
+export async function fromImages(pipeline: PipelineCore, g: GalleryInput, o: GallerySourceOptions = {}): Promise<GallerySource> {
   const entries = labelledImages(g);
   const read = await Promise.all(entries.map((e) => readImage(e.source)));
   const firstOf = new Map<string, number>();

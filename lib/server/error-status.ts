@@ -5,7 +5,7 @@
 import type { FastifyError } from 'fastify';
 import { fieldText, ShituError, ShituErrorCode } from '../errors';
 import { LABEL_PATTERN } from '../limits';
-import type { GalleryFailure } from '../pipeline/pipeline';
+import type { GalleryFailure } from '../pipeline/options';
 import { pointerToKey } from '../util/json-path';
 
 /**

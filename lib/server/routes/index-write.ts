@@ -13,7 +13,7 @@ import { mapGalleryError, skippedOf } from '../error-status';
 import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
 import { IndexData, SERVICE_INDEX_SHAPE } from '../../vector-index/index-data';
-import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
+import type { GalleryResult, SkippedImage } from '../../pipeline/options';
 
 /** buildIndex/appendIndex's answer in either shape (onError 'fail' gives the index alone). */
 const asResult = (r: IndexData | GalleryResult): GalleryResult => (r instanceof IndexData ? { index: r, skipped: [] } : r);
