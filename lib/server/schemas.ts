@@ -6,7 +6,7 @@
 // Optional[...] = None), written as OpenAPI 3.0's `nullable`.
 import { Static, TSchema, Type } from '@sinclair/typebox';
 import { INDEX_TYPES, METRIC_TYPES, SERVICE_INDEX_SHAPE } from '../vector-index/index-data';
-import { DET_THRESHOLD, EVAL, LABEL_PATTERN, MAX_LABEL_LENGTH, SERVICE_LIMITS, TOPK } from '../limits';
+import { DET_THRESHOLD, EVAL, LABEL_PATTERN, MAX_LABEL_LENGTH, REC_THRESHOLD, SERVICE_LIMITS, TOPK } from '../limits';
 
 /** T or null (OpenAPI 3.0 `nullable`, which Fastify's Ajv understands). */
 const Nullable = <T extends TSchema>(t: T) => Type.Unsafe<Static<T> | null>({ ...t, nullable: true });
@@ -76,8 +76,8 @@ export const RemoveBody = (l: SchemaLimits) => Type.Object({
 export const InferBody = Type.Object({
   image: ImageField,
   indexKey: Type.Optional(IndexKeyField),
-  detThreshold: Type.Optional(Nullable(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max, description: 'Detection threshold (default: the pipeline config, 0.5).' }))),
-  recThreshold: Type.Optional(Nullable(Type.Number({ description: 'Recognition threshold (default: the pipeline config, 0.5).' }))),
+  detThreshold: Type.Optional(Nullable(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max, description: `Detection threshold (default: the pipeline config, ${DET_THRESHOLD.default}).` }))),
+  recThreshold: Type.Optional(Nullable(Type.Number({ description: `Recognition threshold (default: the pipeline config, ${REC_THRESHOLD.default}).` }))),
   topk: Type.Optional(Nullable(Type.Integer({ minimum: TOPK.min, maximum: TOPK.max, description: `Results per object, ${TOPK.min} to ${TOPK.max} (default: the pipeline config, ${TOPK.default}).` }))),
   returnImage: Type.Optional(Type.Boolean({ default: true, description: 'Extension: false leaves out the visualisation (image: null).' })),
 });
@@ -94,11 +94,18 @@ export const EvalBody = (l: SchemaLimits) => Type.Object({
   check: Type.Optional(Type.Boolean({ default: true, description: 'Also check the gallery (conflicts, duplicates, outliers).' })),
 }, { additionalProperties: false });
 
+const BuildResult = Type.Object({ indexKey: Type.String(), idMap: IdMap, skipped: Type.Optional(Skipped) });
+const AddResult = Type.Object({ idMap: IdMap, skipped: Type.Optional(Skipped) });
+const RemoveResult = Type.Object({ idMap: IdMap });
+
 export type BuildRequest = Static<ReturnType<typeof BuildBody>>;
 export type EvalRequest = Static<ReturnType<typeof EvalBody>>;
 export type AddRequest = Static<ReturnType<typeof AddBody>>;
 export type RemoveRequest = Static<ReturnType<typeof RemoveBody>>;
 export type InferRequest = Static<typeof InferBody>;
+export type BuildResult = Static<typeof BuildResult>;
+export type AddResult = Static<typeof AddResult>;
+export type RemoveResult = Static<typeof RemoveResult>;
 
 const InferResult = Type.Object({
   detectedObjects: Type.Array(Type.Object({
@@ -108,6 +115,7 @@ const InferResult = Type.Object({
   })),
   image: Nullable(Type.String({ description: 'The visualisation, Base64 JPEG (null when returnImage is false).' })),
 });
+export type InferResult = Static<typeof InferResult>;
 
 /** Fastify route schemas, with this server's limits. */
 export function routeSchemas(l: SchemaLimits = SERVICE_LIMITS) {
@@ -116,17 +124,17 @@ export function routeSchemas(l: SchemaLimits = SERVICE_LIMITS) {
     build: {
       summary: 'buildIndex: build a feature-vector index', security: auth,
       body: BuildBody(l),
-      response: { 200: envelope(Type.Object({ indexKey: Type.String(), idMap: IdMap, skipped: Type.Optional(Skipped) })), ...errors(400, 401, 403, 413, 422, 500, 503, 504) },
+      response: { 200: envelope(BuildResult), ...errors(400, 401, 403, 413, 422, 500, 503, 504) },
     },
     add: {
       summary: 'addImagesToIndex: add images to an index', security: auth,
       body: AddBody(l),
-      response: { 200: envelope(Type.Object({ idMap: IdMap, skipped: Type.Optional(Skipped) })), ...errors(400, 401, 403, 404, 413, 422, 500, 503, 504) },
+      response: { 200: envelope(AddResult), ...errors(400, 401, 403, 404, 413, 422, 500, 503, 504) },
     },
     remove: {
       summary: 'removeImagesFromIndex: remove vectors from an index', security: auth,
       body: RemoveBody(l),
-      response: { 200: envelope(Type.Object({ idMap: IdMap })), ...errors(400, 401, 403, 404, 413, 422, 500, 503) },
+      response: { 200: envelope(RemoveResult), ...errors(400, 401, 403, 404, 413, 422, 500, 503) },
     },
     infer: {
       summary: 'infer: recognise the objects in an image', security: auth,
@@ -139,3 +147,19 @@ export function routeSchemas(l: SchemaLimits = SERVICE_LIMITS) {
     },
   };
 }
+
+/** The OpenAPI document's head (@fastify/swagger adds the routes' schemas). */
+export const OPENAPI_INFO = {
+  openapi: '3.0.3',
+  info: {
+    title: 'shitu-node PP-ShiTuV2 service',
+    description: 'General image recognition (main-body detection, feature extraction, vector retrieval), compatible with the PaddleX PP-ShiTuV2 serving API.',
+    version: '0.1.0',
+  },
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'API key (when the server has keys).' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API key (when the server has keys).' },
+    },
+  },
+} as const;
