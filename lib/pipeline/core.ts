@@ -8,7 +8,7 @@ import type { PipelineConfig } from './config';
 import { callNative, ShituError } from '../errors';
 import { expandInputs, ImageInput, PreparedImage } from '../input/image-input';
 import { DecodeLimits, resolveDecodeLimits } from '../input/decode-limits';
-import { DEFAULT_INDEX_SHAPE, IndexData, INDEX_TYPES, METRIC_TYPES } from '../vector-index/index-data';
+import { IndexData, INDEX_TYPES, METRIC_TYPES } from '../vector-index/index-data';
 import { TOPK } from '../limits';
 import { Admission, AdmissionStats } from './admission';
 import { Cancellation } from './cancel';
@@ -134,10 +134,10 @@ export class PipelineCore {
   async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult>;
   async buildIndex(o: BuildIndexOptions): Promise<IndexData | GalleryResult> {
     this.checkOpen();
-    const indexType = o.indexType ?? DEFAULT_INDEX_SHAPE.indexType;
-    const metricType = o.metricType ?? DEFAULT_INDEX_SHAPE.metricType;
-    if (!INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
-    if (!METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
+    // Not given: IndexData.create's default shape (DEFAULT_INDEX_SHAPE), applied there only.
+    const { indexType, metricType } = o;
+    if (indexType !== undefined && !INDEX_TYPES.includes(indexType)) throw new RangeError(`indexType must be one of ${INDEX_TYPES.join(', ')}, got ${JSON.stringify(indexType)}`);
+    if (metricType !== undefined && !METRIC_TYPES.includes(metricType)) throw new RangeError(`metricType must be one of ${METRIC_TYPES.join(', ')}, got ${JSON.stringify(metricType)}`);
     const cancel = this.galleryCall(o, 'buildIndex');
     try {
       const r = await this.addGallery(() => IndexData.create(this.featureDim, indexType, metricType), o, cancel);

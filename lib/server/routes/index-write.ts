@@ -12,7 +12,7 @@ import { idMapOf, requestWork, RouteContext, success } from '../context';
 import { mapGalleryError, skippedOf } from '../error-status';
 import { checkLabels } from '../image-field';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
-import { IndexData, SERVICE_INDEX_SHAPE } from '../../vector-index/index-data';
+import { IndexData } from '../../vector-index/index-data';
 import type { GalleryResult, SkippedImage } from '../../pipeline/options';
 
 /** buildIndex/appendIndex's answer in either shape (onError 'fail' gives the index alone). */
@@ -39,7 +39,7 @@ export function indexWriteRoutes(c: RouteContext) {
         const imgs = await work.settle(images(imageLabelPairs, work.signal));
         ({ index, skipped } = asResult(await work.settle(c.limiter.run(
           () => p.buildIndex({
-            galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? SERVICE_INDEX_SHAPE.indexType, metricType: metricType ?? SERVICE_INDEX_SHAPE.metricType, onError: onError ?? 'fail',
+            galleryImgs: imgs, galleryLabel: labels, indexType, metricType, onError, // their defaults (SERVICE_INDEX_SHAPE, 'fail') are the schema's, filled in by Ajv
             signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p),
           }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal))));
@@ -69,7 +69,7 @@ export function indexWriteRoutes(c: RouteContext) {
         // checkCount below is the check that holds under concurrent adds.
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return c.limiter.run(
-          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError: onError ?? 'fail', signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
+          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError, signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
             .then((r) => { skipped = asResult(r).skipped; }, (e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal);
       }, { checkCount: (n) => checkVectorQuota(principal, n) }));
