@@ -1,7 +1,6 @@
 // The benchmark's sections: name, what it measures, whether --quick samples it,
 // and how to run it. Section modules are loaded only when their section runs,
 // so `run.js --help` loads nothing heavy (no addon, no models).
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunMode } from './machine';
 import { log, resultsDir, writeJson } from './io';
@@ -23,13 +22,6 @@ export interface SectionDef {
   /** Not in the full run: only with --only naming it. */
   separate?: boolean;
   run(ctx: SectionContext): Promise<unknown>;
-}
-
-/** A section written by another module that may not be on this branch yet (embedded.ts, eval.ts). */
-function optionalModule(name: string): any | undefined {
-  const f = path.join(__dirname, `${name}.js`);
-  const t = path.join(__dirname, `${name}.ts`);
-  return fs.existsSync(f) || fs.existsSync(t) ? require(path.join(__dirname, name)) : undefined;
 }
 
 export const SECTIONS: readonly SectionDef[] = [
@@ -85,11 +77,7 @@ export const SECTIONS: readonly SectionDef[] = [
     key: 'embedded', quick: false,
     title: 'an app embedding the engine: req/s, p99 and its own readFile p99 (bench/embedded.ts)',
     run: async ({ mode }) => {
-      const m = optionalModule('embedded');
-      if (!m?.runEmbedded) {
-        log('embedded: bench/embedded.ts is not on this branch: not measured in this run');
-        return undefined;
-      }
+      const m = require('./embedded') as typeof import('./embedded');
       // "before": an older build of the package (its dist/ with the addon it
       // was built with), named by SHITU_EMBEDDED_BEFORE=DIST_DIR[:ADDON_DIR], run
       // first, in the same machine state; "after": this checkout.
@@ -112,17 +100,7 @@ export const SECTIONS: readonly SectionDef[] = [
   {
     key: 'eval', quick: false,
     title: '1,000-query evaluation timing (bench/eval.ts)',
-    run: async ({ mode }) => {
-      const m = optionalModule('eval');
-      const fn = m?.runEval ?? m?.runEvaluation;
-      if (!fn) {
-        log('eval: bench/eval.ts is not on this branch: not measured in this run');
-        return undefined;
-      }
-      const r = await fn(mode);
-      if (r !== undefined) writeJson('eval.json', r);
-      return r;
-    },
+    run: async () => (require('./eval') as typeof import('./eval')).runEval(),
   },
   {
     key: 'million', quick: false, separate: true,
