@@ -2,7 +2,7 @@
 // and the images and gallery every section uses.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { useSharedDir } from '../lib/util/shared-dir';
+import { useSharedDir } from './shared-dir';
 
 /** dist/bench/paths.js -> repository root is two levels up; bench/paths.ts (ts runner) -> one. */
 export const ROOT = fs.existsSync(path.resolve(__dirname, '..', '..', 'package.json'))
