@@ -49,6 +49,9 @@ export const JS_ONLY_ERROR_CODES = [
   'ERR_BODY_INVALID',
   'ERR_BODY_PARSER',
   'ERR_MEDIA_TYPE',
+  'ERR_ROUTE_NOT_FOUND',
+  'ERR_MISDIRECTED',
+  'ERR_RESPONSE_TOO_LARGE',
 ] as const;
 
 /** Every stable code a ShituError may carry. */

@@ -21,6 +21,7 @@ export const ERROR_STATUS: Readonly<Record<ShituErrorCode, { status: number; ret
   ERR_GALLERY: { status: 400 },
   ERR_BODY_INVALID: { status: 400 },
   ERR_UNAUTHORIZED: { status: 401 },
+  ERR_ROUTE_NOT_FOUND: { status: 404 },
   ERR_FORBIDDEN: { status: 403 },
   ERR_INDEX_NOT_FOUND: { status: 404 },
   ERR_INDEX_ID: { status: 404 },
@@ -28,6 +29,8 @@ export const ERROR_STATUS: Readonly<Record<ShituErrorCode, { status: number; ret
   ERR_BODY_TOO_LARGE: { status: 413 },
   ERR_IMAGE_FORMAT: { status: 415 },
   ERR_MEDIA_TYPE: { status: 415 },
+  // A Host name this server is not meant to be reached by (DNS rebinding).
+  ERR_MISDIRECTED: { status: 421 },
   ERR_VALIDATION: { status: 422 },
   ERR_INDEX_UNSUPPORTED: { status: 422 },
   ERR_INDEX_DIM: { status: 422 },
@@ -58,7 +61,18 @@ export const ERROR_STATUS: Readonly<Record<ShituErrorCode, { status: number; ret
   ERR_CONFIG: { status: 500 },
   ERR_NATIVE_MISSING: { status: 500 },
   ERR_INTERNAL: { status: 500 },
+  ERR_RESPONSE_TOO_LARGE: { status: 500 },
 };
+
+/**
+ * The envelope of an answer the service writes itself, outside the error
+ * handler (unknown routes, a refused Host, a response over the cap): its
+ * status from ERROR_STATUS, the message as given (it names nothing inside).
+ */
+export function refusal(code: ShituErrorCode, message: string, logId: string): { status: number; body: { logId: string; errorCode: number; errorMsg: string } } {
+  const { status } = ERROR_STATUS[code];
+  return { status, body: { logId, errorCode: status, errorMsg: message } };
+}
 
 /** Fastify's validation failures, each naming its field once. */
 function validationError(err: FastifyError): ShituError {

@@ -3,7 +3,7 @@
 // ./error-status.ts), unknown routes, and responses over maxResponseBytes.
 import type { FastifyInstance } from 'fastify';
 import { BodyError } from './body/body-error';
-import { clientError, toShituError } from './error-status';
+import { clientError, refusal, toShituError } from './error-status';
 import type { ServerSettings } from './options';
 
 export function registerReplies(app: FastifyInstance, s: Pick<ServerSettings, 'bodyLimit' | 'maxResponseBytes'>, closing: () => boolean): void {
@@ -16,7 +16,8 @@ export function registerReplies(app: FastifyInstance, s: Pick<ServerSettings, 'b
     reply.code(status).type('application/json').send({ logId: request.id, errorCode: status, errorMsg: message });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ logId: request.id, errorCode: 404, errorMsg: `no route ${request.method} ${request.url}` });
+    const r = refusal('ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`, request.id);
+    reply.code(r.status).send(r.body);
   });
 
   // A response over the limit is replaced by an error that names it.
@@ -24,7 +25,8 @@ export function registerReplies(app: FastifyInstance, s: Pick<ServerSettings, 'b
     if (closing()) reply.header('connection', 'close');
     const size = typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0;
     if (size <= s.maxResponseBytes) return payload;
-    reply.code(500).type('application/json');
-    return JSON.stringify({ logId: request.id, errorCode: 500, errorMsg: `the response (${size} bytes) is over the server's limit of ${s.maxResponseBytes} bytes; ask for less (topk, returnImage: false) or split the request` });
+    const r = refusal('ERR_RESPONSE_TOO_LARGE', `the response (${size} bytes) is over the server's limit of ${s.maxResponseBytes} bytes; ask for less (topk, returnImage: false) or split the request`, request.id);
+    reply.code(r.status).type('application/json');
+    return JSON.stringify(r.body);
   });
 }

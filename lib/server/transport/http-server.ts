@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { FastifyInstance, FastifyServerFactory } from 'fastify';
 import { CONNECTION_LIMITS } from '../../limits';
+import { refusal } from '../error-status';
 import type { ServerSettings } from '../options';
 import { ConnectionGuard } from './connection-guard';
 import { createHealthServer, HealthAnswer } from './health-server';
@@ -36,9 +37,9 @@ export function httpServerFactory(s: ServerSettings, guard: ConnectionGuard, hea
       }
       hosts ??= HostAllowList.forBound((server.address() as AddressInfo | null)?.address);
       if (!hosts.allows(req.headers.host)) {
-        // 421 Misdirected Request: a name this server is not meant to be reached by (DNS rebinding).
-        res.writeHead(421, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
-        res.end(JSON.stringify({ logId: crypto.randomUUID(), errorCode: 421, errorMsg: `Host ${JSON.stringify(req.headers.host ?? '')} is not a name this server answers to (see --allowed-hosts)` }));
+        const r = refusal('ERR_MISDIRECTED', `Host ${JSON.stringify(req.headers.host ?? '')} is not a name this server answers to (see --allowed-hosts)`, crypto.randomUUID());
+        res.writeHead(r.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+        res.end(JSON.stringify(r.body));
         return;
       }
       return handler(req, res);
