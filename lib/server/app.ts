@@ -53,7 +53,6 @@ export interface ShituServerState {
 
 export type ShituServer = FastifyInstance & { shitu: ShituServerState };
 
-
 /**
  * The service over a pipeline (or a pipeline still loading: until it resolves,
  * /ready and the operations answer 503). Returns a Fastify instance, not yet
