@@ -3,6 +3,7 @@
 // Retry-After, the field a refusal is about travels in details.field, and no
 // file of lib/ reads meaning out of an error message with a regular expression.
 import t from 'tap';
+import Fastify from 'fastify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ERROR_CODES, fieldOf, ShituError } from '../lib/errors';
@@ -77,4 +78,19 @@ t.test('no file of lib/ parses an error message with a regular expression', asyn
   const parse = /\.message\.replace\(\/\^|\.(?:test|exec)\([^)]*\.message\b|\.message\.match\(|\.message\.replace\(\/ /;
   const hits = files.flatMap((f) => fs.readFileSync(path.join(root, f), 'utf8').split('\n').map((l, i) => [f, i + 1, l] as const)).filter(([, , l]) => parse.test(l));
   t.same(hits.map(([f, n]) => `${f}:${n}`), []);
+});
+
+t.test("Fastify's own refusals keep their status through the table", async (t) => {
+  const app = Fastify();
+  app.setErrorHandler((err, _request, reply) => {
+    const e = toShituError(err, 1);
+    const a = clientError(e);
+    reply.code(a.status).send({ code: e.code, message: a.message });
+  });
+  app.post('/x', async () => 'ok');
+  t.teardown(() => app.close());
+  const media = await app.inject({ method: 'POST', url: '/x', headers: { 'content-type': 'text/x-unknown' }, payload: 'a' });
+  t.same([media.statusCode, media.json().code], [415, 'ERR_MEDIA_TYPE']);
+  const badJson = await app.inject({ method: 'POST', url: '/x', headers: { 'content-type': 'application/json' }, payload: '{' });
+  t.same([badJson.statusCode, badJson.json().code], [400, 'ERR_INPUT']);
 });

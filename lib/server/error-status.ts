@@ -113,7 +113,7 @@ export function toShituError(e: unknown, bodyLimit: number): ShituError {
   if (fe && fe.validation) return validationError(fe);
   if (fe && fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ShituError('ERR_BODY_TOO_LARGE', `request body is larger than the server's limit of ${bodyLimit} bytes`, { cause: e });
   if (fe && typeof fe.code === 'string' && fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const code: ShituErrorCode = fe.statusCode === 413 ? 'ERR_BODY_TOO_LARGE' : fe.statusCode === 415 ? 'ERR_MEDIA_TYPE' : 'ERR_INPUT';
+    const code: ShituErrorCode = ({ 404: 'ERR_ROUTE_NOT_FOUND', 413: 'ERR_BODY_TOO_LARGE', 415: 'ERR_MEDIA_TYPE' } as const)[fe.statusCode as 404 | 413 | 415] ?? 'ERR_INPUT';
     return new ShituError(code, fe.message, { cause: e });
   }
   if (e instanceof RangeError || e instanceof TypeError) return new ShituError('ERR_VALIDATION', e.message, { cause: e });
