@@ -5,8 +5,7 @@
 // This file composes the parts: settings (./options.ts), sockets
 // (./transport/), hooks for authentication, admission and errors, the routes.
 import * as crypto from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import Fastify, { FastifyInstance, LogController } from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import { ShituError } from '../errors';
 import { IndexData } from '../vector-index/index-data';
@@ -14,7 +13,8 @@ import { BODY_LIMITS, FETCH_BUDGET } from '../limits';
 import type { Pipeline } from '../pipeline/pipeline';
 import { resolveDecodeLimits } from '../input/decode-limits';
 import { Authenticator } from './auth';
-import { Limiter, LimiterStats } from './limiter';
+import { Limiter } from './limiter';
+import type { ShituServer, ShituServerState } from './state';
 import { FileOwnership, MemoryOwnership } from './ownership';
 import { OPENAPI_INFO, routeSchemas } from './schemas';
 import type { IndexStore } from '../store/index-store';
@@ -38,20 +38,7 @@ import { registerReplies } from './replies';
 
 export type { ServerOptions } from './options';
 
-export interface ShituServerState {
-  readonly limiter: Limiter;
-  readonly store: IndexStore;
-  /** True once the pipeline is loaded, false again while closing. */
-  readonly ready: boolean;
-  /** The health port's address, once it listens (after listen(); null without the healthPort option). */
-  healthAddress(): Promise<AddressInfo | null>;
-  readonly connections: ConnectionGuard;
-  /** What GET /metrics exposes (its prom-client registry is this server's own). */
-  readonly metrics: ServiceMetrics;
-  stats(): LimiterStats;
-}
-
-export type ShituServer = FastifyInstance & { shitu: ShituServerState };
+export type { ShituServer, ShituServerState } from './state';
 
 /**
  * The service over a pipeline (or a pipeline still loading: until it resolves,
