@@ -1,7 +1,7 @@
 // Typed errors. Every failure that reaches a user carries a stable `code`;
 // native failures keep the native message.
 
-/** Codes native code raises too (native/errors.h kErrorCodes; test/contracts.test.ts checks the two lists agree). */
+/** Codes native code raises too (native/errors.h kErrorCodes; test/native/contracts.test.ts checks the two lists agree). */
 export const NATIVE_ERROR_CODES = [
   'ERR_IMAGE_DECODE',
   'ERR_IMAGE_MISSING',

@@ -1,4 +1,4 @@
-// Cancellation of a running native job (issue 20 item 3, native half). The JS
+// Cancellation of a running native job (native half). The JS
 // caller passes `cancel`: an Int32Array over a SharedArrayBuffer whose first
 // element it sets non-zero (Atomics.store) to cancel; the job reads it with an
 // atomic load at its stage boundaries and stops there with ERR_ABORTED, so

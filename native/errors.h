@@ -35,7 +35,7 @@ inline constexpr const char* kErrDraw = "ERR_DRAW";
 inline constexpr const char* kErrAborted = "ERR_ABORTED";  // a job cancelled through its `cancel` flag (cancel.h)
 inline constexpr const char* kErrInternal = "ERR_INTERNAL";
 
-// Every code above, for contracts() (js_contracts.cc): test/contracts.test.ts
+// Every code above, for contracts() (js_contracts.cc): test/native/contracts.test.ts
 // checks that lib/errors.ts lists the same native codes.
 inline constexpr const char* kErrorCodes[] = {
     kErrImageDecode, kErrImageMissing, kErrImageFormat, kErrImageTooLarge, kErrOutOfMemory, kErrModelLoad,

@@ -1,5 +1,5 @@
-// Dynamic batching of the feature model across concurrent recognitions
-// (issue 15 item 3), as an inference server's dynamic batcher (NVIDIA Triton's)
+// Dynamic batching of the feature model across concurrent recognitions,
+// as an inference server's dynamic batcher (NVIDIA Triton's)
 // does, but without a scheduler thread: the recognitions themselves run the
 // batches. Each recognition pre-processes its own crops on its own worker
 // thread and queues them; the first one to find no batch forming becomes the

@@ -1,4 +1,4 @@
-// contracts(): the lists native code defines, so that test/contracts.test.ts can
+// contracts(): the lists native code defines, so that test/native/contracts.test.ts can
 // compare them with their TypeScript twins and drift fails CI:
 //   {errorCodes, indexTypes, imageFormats, defaultImageFormats, stageNames}
 //   errorCodes: errors.h; indexTypes: the named types of vector_index.h;

@@ -1,4 +1,4 @@
-// The addon's own worker threads (issue 20 item 1). Every async binding
+// The addon's own worker threads. Every async binding
 // (recognize, detect, embed, decode/probe, draw, model load, index
 // build/add/remove/search/save/load...) runs its heavy work here, through
 // PromiseWorker::Queue (js_common.h), never on libuv's thread pool: that pool

@@ -49,7 +49,7 @@ export function serveBatching(o: Pick<ServeOptions, 'batchMax' | 'batchWaitMs'>)
   return { ...(o.batchMax !== undefined && { maxBatch: o.batchMax }), ...(o.batchWaitMs !== undefined && { maxWaitMs: o.batchWaitMs }) };
 }
 
-/** Exit statuses of `shitu serve` after a signal: drained in time, or not (see README "Observing the service"). */
+/** Exit statuses of `shitu serve` after a signal: drained in time, or not (see docs/service.md "Readiness and shutdown"). */
 export const EXIT_DRAINED = 0;
 export const EXIT_DRAIN_TIMEOUT = 1;
 /** A second signal exits at once, with the shell's status for death by that signal (128 + its number). */

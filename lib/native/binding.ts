@@ -291,7 +291,7 @@ export interface NativeWorkerPoolStats {
   maxWorkers: number;
 }
 
-/** The addon's own lists (js_contracts.cc), compared with the TS ones by test/contracts.test.ts. */
+/** The addon's own lists (js_contracts.cc), compared with the TS ones by test/native/contracts.test.ts. */
 export interface NativeContracts {
   errorCodes: string[];
   indexTypes: string[];

@@ -1,5 +1,5 @@
 // The stages every native detect, embed and recognize times, in the order it
-// reports them (native/stage_times.h ForEachStage; test/contracts.test.ts
+// reports them (native/stage_times.h ForEachStage; test/native/contracts.test.ts
 // checks the two agree). The one list: the addon's typings (binding.ts),
 // StageTimings (lib/pipeline/result.ts) and the Server-Timing header
 // (lib/server/timing.ts) follow it. Its own file so that the typings and the

@@ -3,7 +3,7 @@
 // boxes the web page lays over a photo (web/recognise.ts), so one product has
 // one colour in both. Plain data and arithmetic, no Node.js imports: the page's
 // bundle includes this file. native/draw.cc holds the same palette for the
-// pixels; test/draw.test.ts checks the two agree pixel by pixel.
+// pixels; test/native/draw.test.ts checks the two agree pixel by pixel.
 
 /** RGB, in palette order (Sasha Trubetskoy's 20 distinct colours, then fillers). */
 export const LABEL_PALETTE: readonly (readonly [number, number, number])[] = [

@@ -1,7 +1,7 @@
 // The index types and metrics a gallery index can have, and the defaults of
 // each entry point: plain data, no Node.js imports, so the web page's bundle
 // reads the same lists the library validates against (web/contract.ts) and
-// test/contracts.test.ts can hold them against the native type table.
+// test/native/contracts.test.ts can hold them against the native type table.
 /**
  * The reference's three types, plus two compressed ones for large galleries
  * (bytes per 512-d vector, ids included: README "Compressed index types"):

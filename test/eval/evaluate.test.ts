@@ -1,4 +1,4 @@
-// Gallery evaluation (issue 24): metrics by hand, the threshold sweep, a tiny
+// Gallery evaluation: metrics by hand, the threshold sweep, a tiny
 // gallery whose outcome is fixed by construction, leave-one-out, cancellation.
 import t, { Test } from 'tap';
 import * as fs from 'node:fs';

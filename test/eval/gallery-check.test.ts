@@ -1,4 +1,4 @@
-// Gallery health (issue 24): a deliberately mislabelled picture, a duplicated
+// Gallery health: a deliberately mislabelled picture, a duplicated
 // entry and a picture without a main body are found; the report is written
 // with the pairs drawn side by side.
 import t from 'tap';

@@ -72,7 +72,7 @@ export const CASES = {
   l2Own: own('drinks', 0, { metric: 'L2', id: 'drinks (L2): mosilian.jpeg finds itself' }),
   /**
    * worker_threads (test/consumer/workers.cjs recognises the first six shared photos). Not
-   * 100.jpeg, the first: its first box is issue 19's near-tie (安慕希 / 莫斯利安 0.001 apart).
+   * 100.jpeg, the first: its first box is a known near-tie (安慕希 / 莫斯利安 0.001 apart).
    */
   workersNongfu: { id: 'quick start: drink_test_images/nongfu_spring.jpeg', gallery: 'quickStart', image: 'drink_test_images/nongfu_spring.jpeg', expected: '农夫山泉' },
   /** A JPEG large enough to be decoded at 1/2 (900x1200). Not the anmuxi query: reduced, youjia and anmuxi are 0.01 apart. */

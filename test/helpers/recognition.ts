@@ -1,8 +1,8 @@
 // Assertions on recognised labels that hold on any x86-64 CPU. The stand-in
 // features (MobileNetV2 int8) put some gallery entries within thousandths of
 // each other; int8 kernels with or without VNNI, OpenCV's SIMD paths and the
-// intra-op thread count move such near-ties from one CPU to the next (issue 19:
-// drink_test_images/100.jpeg's first box, 安慕希 0.6653 against 莫斯利安 0.6642 on
+// intra-op thread count move such near-ties from one CPU to the next
+// (drink_test_images/100.jpeg's first box, 安慕希 0.6653 against 莫斯利安 0.6642 on
 // an AMD EPYC, the other way round here). So:
 //  - a top-1 label is asserted only where it leads the runner-up (the best other
 //    label) by more than TIE_MARGIN; inside it, the expected label must be among

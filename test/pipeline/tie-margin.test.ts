@@ -1,4 +1,4 @@
-// Guards the guard (issue 19): every recognised label the suite expects
+// Guards the guard: every recognised label the suite expects
 // (test/helpers/recognition-cases.ts, the table the tests take their cases from)
 // must win on this machine by more than the tie margin — over the runner-up
 // label, over the recognition threshold the test uses, and its box must stand
@@ -79,7 +79,7 @@ t.test('every expected label of the suite wins by more than the tie margin here'
 });
 
 t.test('the guard flags near-ties', async (t) => {
-  // Boxes with scores set here, not recognised: a real near-tie (issue 19's
+  // Boxes with scores set here, not recognised: a real near-tie (the first box of
   // drink_test_images/100.jpeg, 安慕希 / 莫斯利安 about 0.001 apart on one CPU)
   // is itself CPU-dependent — on another CPU its two boxes, 0.003 apart in
   // detection score, swap places and the first box is a different drink.

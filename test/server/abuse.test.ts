@@ -1,4 +1,4 @@
-// Hostile clients against a server this file starts (issue 23 item 10): the
+// Hostile clients against a server this file starts: the
 // attacks of the issue (sockets dribbling headers, nested-array and largest
 // bodies, URL floods, DNS-rebinding Host, IPv4-compatible IPv6 URLs) and
 // malformed HTTP over raw sockets (smuggling-shaped Content-Length and

@@ -1,4 +1,4 @@
-// No internals in errors (issue 23 item 7): the service's typical failures,
+// No internals in errors: the service's typical failures,
 // driven for real (a corrupt index on disk, an unreachable PostgreSQL store, a
 // database that fails a statement, a pipeline that cannot load, bad keys, bad
 // images, bad bodies), and every error body scanned for absolute file paths,

@@ -1,4 +1,4 @@
-// One label rule for both stores (issue 23 item 8): a label with U+0000 or an
+// One label rule for both stores: a label with U+0000 or an
 // unpaired UTF-16 surrogate is refused by the request schema (422, the same
 // message on the file store and on PostgreSQL) before anything is written, and
 // by the stores themselves for library callers (ERR_INPUT, nothing written);

@@ -1,4 +1,4 @@
-// POST /shitu-eval (issue 24): the evaluation and the gallery check over HTTP,
+// POST /shitu-eval: the evaluation and the gallery check over HTTP,
 // on a real server on 127.0.0.1: write scope, an index of the store or
 // pictures sent along, bad bodies answered with the field named.
 import t, { Test } from 'tap';

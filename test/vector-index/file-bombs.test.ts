@@ -1,4 +1,4 @@
-// The single-field corruptions of issue 14 that crashed, hung or exhausted
+// The single-field corruptions that once crashed, hung or exhausted
 // memory in FAISS's own reader, generated here: each is ERR_INDEX_CORRUPT from
 // the structural check (native/faiss_file_check.cc), before FAISS sees it.
 // Plus the pickle and YAML bombs: bounded, coded.

@@ -1,4 +1,4 @@
-// Fuzz campaign over index files (issue 14): thousands of structured mutations
+// Fuzz campaign over index files: thousands of structured mutations
 // of vector.index, id_map.yaml and id_map.pkl, in the layouts of this package,
 // PaddleX and PaddleClas, each loaded, searched, changed and saved in child
 // processes that handle a batch each, so that a crash or a hang is a failure

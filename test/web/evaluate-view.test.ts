@@ -1,4 +1,4 @@
-// The web page's Evaluate view (issue 24) in Debian's Chromium through
+// The web page's Evaluate view in Debian's Chromium through
 // playwright-core, as test/web/page.test.ts drives the other views: a gallery
 // folder and a query folder picked, the figures the service answered shown,
 // the threshold chart drawn, the conflicting pairs listed with thumbnails

@@ -3,7 +3,7 @@
 // checked on the raw bytes as they arrive (json-shape.ts), and a body over
 // offloadBytes is parsed on a worker thread (json-worker.ts), so that no body
 // holds the event loop: /health and other clients stay answered while the
-// largest accepted body is parsed (bench/body-parse.ts).
+// largest accepted body is parsed (bench/service/body-parse.ts).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import sjson from 'secure-json-parse';

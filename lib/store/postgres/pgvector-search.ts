@@ -54,7 +54,7 @@ export async function createAnnIndex(c: SqlClient, key: string, dim: number, ind
   const build = { text: `CREATE INDEX IF NOT EXISTS ${ident(key)} ON shitu_vector USING ${method} WHERE index_key = '${key}'`, query_timeout: INDEX_BUILD_TIMEOUT_MS };
   await c.query(build);
   // Fresh statistics, or the planner may scan the table instead (measured in
-  // bench/pgstore.ts, 200 000 rows of two galleries: exact results at 55-67 ms
+  // bench/service/pgstore.ts, 200 000 rows of two galleries: exact results at 55-67 ms
   // per query without them, 2-3 ms through the HNSW index with them).
   await c.query({ text: 'ANALYZE shitu_vector', query_timeout: INDEX_BUILD_TIMEOUT_MS });
 }

@@ -15,7 +15,7 @@
  * What the store's helpers need of a connection; pg's Client and PoolClient
  * satisfy it. Declared here instead of imported from pg so that the published
  * .d.ts files do not need @types/pg (a devDependency) in a user's project
- * (test/consumer-types.test.ts).
+ * (test/packaging/consumer-types.test.ts).
  */
 export interface SqlClient {
   /** R: the row shape the caller's SQL selects (pg does not check it either). */
