@@ -21,6 +21,7 @@ import { acquireFileLock, HeldLock, removeDeadLocks } from './file/file-lock';
 import { Generation, GENERATION_FILE, nextGeneration, readGeneration, savedState, stampAfter } from './file/generation';
 import { FileIdempotencyKeys } from './idempotency/file-keys';
 import type { IdempotencyKeys, IdempotentWrite } from './idempotency/keys';
+import { LruMap } from '../util/lru-map';
 
 /** An index as loaded: the saved state it reflects (see savedState) and its generation. */
 interface Loaded {
@@ -34,16 +35,15 @@ const LOAD_TRIES = 5;
 
 export class FileIndexStore implements IndexStore {
   readonly dir: string;
-  private readonly maxCached: number;
   /** Loaded (or loading) indexes, least recently used first. */
-  private readonly cache = new Map<string, Promise<Loaded>>();
+  private readonly cache: LruMap<string, Promise<Loaded>>;
   private readonly chains = new Map<string, Promise<unknown>>();
   private idempotencyKeys?: FileIdempotencyKeys;
   private tidied?: Promise<void>;
 
   constructor(dir: string, maxCached = 32) {
     this.dir = path.resolve(dir);
-    this.maxCached = Math.max(1, maxCached);
+    this.cache = new LruMap(Math.max(1, maxCached));
   }
 
   get location(): string { return this.dir; }
@@ -65,15 +65,13 @@ export class FileIndexStore implements IndexStore {
    * the in-memory copy is the newer one and is served as it is.
    */
   private async loaded(k: string, writing = false): Promise<Loaded> {
-    const p = this.cache.get(k);
+    const p = this.cache.get(k); // and now the most recently used
     if (p) {
-      this.cache.delete(k); // refresh its LRU position
-      this.cache.set(k, p);
       if (this.chains.has(k) && !writing) return p;
       const l = await p;
       // A writer, under the index's lock, also compares the generation: identical-looking files cannot fool it.
       if ((await savedState(path.join(this.dir, k))) === l.state && (!writing || (await readGeneration(path.join(this.dir, k))).generation === l.generation.generation)) return l;
-      if (this.cache.get(k) !== p) return this.cache.get(k) ?? this.load(k);
+      if (this.cache.peek(k) !== p) return this.cache.peek(k) ?? this.load(k);
     }
     return this.load(k);
   }
@@ -99,7 +97,7 @@ export class FileIndexStore implements IndexStore {
     })();
     this.remember(k, p);
     p.catch(() => {
-      if (this.cache.get(k) === p) this.cache.delete(k);
+      if (this.cache.peek(k) === p) this.cache.delete(k);
     });
     return p;
   }
@@ -179,7 +177,7 @@ export class FileIndexStore implements IndexStore {
         return r;
       } catch (e) {
         const unchanged = (e as { keepCache?: boolean }).keepCache || (e instanceof ShituError && e.code === 'ERR_INDEX_ID');
-        if (!unchanged && this.cache.get(k) !== undefined) this.cache.delete(k);
+        if (!unchanged && this.cache.has(k)) this.cache.delete(k);
         throw e;
       }
     }));
@@ -274,12 +272,7 @@ export class FileIndexStore implements IndexStore {
   }
 
   private remember(k: string, p: Promise<Loaded>) {
-    this.cache.set(k, p);
-    while (this.cache.size > this.maxCached) {
-      // Evict the least recently used index that has no write in progress.
-      const victim = [...this.cache.keys()].find((key) => key !== k && !this.chains.has(key));
-      if (!victim) break;
-      this.cache.delete(victim);
-    }
+    // An index with a write in progress is never evicted.
+    this.cache.set(k, p, (key) => this.chains.has(key));
   }
 }

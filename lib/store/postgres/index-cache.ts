@@ -11,6 +11,7 @@ import { native } from '../../native/loader';
 import { noIndex, LoadedIndex } from '../index-store';
 import type { PgPool } from './pool';
 import { parseVector } from './pgvector-search';
+import { LruMap } from '../../util/lru-map';
 
 import type { SearchMode } from './schema';
 
@@ -34,21 +35,23 @@ export interface Cached {
 }
 
 export class IndexCache {
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache: LruMap<string, Cached>;
   private readonly loading = new Map<string, Promise<Cached>>();
   /** Per cached index: the newest version notified and not yet applied, and since when one has been waiting. */
   private readonly behind = new Map<string, { version: number; since: number }>();
 
-  constructor(private readonly db: PgPool, private readonly maxCached: number) {}
+  constructor(private readonly db: PgPool, maxCached: number) {
+    this.cache = new LruMap(Math.max(1, maxCached));
+  }
 
   /** The cached entry of `k`, if any (no load, no LRU change). */
   peek(k: string): Cached | undefined {
-    return this.cache.get(k);
+    return this.cache.peek(k);
   }
 
   /** A change committed at `version` (NOTIFY): replayed onto the copy, if this replica holds one that is older. */
   notified(k: string, version: number): void {
-    const entry = this.cache.get(k);
+    const entry = this.cache.peek(k);
     if (entry && entry.version < version) {
       const was = this.behind.get(k);
       this.behind.set(k, { version: Math.max(version, was?.version ?? 0), since: was?.since ?? Date.now() });
@@ -59,7 +62,7 @@ export class IndexCache {
   /** Forgets the notified change of `k` once its cached copy (if still cached) has applied it. */
   private caughtUp(k: string): void {
     const b = this.behind.get(k);
-    const entry = this.cache.get(k);
+    const entry = this.cache.peek(k);
     if (b && (!entry || entry.version >= b.version)) this.behind.delete(k);
   }
 
@@ -90,7 +93,7 @@ export class IndexCache {
     const r = await this.db.pool.query('SELECT key::text AS key, version FROM shitu_index WHERE key = ANY($1::uuid[])', [keys]);
     const versions = new Map<string, number>(r.rows.map((row: { key: string; version: string }) => [row.key, Number(row.version)]));
     await Promise.all(keys.map(async (k) => {
-      const entry = this.cache.get(k);
+      const entry = this.cache.peek(k);
       if (!entry) return;
       if (!versions.has(k)) { this.cache.delete(k); return; }
       if (entry.version < versions.get(k)!) await this.replay(k);
@@ -99,10 +102,10 @@ export class IndexCache {
 
   /** Brings one cached index up to the database's latest committed version. */
   replay(k: string): Promise<void> {
-    const entry = this.cache.get(k);
+    const entry = this.cache.peek(k);
     if (!entry) return Promise.resolve();
     const run = async () => {
-      if (this.cache.get(k) !== entry) return;
+      if (this.cache.peek(k) !== entry) return;
       const changes = await this.db.pool.query(
         'SELECT version, op, ids::text[] AS ids FROM shitu_change WHERE index_key = $1 AND version > $2 ORDER BY version', [k, entry.version]);
       for (const ch of changes.rows as Array<{ version: string; op: 'add' | 'remove'; ids: string[] }>) {
@@ -125,7 +128,7 @@ export class IndexCache {
     entry.sync = p.catch((e) => {
       this.db.lastError = e;
       // A failed replay leaves the copy in an unknown state: reload on next use.
-      if (this.cache.get(k) === entry) this.cache.delete(k);
+      if (this.cache.peek(k) === entry) this.cache.delete(k);
     });
     return p;
   }
@@ -177,12 +180,8 @@ export class IndexCache {
 
   /** The entry of a checked key: cached (LRU refreshed), or loaded once for all callers, then caught up. */
   async entry(k: string): Promise<Cached> {
-    const hit = this.cache.get(k);
-    if (hit) {
-      this.cache.delete(k); // refresh its LRU position
-      this.cache.set(k, hit);
-      return hit;
-    }
+    const hit = this.cache.get(k); // and now the most recently used
+    if (hit) return hit;
     let p = this.loading.get(k);
     if (!p) {
       p = this.loadWhole(k).then((loaded) => {
@@ -201,11 +200,6 @@ export class IndexCache {
 
   remember(k: string, entry: Cached): void {
     this.cache.set(k, entry);
-    while (this.cache.size > this.maxCached) {
-      const victim = this.cache.keys().next().value as string;
-      if (victim === k) break;
-      this.cache.delete(victim);
-    }
   }
 }
 
