@@ -24,7 +24,7 @@ pkgdir=node_modules/shitu-node
 if grep -q EBADENGINE /tmp/install.log; then echo "the install warned of an engine mismatch"; exit 1; fi
 if [ -e "$pkgdir/build" ]; then echo "install compiled something ($pkgdir/build exists)"; exit 1; fi
 
-cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /app/   # 'shitu-node' resolves from the app
+cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /check/throughput.cjs /app/   # 'shitu-node' resolves from the app
 step "require:"; node /app/smoke.cjs "$images"
 step "import:"; node /app/smoke.mjs "$images"
 
@@ -50,7 +50,7 @@ node /app/workers.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/
 head -c 300 /check/workers.json; echo
 
 step "throughput ($plat${SHITU_EMULATION:+, EMULATED by $SHITU_EMULATION}):"
-node /check/throughput.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" 10
+node /app/throughput.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" 10
 
 step "ldd closure of $pkgdir/prebuilds/$plat:"
 bash /check/check-closure.sh "$pkgdir/prebuilds/$plat"
