@@ -101,13 +101,11 @@ echo "[chroot] packed: $(basename "$tgz") $(du -k "$tgz" | cut -f1) KiB"
 emulation=""
 [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && emulation="qemu-user $(qemu-aarch64-static --version | head -1 | awk '{print $3}')"
 set +e
-SHITU_EMULATION=$emulation CHROOT_ARCH=$arch unshare -m bash -c '
+SHITU_EMULATION=$emulation unshare -m bash -c '
   set -e
   mount --make-rprivate /
   mount -t proc proc "$1/proc"
   mount --rbind /dev "$1/dev"
-  # arm64: ONNX Runtime reads the CPU list from sysfs there (x86-64 asks cpuid).
-  [ "$CHROOT_ARCH" = arm64 ] && mount -t sysfs -o ro sysfs "$1/sys"
   chroot "$1" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt SHITU_SHARED_DIR=/shared npm_config_update_notifier=false \
     SHITU_EMULATION="$SHITU_EMULATION" \
