@@ -10,7 +10,8 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
-const LIB = '/usr/lib/x86_64-linux-gnu';
+// Debian's multiarch library directory of this CPU.
+const LIB = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 function onPath(cmd) {
@@ -48,6 +49,9 @@ function missingPrerequisites() {
   let ortProblem = null;
   if (ortDir) {
     if (!fs.existsSync(path.join(ortDir, 'include', 'onnxruntime_cxx_api.h'))) ortProblem = `ONNXRUNTIME_DIR=${ortDir} has no include/onnxruntime_cxx_api.h`;
+  } else if (process.arch === 'arm64') {
+    // The asus4 package (headers and the x64 library) carries no Linux arm64 library.
+    ortProblem = 'ONNXRUNTIME_DIR (on linux-arm64, an ONNX Runtime release for aarch64: include/ + lib/)';
   } else if (!resolvable('com.github.asus4.onnxruntime')) {
     npm.push('com.github.asus4.onnxruntime');
   }

@@ -15,8 +15,10 @@ import { ShituError } from '../errors';
 import { packageRoot } from '../util/package-root';
 import type { Binding } from './binding';
 
-/** The platform this prebuild directory name describes (only linux-x64, glibc, is built). */
+/** The platform this prebuild directory name describes. */
 export const PREBUILD_PLATFORM = `${process.platform}-${process.arch}`;
+/** The CPUs a Linux (glibc) prebuild is shipped for (scripts/prebuild.sh --arch; package.json "cpu"). */
+export const PREBUILT_ARCHES: readonly string[] = ['x64', 'arm64'];
 
 /** Where the addon may be, in the order tried. */
 export function addonCandidates(): string[] {
@@ -36,7 +38,7 @@ function isGlibc(): boolean {
 
 function missingError(tried: { path: string; error: string }[]): ShituError {
   const lines = tried.map((t) => `  - ${t.path}: ${t.error}`);
-  const supported = process.platform === 'linux' && process.arch === 'x64' && isGlibc();
+  const supported = process.platform === 'linux' && PREBUILT_ARCHES.includes(process.arch) && isGlibc();
   const help = supported
     ? [
         'Possible solutions:',
@@ -44,7 +46,7 @@ function missingError(tried: { path: string; error: string }[]): ShituError {
         '- Build it from source: npm install shitu-node --build-from-source (its install script names any missing system package)',
       ]
     : [
-        `No prebuilt binary exists for ${PREBUILD_PLATFORM}${process.platform === 'linux' && !isGlibc() ? ' (musl)' : ''}; only linux-x64 with glibc is prebuilt.`,
+        `No prebuilt binary exists for ${PREBUILD_PLATFORM}${process.platform === 'linux' && !isGlibc() ? ' (musl)' : ''}; only ${PREBUILT_ARCHES.map((a) => `linux-${a}`).join(' and ')} with glibc are prebuilt.`,
         'Possible solutions:',
         '- Build it from source: npm install shitu-node --build-from-source (needs cmake, a C++17 compiler, OpenCV, FAISS, FreeType and ONNX Runtime)',
       ];

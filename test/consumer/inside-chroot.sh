@@ -6,6 +6,7 @@ set -euo pipefail
 tgz=$1
 shift
 images=/shared/data/images
+plat=$(node -p 'process.platform + "-" + process.arch')
 step() { echo "[chroot] $*"; }
 
 step "bare system: $(. /etc/os-release; echo "$PRETTY_NAME"), glibc $(ldd --version | head -1 | awk '{print $NF}')," \
@@ -23,7 +24,7 @@ pkgdir=node_modules/shitu-node
 if grep -q EBADENGINE /tmp/install.log; then echo "the install warned of an engine mismatch"; exit 1; fi
 if [ -e "$pkgdir/build" ]; then echo "install compiled something ($pkgdir/build exists)"; exit 1; fi
 
-cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /app/   # 'shitu-node' resolves from the app
+cp /check/smoke.cjs /check/smoke.mjs /check/workers.cjs /check/throughput.cjs /app/   # 'shitu-node' resolves from the app
 step "require:"; node /app/smoke.cjs "$images"
 step "import:"; node /app/smoke.mjs "$images"
 
@@ -44,12 +45,16 @@ grep -q '"labels"' /tmp/predict.json || { echo "shitu predict printed no labels"
 ls /tmp/out/100_res.jpeg >/dev/null
 
 step "worker_threads:"
-node /app/workers.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" >/tmp/workers.json
-head -c 300 /tmp/workers.json; echo
+# Kept in /check: the arm64 run's boxes are compared with x64's outside the chroot.
+node /app/workers.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" >/check/workers.json
+head -c 300 /check/workers.json; echo
 
-step "ldd closure of $pkgdir/prebuilds/linux-x64:"
-bash /check/check-closure.sh "$pkgdir/prebuilds/linux-x64"
-step "shipped: $(cd "$pkgdir/prebuilds/linux-x64" && ls -s --block-size=K | tr '\n' ' ')"
+step "throughput ($plat${SHITU_EMULATION:+, EMULATED by $SHITU_EMULATION}):"
+node /app/throughput.cjs "$pkgdir/models/standin.yaml" "$images" "$pkgdir/examples/gallery_labels.txt" 10
+
+step "ldd closure of $pkgdir/prebuilds/$plat:"
+bash /check/check-closure.sh "$pkgdir/prebuilds/$plat"
+step "shipped: $(cd "$pkgdir/prebuilds/$plat" && ls -s --block-size=K | tr '\n' ' ')"
 
 step "from source, prerequisites missing:"
 mkdir -p /app2 && cd /app2 && npm init -y >/dev/null

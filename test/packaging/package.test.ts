@@ -43,7 +43,7 @@ t.test('the tarball: publint --strict, a files whitelist without tests, benchmar
     (f.startsWith('scripts/') && !['scripts/install.js', 'scripts/build-from-source.js'].includes(f)));
   t.same(unwanted, [], 'no tests, benchmarks, CI, build outputs or set-up scripts');
   const pkg = require(path.join(root, 'package.json'));
-  t.same([pkg.os, pkg.cpu, pkg.libc], [['linux'], ['x64'], ['glibc']]);
+  t.same([pkg.os, pkg.cpu, pkg.libc], [['linux'], ['x64', 'arm64'], ['glibc']]);
   t.equal(pkg.scripts.prepack, 'npm run build:ts');
   for (const d of ['cmake-js', 'node-addon-api', 'com.github.asus4.onnxruntime']) {
     t.notOk(pkg.dependencies[d], `${d} is not a runtime dependency`);
