@@ -32,7 +32,10 @@ root=$(pwd)
 arch=x64
 if [ "${1:-}" = --arch ]; then arch=$2; shift 2; fi
 case "$arch" in x64|arm64) ;; *) echo "chroot-install-test: --arch must be x64 or arm64" >&2; exit 2 ;; esac
-tgz=$(readlink -f "$1")
+# --base-only: only make sure the cached bare system exists (CI bootstraps it
+# in the background while the suite runs), then stop.
+base_only=false
+if [ "${1:-}" = --base-only ]; then base_only=true; else tgz=$(readlink -f "$1"); fi
 [ "$(id -u)" = 0 ] || { echo "chroot-install-test: run as root" >&2; exit 1; }
 need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
@@ -64,6 +67,7 @@ if [ ! -f "$base" ]; then
   tar -C "$boot" -cf "$base.tmp" . && mv "$base.tmp" "$base"
   rm -rf "$boot"
 fi
+$base_only && exit 0
 
 sys=$(mktemp -d /tmp/shitu-chroot.XXXXXX)
 mounted_under() { awk -v p="$sys/" 'index($2, p) == 1 {print $2}' /proc/self/mounts; }
