@@ -17,6 +17,7 @@ import { CancelOptions, Cancellation, validateCancelOptions } from './cancel';
 import { DEFAULT_INDEX_SHAPE, IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../vector-index/index-data';
 import { IndexSearcher, isIndexSearcher, passesThreshold } from '../vector-index/searcher';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel, SessionOptions } from '../models/resolve';
+import { featureModelFor } from '../models/quantized';
 import type { NativeRecognizedBox } from '../native/binding';
 import { native } from '../native/loader';
 import { BoxJson, RecognitionResult, StageTimings } from './result';
@@ -96,6 +97,13 @@ export interface CreatePipelineOptions {
    * false loads the files as they are (only the weights-as-inputs strip is kept).
    */
   optimizeGraph?: boolean;
+  /**
+   * Load the feature model's INT8 copy (`shitu models quantize` writes it to
+   * `<model_dir>-int8`; a named model's: `$SHITU_MODEL_HOME/<name>-int8`) instead
+   * of the FP32 model; a missing copy is ERR_MODEL_NOT_FOUND. Not given: on CPU,
+   * `useHpip: true` takes the copy when it exists and FP32 otherwise. Default false.
+   */
+  quantized?: boolean;
 }
 
 export interface BatchingOptions {
@@ -116,6 +124,8 @@ export interface PipelineSettings {
   reducedDecode: boolean;
   /** Dynamic batching, or null when off. */
   batching: { maxBatch: number; maxWaitMs: number } | null;
+  /** Whether the feature model is its INT8 copy (CreatePipelineOptions.quantized). */
+  quantized: boolean;
 }
 
 /** A value in an error message: numbers as JS prints them (NaN, Infinity), the rest as JSON. */
@@ -679,6 +689,7 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   const device = o.device ?? 'cpu';
   if (o.optimizeGraph !== undefined && typeof o.optimizeGraph !== 'boolean') throw new TypeError(`optimizeGraph must be a boolean, got ${JSON.stringify(o.optimizeGraph)}`);
   const optimizeGraph = o.optimizeGraph ?? true;
+  if (o.quantized !== undefined && typeof o.quantized !== 'boolean') throw new TypeError(`quantized must be a boolean, got ${JSON.stringify(o.quantized)}`);
   if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
   if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
   for (const k of ['threads', 'concurrency'] as const)
@@ -708,12 +719,12 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   debug('creating pipeline %s: device %s, concurrency %d, %d thread(s) per run (%s pool)', pipeline, session.device, concurrency, threads, threadPool);
   const loadStart = performance.now();
   const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
-  const rec = resolveModel({ modelName: config.SubModules.Recognition.model_name, modelDir: config.SubModules.Recognition.model_dir, task: 'feature' });
+  const { model: rec, quantized } = featureModelFor({ modelName: config.SubModules.Recognition.model_name, modelDir: config.SubModules.Recognition.model_dir, task: 'feature' }, { quantized: o.quantized, useHpip: o.useHpip, device });
   const [detector, extractor] = await Promise.all([
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, maxQueue, closeTimeoutMs, reducedDecode: o.reducedDecode ?? false, batching }, limits);
+  const p = new Pipeline(config, detector, extractor, { threads, threadPool, concurrency, maxQueue, closeTimeoutMs, reducedDecode: o.reducedDecode ?? false, batching, quantized }, limits);
   // A thread of the addon's own pool (native/worker_pool.h) for each recognition
   // this pipeline runs at once; the addon caps it (workerPoolStats().maxWorkers).
   // An addon built before the pool (SHITU_ADDON_PATH at an older build) has none.
