@@ -40,6 +40,19 @@ export const JS_ONLY_ERROR_CODES = [
   'ERR_BUSY',
   'ERR_NATIVE_MISSING',
   'ERR_QUANTIZE_ACCURACY',
+  // The service's own refusals (lib/server/): what a request asked for, not what the library failed at.
+  'ERR_VALIDATION',
+  'ERR_UNAUTHORIZED',
+  'ERR_FORBIDDEN',
+  'ERR_INDEX_NOT_FOUND',
+  'ERR_NOT_READY',
+  'ERR_BODY_TOO_LARGE',
+  'ERR_BODY_INVALID',
+  'ERR_BODY_PARSER',
+  'ERR_MEDIA_TYPE',
+  'ERR_ROUTE_NOT_FOUND',
+  'ERR_MISDIRECTED',
+  'ERR_RESPONSE_TOO_LARGE',
   'ERR_IDEMPOTENCY_KEY',
   'ERR_IDEMPOTENCY_MISMATCH',
   'ERR_IDEMPOTENCY_IN_FLIGHT',
@@ -51,7 +64,7 @@ export type ShituErrorCode = (typeof ERROR_CODES)[number];
 
 export class ShituError extends Error {
   readonly code: ShituErrorCode;
-  /** Extra facts, e.g. every failing image of a gallery. */
+  /** Extra facts, e.g. every failing image of a gallery, or the request field a refusal is about ({field}). */
   readonly details?: unknown;
   constructor(code: ShituErrorCode, message: string, options?: { cause?: unknown; details?: unknown }) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
@@ -59,6 +72,41 @@ export class ShituError extends Error {
     this.code = code;
     if (options?.details !== undefined) this.details = options.details;
   }
+
+  /**
+   * An error about one field of a request (e.g. `imageLabelPairs[3].image`):
+   * the field travels in `details.field`, and this is the one place that puts
+   * it in front of the message.
+   */
+  static atField(code: ShituErrorCode, field: string, text: string, options?: { cause?: unknown }): ShituError {
+    return new ShituError(code, fieldText(field, text), { ...options, details: { field } });
+  }
+}
+
+/** How a message names the request field it is about. */
+export const fieldText = (field: string, text: string): string => `${field}: ${text}`;
+
+/** The field a ShituError.atField error is about. */
+export function fieldOf(e: unknown): string | undefined {
+  const d = e instanceof ShituError ? (e.details as { field?: unknown } | undefined) : undefined;
+  return typeof d?.field === 'string' ? d.field : undefined;
+}
+
+/** What native calls recognize's image (its fourth argument, native/js_recognize.cc). */
+export const RECOGNIZE_IMAGE_LABEL = 'argument 3';
+
+/**
+ * A native image error's message without native's name for the image: native
+ * (native/image_decode.cc) writes "image <label> ..." or "cannot decode image
+ * <label>: ...", with `label` the name the addon gave the argument ("#3" for a
+ * gallery batch's fourth picture, "argument 3" for recognize's image). Callers
+ * that name the image themselves (by request field or gallery position) drop
+ * it: the exact label is removed, nothing is guessed.
+ */
+export function withoutImageLabel(message: string, label: string): string {
+  const named = `image ${label}`;
+  const at = message.indexOf(named);
+  return at < 0 ? message : message.slice(0, at + 'image'.length) + message.slice(at + named.length);
 }
 
 /** Turns a native rejection (an Error with `code`) into a ShituError; TypeErrors and RangeErrors pass through. */

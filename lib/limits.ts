@@ -10,7 +10,6 @@ export const DEFAULT_IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'tiff', 'bmp'] as c
 /** Formats OpenCV can decode that must be enabled explicitly (each is attack surface few callers need). */
 export const OPTIONAL_IMAGE_FORMATS = ['jp2', 'pnm', 'pfm', 'hdr', 'sunras', 'exr'] as const;
 export const IMAGE_FORMATS = [...DEFAULT_IMAGE_FORMATS, ...OPTIONAL_IMAGE_FORMATS] as const;
-export type ImageFormat = (typeof IMAGE_FORMATS)[number];
 
 // Index types and metrics are defined once in lib/vector-index/index-data.ts (INDEX_TYPES, METRIC_TYPES).
 

@@ -100,37 +100,27 @@ async function call<T>(method: 'GET' | 'POST', route: string, body?: unknown, si
   return { result: envelope.result as T, timings: parseServerTiming(res.headers.get('server-timing')), roundTripMs: performance.now() - t0 };
 }
 
-export type IdMap = Record<string, string>;
-
-export interface DetectedObject {
-  bbox: [number, number, number, number];
-  recResults: Array<{ label: string; score: number }>;
-  score: number;
-}
-
-// The read routes' and the evaluation's bodies, defined once in lib/ (type-only: erased from the bundle).
+// The service's bodies and answers, defined once in lib/ (type-only: erased from the bundle).
 import type { IndexListEntry, IndexView } from '../lib/server/routes/index-read';
 import type { EvalAnswer } from '../lib/eval/answer';
+import type { AddResult, BuildRequest, BuildResult, EvalRequest, InferRequest, InferResult, RemoveResult } from '../lib/server/schemas';
 export type { EvalAnswer };
 export type { IndexListEntry, IndexView };
 
-export interface ImageLabelPair {
-  image: string;
-  label: string;
-}
+export type IdMap = BuildResult['idMap'];
+export type DetectedObject = InferResult['detectedObjects'][number];
+export type ImageLabelPair = BuildRequest['imageLabelPairs'][number];
 
 export const api = {
   listIndexes: () => call<{ indexes: IndexListEntry[] }>('GET', '/indexes'),
   readIndex: (indexKey: string) => call<IndexView>('GET', `/indexes/${encodeURIComponent(indexKey)}`),
-  build: (imageLabelPairs: ImageLabelPair[], indexType: string, metricType: string) =>
-    call<{ indexKey: string; idMap: IdMap }>('POST', '/shitu-index-build', { imageLabelPairs, indexType, metricType }),
-  add: (indexKey: string, imageLabelPairs: ImageLabelPair[]) => call<{ idMap: IdMap }>('POST', '/shitu-index-add', { indexKey, imageLabelPairs }),
-  remove: (indexKey: string, ids: number[]) => call<{ idMap: IdMap }>('POST', '/shitu-index-remove', { indexKey, ids }),
-  infer: (
-    body: { image: string; indexKey?: string; detThreshold?: number; recThreshold?: number; topk?: number },
-    signal?: AbortSignal,
-  ) => call<{ detectedObjects: DetectedObject[]; image: string | null }>('POST', '/shitu-infer', { ...body, returnImage: false }, signal),
-  evaluate: (body: Record<string, unknown>) => call<EvalAnswer>('POST', '/shitu-eval', body),
+  build: (imageLabelPairs: ImageLabelPair[], indexType: BuildRequest['indexType'], metricType: BuildRequest['metricType']) =>
+    call<BuildResult>('POST', '/shitu-index-build', { imageLabelPairs, indexType, metricType } satisfies BuildRequest),
+  add: (indexKey: string, imageLabelPairs: ImageLabelPair[]) => call<AddResult>('POST', '/shitu-index-add', { indexKey, imageLabelPairs }),
+  remove: (indexKey: string, ids: number[]) => call<RemoveResult>('POST', '/shitu-index-remove', { indexKey, ids }),
+  infer: (body: Omit<InferRequest, 'returnImage'>, signal?: AbortSignal) =>
+    call<InferResult>('POST', '/shitu-infer', { ...body, returnImage: false } satisfies InferRequest, signal),
+  evaluate: (body: EvalRequest) => call<EvalAnswer>('POST', '/shitu-eval', body),
 };
 
 /** A file's content as the service's `image` field (Base64 of the file). */

@@ -4,6 +4,7 @@
 // A bad file costs only itself: the service names its position, the page
 // keeps it in the list with the message and sends the rest again.
 import { api, ApiError, fileToBase64, IdMap, ImageLabelPair } from './api';
+import type { IndexType, MetricType } from '../lib/vector-index/index-types';
 import { byId, el, showMessage } from './dom';
 import { indexKey, onIndexChange, refreshIndexList, setIndexKey } from './index-selection';
 import { readFolder } from './label-file';
@@ -187,8 +188,9 @@ async function sendBatch(items: Pending[]): Promise<Pending[]> {
       const key = indexKey();
       if (key) idMap = (await api.add(key, pairs)).result.idMap;
       else {
-        const type = byId<HTMLSelectElement>('index-type').value;
-        const metric = byId<HTMLSelectElement>('metric-type').value;
+        // The two selects hold INDEX_TYPES and METRIC_TYPES only (contract.ts fills them).
+        const type = byId<HTMLSelectElement>('index-type').value as IndexType;
+        const metric = byId<HTMLSelectElement>('metric-type').value as MetricType;
         const built = (await api.build(pairs, type, metric)).result;
         idMap = built.idMap;
         setIndexKey(built.indexKey);

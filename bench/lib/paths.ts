@@ -2,7 +2,7 @@
 // and the images and gallery every section uses.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { useSharedDir } from '../../lib/util/shared-dir';
+import { useSharedDir } from './shared-dir';
 
 /** The repository root: the first folder up with package.json and the stand-in config (dist/bench/lib/ or bench/lib/). */
 export const ROOT = ((): string => {

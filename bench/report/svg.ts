@@ -1,9 +1,7 @@
 // Hand-written SVG charts (no dependency): grouped bars, stacked bars, lines, scatter.
-const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+import { escapeXml as esc } from '../../lib/util/xml-escape';
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
 
 function niceMax(v: number): number {
   if (!(v > 0)) return 1;

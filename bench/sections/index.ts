@@ -27,13 +27,6 @@ export interface SectionDef {
   run(ctx: SectionContext): Promise<unknown>;
 }
 
-/** A section written by another module that may not be on this branch yet (embedded.ts, eval.ts). */
-function optionalModule(name: string): any | undefined {
-  const f = path.join(__dirname, `${name}.js`);
-  const t = path.join(__dirname, `${name}.ts`);
-  return fs.existsSync(f) || fs.existsSync(t) ? require(path.join(__dirname, name)) : undefined;
-}
-
 export const SECTIONS: readonly SectionDef[] = [
   {
     key: 'memory', quick: false, script: 'memory',
@@ -105,11 +98,7 @@ export const SECTIONS: readonly SectionDef[] = [
     key: 'embedded', quick: false, script: 'embedded',
     title: 'an app embedding the engine: req/s, p99 and its own readFile p99',
     run: async ({ mode }) => {
-      const m = optionalModule('embedded');
-      if (!m?.runEmbedded) {
-        log('embedded: bench/sections/embedded.ts is not on this branch: not measured in this run');
-        return undefined;
-      }
+      const m = require('./embedded') as typeof import('./embedded');
       // "before": an older build of the package (its dist/ with the addon it
       // was built with), named by SHITU_EMBEDDED_BEFORE=DIST_DIR[:ADDON_DIR], run
       // first, in the same machine state; "after": this checkout.
@@ -135,17 +124,7 @@ export const SECTIONS: readonly SectionDef[] = [
   {
     key: 'eval', quick: false, script: 'eval',
     title: '1,000-query evaluation timing',
-    run: async ({ mode }) => {
-      const m = optionalModule('eval');
-      const fn = m?.runEval ?? m?.runEvaluation;
-      if (!fn) {
-        log('eval: bench/sections/eval.ts is not on this branch: not measured in this run');
-        return undefined;
-      }
-      const r = await fn(mode);
-      if (r !== undefined) writeJson('eval.json', r);
-      return r;
-    },
+    run: async () => (require('./eval') as typeof import('./eval')).runEval(),
   },
   {
     key: 'million', quick: false, separate: true, script: 'million',

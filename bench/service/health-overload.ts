@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
 import { createPipeline } from '../../lib/pipeline/pipeline';
 import { createServer } from '../../lib/server/app';
-import { useSharedDir } from '../../lib/util/shared-dir';
+import { useSharedDir } from '../lib/shared-dir';
 import { ROOT } from '../lib/paths';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 20;

@@ -4,41 +4,36 @@
 import * as path from 'node:path';
 import { loadApiKeys } from '../server/auth';
 import { createServer } from '../server/app';
+import type { ServerOptions } from '../server/options';
 import { PIPELINE_LIMITS, SERVICE_LIMITS } from '../limits';
 import { LOG_LEVELS, LogLevel } from './log-levels';
 import { PipelineFlags, pipelineOptionsOf } from './options';
 
-export interface ServeOptions extends Partial<PipelineFlags> {
+/**
+ * `shitu serve`'s flags: createServer's options under the same names where the
+ * flag is the option, plus what only the command has (address, key file,
+ * batching, logging, shutdown).
+ */
+export interface ServeOptions extends Partial<PipelineFlags>,
+  Pick<ServerOptions, 'indexDir' | 'defaultIndexKey' | 'maxConcurrent' | 'maxQueue' | 'bodyLimit' | 'allowedHosts' | 'healthPort' | 'maxConnectionsPerClient'> {
   host?: string;
   port?: number;
-  indexDir?: string;
   /** A postgresql:// URL: replicas share their indexes (else indexDir). */
   indexStore?: string;
-  defaultIndexKey?: string;
-  maxConcurrent?: number;
-  maxQueue?: number;
   /** --request-timeout: createServer's requestDeadlineMs. */
-  requestTimeout?: number;
+  requestTimeout?: ServerOptions['requestDeadlineMs'];
   /** Dynamic batching: crops per feature-model Run across concurrent requests (default 0: off, see bench/REPORT.md §5b; when on, BATCHING.maxBatch.default unless given). */
   batchMax?: number;
   /** Dynamic batching: how long the first request waits for the others' crops (default BATCHING.maxWaitMs.default). */
   batchWaitMs?: number;
-  bodyLimit?: number;
   /** API key file (see server-auth.ts); SHITU_API_KEYS adds keys from the environment. */
   apiKeys?: string;
   limitInputPixels?: number;
   imageFormats?: string[];
   /** CIDRs image URLs may reach although not public. */
   allowFetch?: string[];
-  /** Host header names answered (default: loopback names when bound to loopback, else any). */
-  allowedHosts?: string[];
-  /** A second port answering /health and /ready only. */
-  healthPort?: number;
-  maxConnectionsPerClient?: number;
-  /** --idempotency-ttl: how long answers of writes with an Idempotency-Key are kept (ms; createServer's idempotencyTtlMs). */
-  idempotencyTtl?: number;
-  /** Accepted for compatibility: requests are logged at --log-level (info by default). */
-  log?: boolean;
+  /** --idempotency-ttl: createServer's idempotencyTtlMs (how long answers of writes with an Idempotency-Key are kept). */
+  idempotencyTtl?: ServerOptions['idempotencyTtlMs'];
   /** --log-level: pino's level for the request and lifecycle lines (default info). */
   logLevel?: LogLevel;
   /** --shutdown-timeout: how long the drain after SIGTERM/SIGINT may take, in ms (default SERVICE_LIMITS.shutdownTimeoutMs). */

@@ -12,9 +12,9 @@
 // An image where no main body was found is still answered (its whole picture
 // is one box, as recognition does) and counted in noMainBody.
 import * as path from 'node:path';
-import { ShituError } from '../errors';
+import { RECOGNIZE_IMAGE_LABEL, ShituError, withoutImageLabel } from '../errors';
 import { throwIfCancelled } from './cancel';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { PipelineCore } from '../pipeline/core';
 import { IndexData, MetricType, SearchHit } from '../vector-index/index-data';
 import { EVAL } from '../limits';
 import { EmbedCache, readImage } from './embed-cache';
@@ -164,7 +164,7 @@ export function isExactDuplicate(metric: MetricType, score: number): boolean {
   return metric === 'L2' ? score <= 2 * (1 - EVAL.exactDuplicateSimilarity) : score >= EVAL.exactDuplicateSimilarity;
 }
 
-export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<EvaluationReport> {
+export async function evaluate(pipeline: PipelineCore, o: EvaluateOptions): Promise<EvaluationReport> {
   checkOptions(o);
   const t0 = performance.now();
   const signal = o.signal;
@@ -221,7 +221,7 @@ export async function evaluate(pipeline: Pipeline, o: EvaluateOptions): Promise<
         feats = await cache.get(hash, () => queryFeatures(pipeline, bytes, { detThreshold, metricType: metric, signal, ...limits }));
       } catch (e) {
         // Name the query: one bad picture among a thousand must be findable.
-        if (e instanceof ShituError && !e.message.startsWith(q.image)) throw new ShituError(e.code, `${q.image}: ${e.message.replace(/ argument \d+:/, ':')}`, { cause: e, details: e.details });
+        if (e instanceof ShituError && !e.message.startsWith(q.image)) throw new ShituError(e.code, `${q.image}: ${withoutImageLabel(e.message, RECOGNIZE_IMAGE_LABEL)}`, { cause: e, details: e.details });
         throw e;
       }
     }

@@ -13,7 +13,7 @@
 //  - duplicates: pairs at or above nearDuplicateSimilarity (exact: the same
 //    bytes, or the same vector up to float rounding);
 //  - noMainBody: images where detection found no main body (pictures only).
-import type { Pipeline } from '../pipeline/pipeline';
+import type { PipelineCore } from '../pipeline/core';
 import type { MetricType } from '../vector-index/index-data';
 import { IndexData } from '../vector-index/index-data';
 import { EVAL, GALLERY_CHECK } from '../limits';
@@ -79,7 +79,7 @@ function checkOptions(o: GalleryCheckOptions): void {
 /** Similarity (cosine) of a score: IP scores are cosines of unit vectors, L2 squared distances are 2 - 2 cos. */
 const cosine = (metric: MetricType, score: number) => (metric === 'L2' ? 1 - score / 2 : score);
 
-export async function checkGallerySource(g: GallerySource, o: GalleryCheckOptions & { pipeline?: Pipeline; defaultConflict?: number } = {}): Promise<GalleryCheckReport> {
+export async function checkGallerySource(g: GallerySource, o: GalleryCheckOptions & { pipeline?: PipelineCore; defaultConflict?: number } = {}): Promise<GalleryCheckReport> {
   checkOptions(o);
   const metric = g.index.metricType;
   const conflictSimilarity = o.conflictSimilarity ?? o.defaultConflict ?? GALLERY_CHECK.conflictSimilarity;
@@ -194,7 +194,7 @@ export async function checkGallerySource(g: GallerySource, o: GalleryCheckOption
 }
 
 /** Checks a gallery given as an index (its vectors read back) or as pictures with a label file (embedded now, whole as buildIndex does). */
-export async function checkGallery(pipeline: Pipeline | null, src: { index: IndexData | string } | { gallery: GalleryInput }, o: GalleryCheckOptions = {}): Promise<GalleryCheckReport> {
+export async function checkGallery(pipeline: PipelineCore | null, src: { index: IndexData | string } | { gallery: GalleryInput }, o: GalleryCheckOptions = {}): Promise<GalleryCheckReport> {
   checkOptions(o);
   let g: GallerySource;
   if ('gallery' in src) {

@@ -4,7 +4,8 @@
 // (Flat) index, so the figures describe the features, not an approximate search.
 import * as path from 'node:path';
 import { ShituError } from '../errors';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { PipelineCore } from '../pipeline/core';
+import type { GalleryFailure } from '../pipeline/options';
 import { parseGalleryFile } from '../vector-index/formats/gallery-labels';
 import { IndexData, MetricType } from '../vector-index/index-data';
 import { readImage } from './embed-cache';
@@ -72,7 +73,7 @@ export function fromIndex(index: IndexData, withVectors = true): GallerySource {
   return { index, ids: entries.map((e) => e[0]), labels: entries.map((e) => e[1]), vectors, images: null, sources: null, hashes: null };
 }
 
-export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: GallerySourceOptions = {}): Promise<GallerySource> {
+export async function fromImages(pipeline: PipelineCore, g: GalleryInput, o: GallerySourceOptions = {}): Promise<GallerySource> {
   const entries = labelledImages(g);
   const read = await Promise.all(entries.map((e) => readImage(e.source)));
   const firstOf = new Map<string, number>();
@@ -92,12 +93,9 @@ export async function fromImages(pipeline: Pipeline, g: GalleryInput, o: Gallery
     imageFormats: o.imageFormats,
     signal: o.signal,
   }).catch((e) => {
-    // buildIndex names the failing images by position: name them by path.
-    if (e instanceof ShituError && Array.isArray(e.details)) {
-      const named = (e.details as Array<{ image: string; message: string }>).map((d) => {
-        const k = /^#(\d+)$/.exec(d.image);
-        return k ? { ...d, image: entries[unique[Number(k[1])]].name } : d;
-      });
+    // buildIndex saw the unique pictures: each failure is named and placed as the gallery's entry.
+    if (e instanceof ShituError && e.code === 'ERR_GALLERY' && Array.isArray(e.details)) {
+      const named = (e.details as GalleryFailure[]).map((d): GalleryFailure => ({ ...d, image: entries[unique[d.index]].name, index: unique[d.index] }));
       throw new ShituError(e.code, `${named.length} gallery image(s) could not be used:\n  ${named.map((d) => `${d.image}: ${d.message}`).join('\n  ')}`, { details: named, cause: e });
     }
     throw e;

@@ -3,7 +3,7 @@
 // instead of searching: the evaluation searches itself, so that one embedding
 // serves every threshold and, in leave-one-out, the query's own gallery entry
 // can be left out.
-import type { Pipeline } from '../pipeline/pipeline';
+import type { PipelineCore } from '../pipeline/core';
 import type { IndexSearcher } from '../vector-index/searcher';
 import type { MetricType } from '../vector-index/index-data';
 
@@ -32,7 +32,7 @@ export interface QueryOptions {
   signal?: AbortSignal;
 }
 
-export async function queryFeatures(pipeline: Pipeline, bytes: Buffer, o: QueryOptions): Promise<QueryFeatures> {
+export async function queryFeatures(pipeline: PipelineCore, bytes: Buffer, o: QueryOptions): Promise<QueryFeatures> {
   let captured = new Float32Array(0);
   // predict hands a searcher the features of every box; this one keeps them and finds nothing.
   const capture: IndexSearcher = {

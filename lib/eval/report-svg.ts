@@ -5,10 +5,11 @@
 // unknown answers. Colours are fixed per series so charts compare at a glance.
 import type { MetricType } from '../vector-index/index-data';
 import type { SweepRow } from './sweep';
+import { escapeXml } from '../util/xml-escape';
 
 const W = 640, H = 380, L = 56, R = 16, T = 28, B = 68;
 const MAX_POINTS = 1000;
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = escapeXml;
 const num = (v: number) => (Number.isFinite(v) ? Number(v.toFixed(2)) : 0);
 /** Math.min/max over any number of values (spreading 100,000 arguments overflows the stack). */
 const range = (xs: readonly number[]) => xs.reduce((r, x) => [Math.min(r[0], x), Math.max(r[1], x)], [Infinity, -Infinity]);

@@ -59,6 +59,8 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
   const maxRedirects = o.maxRedirects ?? FETCH_LIMITS.maxRedirects;
   const guard = o.guard instanceof UrlGuard ? o.guard : o.guard ? new UrlGuard(o.guard === true ? {} : o.guard) : null;
   const fail = (what: string, cause?: unknown) => new ShituError('ERR_FETCH', `cannot fetch ${url}: ${what}`, cause === undefined ? undefined : { cause });
+  // details.overBytes: the response was larger than maxBytes (the service tells its per-request budget apart by it).
+  const tooLarge = (what: string) => new ShituError('ERR_FETCH', `cannot fetch ${url}: ${what}`, { details: { overBytes: maxBytes } });
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
   if (o.signal?.aborted) throw fail('cancelled');
@@ -106,7 +108,7 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
     const len = Number(res.headers['content-length'] ?? 0);
     if (len > maxBytes) {
       res.destroy();
-      throw fail(`${len} bytes is over the ${maxBytes}-byte limit`);
+      throw tooLarge(`${len} bytes is over the ${maxBytes}-byte limit`);
     }
     const chunks: Buffer[] = [];
     let total = 0;
@@ -115,7 +117,7 @@ export async function fetchImage(url: string, o: FetchOptions = {}): Promise<Buf
         total += chunk.length;
         if (total > maxBytes) {
           res.destroy();
-          throw fail(`over the ${maxBytes}-byte limit`);
+          throw tooLarge(`over the ${maxBytes}-byte limit`);
         }
         chunks.push(chunk);
       }

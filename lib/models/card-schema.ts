@@ -3,7 +3,7 @@
 // resolved pre-processing that reaches the native readers whatever the card's
 // origin (inference.yml included). A value outside them is ERR_MODEL_CARD
 // naming the key, never a NaN handed to static_cast<int> natively.
-import { Static, TSchema, Type } from '@sinclair/typebox';
+import { TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ShituError } from '../errors';
 import { describeValue, pointerToKey } from '../util/json-path';
@@ -58,7 +58,6 @@ export const CardFile = Type.Object({
     max_batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
   }, { additionalProperties: false })),
 }, { additionalProperties: false });
-export type CardFileDoc = Static<typeof CardFile>;
 
 /** The resolved pre-processing (any card origin), as the native readers take it. */
 export const Preprocess = Type.Object({

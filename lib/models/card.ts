@@ -5,20 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { ShituError } from '../errors';
-import { CardFile, checkCard, Preprocess } from './card-schema';
+import type { Static } from '@sinclair/typebox';
+import { CardFile, checkCard, INTERPOLATIONS, Preprocess } from './card-schema';
 
-export type Interpolation = 'nearest' | 'linear' | 'cubic' | 'area' | 'lanczos';
+export type Interpolation = (typeof INTERPOLATIONS)[number];
 
-export interface PreprocessCard {
-  width: number; // 0: from the model's input shape
-  height: number;
-  keepRatio: boolean;
-  interpolation: Interpolation;
-  scale: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  channelOrder: 'rgb' | 'bgr';
-}
+/** The resolved pre-processing (its one definition is card-schema.ts's Preprocess; width/height 0: from the model's input shape). */
+export type PreprocessCard = Static<typeof Preprocess>;
 
 export interface DetectionCard {
   contract: 'auto' | 'nms' | 'gfl';

@@ -9,6 +9,7 @@ import type { NativeDetector, NativeFeatureExtractor, NativeModel } from '../nat
 import { optimizedModel } from '../onnx/graph-pass/cache';
 import { native } from '../native/loader';
 import { packageRoot } from '../util/package-root';
+import { DET_THRESHOLD } from '../limits';
 
 /** Where named models live: $SHITU_MODEL_HOME, else ~/.shitu/models. */
 export function modelHome(): string {
@@ -155,7 +156,7 @@ export async function loadDetector(m: ResolvedModel, opts: SessionOptions, thres
     maxDetections: d.maxDetections,
     boxesOutput: d.boxesOutput,
     countOutput: d.countOutput,
-    threshold: threshold ?? d.threshold ?? 0.5,
+    threshold: threshold ?? d.threshold ?? DET_THRESHOLD.default,
     wholeImageFallback: true,
   };
   const det = callNativeSync(() => native.createDetector(session, spec));

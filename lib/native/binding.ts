@@ -5,6 +5,7 @@
 //
 // Internal: the public API (lib/index.ts) wraps these; none is re-exported.
 
+import type { PreprocessCard } from '../models/card';
 import type { StageName } from './stage-names';
 
 /** How an image reaches native code (native/js_image.cc ParseImageSource): a path, encoded bytes or raw pixels. */
@@ -89,17 +90,8 @@ export interface NativeModel {
 
 // ---------------------------------------------------------------- Detector, FeatureExtractor, recognize (js_detector.cc, js_feature_extractor.cc, js_recognize.cc, js_specs.cc)
 
-/** Pre-processing of a model card (ParsePreprocessSpec). */
-export interface NativePreprocessSpec {
-  width?: number;
-  height?: number;
-  keepRatio?: boolean;
-  interpolation?: string;
-  scale?: number;
-  mean?: number[];
-  std?: number[];
-  channelOrder?: 'rgb' | 'bgr';
-}
+/** Pre-processing of a model card (ParsePreprocessSpec): any part of the card's (lib/models/card-schema.ts), the rest defaulted natively. */
+export type NativePreprocessSpec = Partial<PreprocessCard>;
 
 /** createDetector's spec (ParseDetectorSpec). */
 export interface NativeDetectorSpec {
@@ -130,12 +122,7 @@ export interface NativeFeatureSpec {
 }
 
 /** What a Detector or FeatureExtractor resolved its pre-processing to. */
-export interface NativeResolvedPreprocess {
-  width: number;
-  height: number;
-  keepRatio: boolean;
-  channelOrder: 'rgb' | 'bgr';
-}
+export type NativeResolvedPreprocess = Pick<PreprocessCard, 'width' | 'height' | 'keepRatio' | 'channelOrder'>;
 
 export interface NativeDetectOptions extends NativeDecodeLimits, NativeCancelOption {
   threshold?: number;

@@ -18,22 +18,3 @@ export function createCancelFlag(): Int32Array {
 export function setCancelFlag(flag: Int32Array): void {
   Atomics.store(flag, 0, 1);
 }
-
-export function isCancelFlagSet(flag: Int32Array): boolean {
-  return Atomics.load(flag, 0) !== 0;
-}
-
-/**
- * A flag that follows `signal` (already set if it has aborted). Call `dispose`
- * when the work is done, so a long-lived signal does not keep the listener.
- */
-export function cancelFlagFor(signal: AbortSignal): { flag: Int32Array; dispose(): void } {
-  const flag = createCancelFlag();
-  if (signal.aborted) {
-    setCancelFlag(flag);
-    return { flag, dispose: () => undefined };
-  }
-  const onAbort = () => setCancelFlag(flag);
-  signal.addEventListener('abort', onAbort, { once: true });
-  return { flag, dispose: () => signal.removeEventListener('abort', onAbort) };
-}

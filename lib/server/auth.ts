@@ -12,6 +12,7 @@
 // so the answer time does not tell how much of a key was right.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import { ShituError } from '../errors';
 import type { IndexOwnership, OwnerReservation } from '../store/index-store';
 
 export type { IndexOwnership, OwnerReservation } from '../store/index-store';
@@ -35,16 +36,6 @@ export interface Principal {
   scopes: readonly Scope[];
   maxIndexes?: number;
   maxVectors?: number;
-}
-
-/** Refused requests: 401 (no or unknown key) or 403 (the key lacks the scope, or a quota is used up). */
-export class AuthError extends Error {
-  readonly status: 401 | 403;
-  constructor(status: 401 | 403, message: string) {
-    super(message);
-    this.name = 'AuthError';
-    this.status = status;
-  }
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -115,17 +106,17 @@ export class Authenticator {
     return typeof x === 'string' && x ? x.trim() : undefined;
   }
 
-  /** The key's principal with the scope, or AuthError (401 without a valid key, 403 without the scope). */
+  /** The key's principal with the scope, or ERR_UNAUTHORIZED (401: no valid key) or ERR_FORBIDDEN (403: not the scope). */
   authorize(headers: Record<string, string | string[] | undefined>, scope: Scope): Principal {
     const key = Authenticator.presented(headers);
-    if (!key) throw new AuthError(401, 'an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)');
+    if (!key) throw new ShituError('ERR_UNAUTHORIZED', 'an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)');
     const d = digest(key);
     let found: Principal | undefined;
     for (const e of this.entries) if (crypto.timingSafeEqual(e.digest, d) && !found) found = e.principal;
-    if (!found) throw new AuthError(401, 'the API key is not valid');
+    if (!found) throw new ShituError('ERR_UNAUTHORIZED', 'the API key is not valid');
     // admin is write to any index: it opens every write route.
     const has = found.scopes.includes(scope) || (scope === 'write' && found.scopes.includes('admin'));
-    if (!has) throw new AuthError(403, `the API key lacks the "${scope}" scope this operation needs`);
+    if (!has) throw new ShituError('ERR_FORBIDDEN', `the API key lacks the "${scope}" scope this operation needs`);
     return found;
   }
 }
@@ -139,7 +130,7 @@ export class Authenticator {
 export async function reserveIndex(p: Principal | undefined, indexKey: string, ownership: IndexOwnership): Promise<OwnerReservation | undefined> {
   if (!p) return undefined;
   const r = await ownership.reserve(p.name, indexKey, p.maxIndexes);
-  if (!r.ok) throw new AuthError(403, `quota: the key "${p.name}" already owns ${r.held} index(es), its limit is ${p.maxIndexes} (builds in progress count)`);
+  if (!r.ok) throw new ShituError('ERR_FORBIDDEN', `quota: the key "${p.name}" already owns ${r.held} index(es), its limit is ${p.maxIndexes} (builds in progress count)`);
   return r;
 }
 
@@ -147,11 +138,11 @@ export async function reserveIndex(p: Principal | undefined, indexKey: string, o
 export async function checkWriteAccess(p: Principal | undefined, indexKey: string, ownership: IndexOwnership): Promise<void> {
   if (!p || p.scopes.includes('admin')) return;
   if ((await ownership.ownerOf(indexKey)) === p.name) return;
-  throw new AuthError(403, `the API key "${p.name}" does not own index ${indexKey}: only the key that built it, or a key with the "admin" scope, may change it`);
+  throw new ShituError('ERR_FORBIDDEN', `the API key "${p.name}" does not own index ${indexKey}: only the key that built it, or a key with the "admin" scope, may change it`);
 }
 
 /** 403 when an index would hold more vectors than the principal may store. */
 export function checkVectorQuota(p: Principal | undefined, vectorsAfter: number): void {
   if (!p || p.maxVectors === undefined) return;
-  if (vectorsAfter > p.maxVectors) throw new AuthError(403, `quota: the index would hold ${vectorsAfter} vectors, the key "${p.name}" may store at most ${p.maxVectors} per index`);
+  if (vectorsAfter > p.maxVectors) throw new ShituError('ERR_FORBIDDEN', `quota: the index would hold ${vectorsAfter} vectors, the key "${p.name}" may store at most ${p.maxVectors} per index`);
 }

@@ -1,107 +1,136 @@
-// How the service answers a failure: HttpError (an error that carries its
-// status), the one table from ShituError codes to HTTP statuses, and the
-// mapping of every other error (validation, auth, admission, Fastify's own)
-// to the {errorCode, errorMsg} envelope.
+// How the service answers a failure. Every failure becomes a ShituError
+// (toShituError: Fastify's own errors, argument errors and anything unexpected
+// included); ERROR_STATUS is the one place a code becomes an HTTP status; and
+// clientError is what the client is told in the {errorCode, errorMsg} envelope.
 import type { FastifyError } from 'fastify';
-import { ShituError } from '../errors';
+import { fieldText, ShituError, ShituErrorCode } from '../errors';
 import { LABEL_PATTERN } from '../limits';
-import { AuthError } from './auth';
-import { BusyError, CancelledError } from './limiter';
-import { IndexKeyError } from '../store/index-store';
+import type { GalleryFailure } from '../pipeline/options';
 import { pointerToKey } from '../util/json-path';
 
-/** An error with the HTTP status it answers with. */
-export class HttpError extends Error {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  constructor(status: number, message: string, headers?: Record<string, string>) {
-    super(message);
-    this.name = 'HttpError';
-    this.status = status;
-    this.headers = headers;
-  }
-}
-
-/** Status (and Retry-After, seconds) of each ShituError code a client can cause or wait out; any other code is a 500. */
-export const CODE_STATUS: Readonly<Record<string, { status: number; retryAfterS?: number }>> = {
+/**
+ * The status (and Retry-After, seconds) each code answers with. A Record over
+ * every code: a code added to lib/errors.ts without a status here does not compile.
+ */
+export const ERROR_STATUS: Readonly<Record<ShituErrorCode, { status: number; retryAfterS?: number }>> = {
+  // What the request sent or asked for.
+  ERR_INPUT: { status: 400 },
+  ERR_FETCH: { status: 400 },
   ERR_IMAGE_DECODE: { status: 400 },
   ERR_IMAGE_MISSING: { status: 400 },
-  ERR_FETCH: { status: 400 },
-  ERR_INPUT: { status: 400 },
-  ERR_IMAGE_TOO_LARGE: { status: 413 },
-  ERR_IMAGE_FORMAT: { status: 415 },
-  ERR_OUT_OF_MEMORY: { status: 503, retryAfterS: 5 },
+  ERR_GALLERY: { status: 400 },
+  ERR_BODY_INVALID: { status: 400 },
+  ERR_UNAUTHORIZED: { status: 401 },
+  ERR_ROUTE_NOT_FOUND: { status: 404 },
+  ERR_FORBIDDEN: { status: 403 },
+  ERR_INDEX_NOT_FOUND: { status: 404 },
   ERR_INDEX_ID: { status: 404 },
+  ERR_IMAGE_TOO_LARGE: { status: 413 },
+  ERR_BODY_TOO_LARGE: { status: 413 },
+  ERR_IMAGE_FORMAT: { status: 415 },
+  ERR_MEDIA_TYPE: { status: 415 },
+  // A Host name this server is not meant to be reached by (DNS rebinding).
+  ERR_MISDIRECTED: { status: 421 },
+  ERR_VALIDATION: { status: 422 },
   ERR_INDEX_UNSUPPORTED: { status: 422 },
   ERR_INDEX_DIM: { status: 422 },
+  // The client went away: nobody reads this answer.
+  ERR_ABORTED: { status: 499 },
+  // Waited out: the client may retry.
+  ERR_OUT_OF_MEMORY: { status: 503, retryAfterS: 5 },
   ERR_CLOSED: { status: 503, retryAfterS: 5 },
   ERR_BUSY: { status: 503, retryAfterS: 1 },
-  ERR_TIMEOUT: { status: 504 },
-  // The client went away: nobody reads this answer (as the limiter's CancelledError).
-  ERR_ABORTED: { status: 499 },
+  ERR_NOT_READY: { status: 503, retryAfterS: 2 },
+  ERR_BODY_PARSER: { status: 503, retryAfterS: 1 },
   ERR_STORE_UNAVAILABLE: { status: 503, retryAfterS: 1 },
   // Idempotency-Key (lib/server/idempotency.ts): malformed; reused for another request; its first request still running.
   ERR_IDEMPOTENCY_KEY: { status: 400 },
   ERR_IDEMPOTENCY_MISMATCH: { status: 422 },
   ERR_IDEMPOTENCY_IN_FLIGHT: { status: 409, retryAfterS: 1 },
+  ERR_TIMEOUT: { status: 504 },
+  // The server's own failures.
+  ERR_INDEX_REQUIRED: { status: 500 },
+  ERR_INDEX_LABELS: { status: 500 },
+  ERR_INDEX_IO: { status: 500 },
+  ERR_INDEX_CORRUPT: { status: 500 },
+  ERR_MODEL_CARD: { status: 500 },
+  ERR_MODEL_NOT_FOUND: { status: 500 },
+  ERR_MODEL_INVALID: { status: 500 },
+  ERR_MODEL_UNSUPPORTED: { status: 500 },
+  ERR_QUANTIZE_ACCURACY: { status: 500 },
+  ERR_MODEL_LOAD: { status: 500 },
+  ERR_MODEL_CONTRACT: { status: 500 },
+  ERR_INFERENCE: { status: 500 },
+  ERR_DEVICE: { status: 500 },
+  ERR_DRAW: { status: 500 },
+  ERR_CONFIG: { status: 500 },
+  ERR_NATIVE_MISSING: { status: 500 },
+  ERR_INTERNAL: { status: 500 },
+  ERR_RESPONSE_TOO_LARGE: { status: 500 },
 };
 
-function validationMessage(err: FastifyError): string {
-  return (err.validation ?? []).map((v) => {
+/**
+ * The envelope of an answer the service writes itself, outside the error
+ * handler (unknown routes, a refused Host, a response over the cap): its
+ * status from ERROR_STATUS, the message as given (it names nothing inside).
+ */
+export function refusal(code: ShituErrorCode, message: string, logId: string): { status: number; body: { logId: string; errorCode: number; errorMsg: string } } {
+  const { status } = ERROR_STATUS[code];
+  return { status, body: { logId, errorCode: status, errorMsg: message } };
+}
+
+/** Fastify's validation failures, each naming its field once. */
+function validationError(err: FastifyError): ShituError {
+  const fields: string[] = [];
+  const message = (err.validation ?? []).map((v) => {
     const missing = v.keyword === 'required' ? String((v.params as { missingProperty?: string }).missingProperty ?? '') : undefined;
     const field = pointerToKey(v.instancePath, 'body', missing);
-    if (missing) return `${field}: is required`;
-    if (v.keyword === 'pattern' && (v.params as { pattern?: string }).pattern === LABEL_PATTERN) return `${field}: must not contain U+0000 or unpaired UTF-16 surrogates`;
-    if (v.keyword === 'enum') return `${field}: must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((a) => JSON.stringify(a)).join(', ')}`;
-    return `${field}: ${v.message ?? 'is invalid'}`;
+    fields.push(field);
+    if (missing) return fieldText(field, 'is required');
+    if (v.keyword === 'pattern' && (v.params as { pattern?: string }).pattern === LABEL_PATTERN) return fieldText(field, 'must not contain U+0000 or unpaired UTF-16 surrogates');
+    if (v.keyword === 'enum') return fieldText(field, `must be one of ${((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((a) => JSON.stringify(a)).join(', ')}`);
+    return fieldText(field, v.message ?? 'is invalid');
   }).join('; ');
+  return new ShituError('ERR_VALIDATION', message, { cause: err, details: { field: fields[0] } });
 }
 
-/** Turns pipeline failures into HTTP errors; gallery failures name each image's position. */
+/** The request field a gallery image came from: `prefix[i].image`. */
+export const galleryField = (prefix: string, index: number): string => `${prefix}[${index}].image`;
+
+/** The skipped images of a build or add, named by their request field as the service's errors name them. */
+export function skippedOf(skipped: ReadonlyArray<{ index: number; code: string; message: string }>, prefix: string) {
+  return skipped.map((s) => ({ image: galleryField(prefix, s.index), code: s.code, message: s.message }));
+}
+
+/** A gallery's failure (ERR_GALLERY) as the request's fields: each image named by its field, the most telling code kept. */
 export function mapGalleryError(e: unknown, prefix: string): unknown {
-  if (e instanceof ShituError && e.code === 'ERR_GALLERY' && Array.isArray(e.details)) {
-    const parts = (e.details as Array<{ image: string; message: string }>).map((d) => {
-      const m = /^#(\d+)$/.exec(d.image);
-      const where = m ? `${prefix}[${m[1]}].image` : d.image;
-      return `${where}: ${d.message.replace(/^cannot decode image #\d+: /, 'cannot decode image: ')}`;
-    });
-    const codes = (e.details as Array<{ code?: string }>).map((d) => d.code);
-    // The most telling code decides the status: too large, then format, then memory, else 400.
-    const code = ['ERR_IMAGE_TOO_LARGE', 'ERR_IMAGE_FORMAT', 'ERR_OUT_OF_MEMORY'].find((c) => codes.includes(c));
-    const s = code ? CODE_STATUS[code] : { status: 400 };
-    return new HttpError(s.status, parts.join('; '), s.retryAfterS ? { 'retry-after': String(s.retryAfterS) } : undefined);
-  }
-  return e;
+  if (!(e instanceof ShituError) || e.code !== 'ERR_GALLERY' || !Array.isArray(e.details)) return e;
+  const images = (e.details as GalleryFailure[]).map((d) => ({ field: galleryField(prefix, d.index), code: d.code, message: d.message }));
+  // The most telling code decides the status: too large, then format, then memory, else the gallery's.
+  const code = (['ERR_IMAGE_TOO_LARGE', 'ERR_IMAGE_FORMAT', 'ERR_OUT_OF_MEMORY'] as const).find((c) => images.some((d) => d.code === c)) ?? 'ERR_GALLERY';
+  return new ShituError(code, images.map((d) => fieldText(d.field, d.message)).join('; '), { cause: e, details: { field: images[0]?.field, images } });
 }
 
-export function statusOf(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string> } {
-  if (e instanceof HttpError) return { status: e.status, message: e.message, headers: e.headers };
-  if (e instanceof IndexKeyError) return { status: e.status, message: e.message };
-  if (e instanceof AuthError)
-    return { status: e.status, message: e.message, headers: e.status === 401 ? { 'www-authenticate': 'Bearer realm="shitu"' } : undefined };
-  if (e instanceof BusyError) return { status: 503, message: e.message, headers: { 'retry-after': String(e.retryAfterS) } };
-  if (e instanceof CancelledError) return { status: 499, message: e.message };
-  if (e instanceof ShituError) {
-    const s = CODE_STATUS[e.code];
-    if (!s) return { status: 500, message: `${e.code}: ${e.message}` };
-    return { status: s.status, message: e.message, headers: s.retryAfterS ? { 'retry-after': String(s.retryAfterS) } : undefined };
-  }
+/** Any failure as a ShituError: Fastify's own by their status, argument errors as validation, the rest ERR_INTERNAL. */
+export function toShituError(e: unknown, bodyLimit: number): ShituError {
+  if (e instanceof ShituError) return e;
   const fe = e as FastifyError;
-  if (fe && fe.validation) return { status: 422, message: validationMessage(fe) };
-  if (fe && fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: `request body is larger than the server's limit of ${bodyLimit} bytes` };
-  if (fe && typeof fe.code === 'string' && fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 600)
-    return { status: fe.statusCode, message: fe.message };
-  if (e instanceof RangeError || e instanceof TypeError) return { status: 422, message: e.message };
-  return { status: 500, message: (e as Error)?.message ?? String(e) };
+  if (fe && fe.validation) return validationError(fe);
+  if (fe && fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ShituError('ERR_BODY_TOO_LARGE', `request body is larger than the server's limit of ${bodyLimit} bytes`, { cause: e });
+  if (fe && typeof fe.code === 'string' && fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const code: ShituErrorCode = ({ 404: 'ERR_ROUTE_NOT_FOUND', 413: 'ERR_BODY_TOO_LARGE', 415: 'ERR_MEDIA_TYPE' } as const)[fe.statusCode as 404 | 413 | 415] ?? 'ERR_INPUT';
+    return new ShituError(code, fe.message, { cause: e });
+  }
+  if (e instanceof RangeError || e instanceof TypeError) return new ShituError('ERR_VALIDATION', e.message, { cause: e });
+  return new ShituError('ERR_INTERNAL', (e as Error)?.message ?? String(e), { cause: e });
 }
-
 
 /**
  * What a client is told of a server-side failure, by code: never the internal
  * message, which can carry file paths, connection strings or SQLSTATEs (it
  * goes to the request log with the logId instead).
  */
-const PUBLIC_TEXT: Readonly<Record<string, string>> = {
+const PUBLIC_TEXT: Partial<Record<ShituErrorCode, string>> = {
   ERR_INDEX_CORRUPT: 'the stored index is damaged and cannot be read',
   ERR_INDEX_IO: 'the index store failed to read or write the index',
   ERR_INDEX_LABELS: 'the stored index has no readable labels',
@@ -112,6 +141,9 @@ const PUBLIC_TEXT: Readonly<Record<string, string>> = {
 };
 
 const SERVER_SIDE_TAIL = 'the server log has the details under this logId';
+
+/** Refusals, departures and deadlines are the service working as meant: their messages name nothing inside. */
+const ROUTINE: ReadonlySet<ShituErrorCode> = new Set(['ERR_CLOSED', 'ERR_BUSY', 'ERR_ABORTED', 'ERR_TIMEOUT']);
 
 /**
  * Any message shown to clients, with what would tell them about the server's
@@ -127,16 +159,21 @@ export function publicMessage(text: string): string {
     .replace(/(^|[\s"'(=[,:])\/(?!\/)[^\s"'(),;:\]]*/g, '$1<path>');
 }
 
-/** The status, clean message and headers a failure answers with; `internal`: the full error belongs in the log. */
-export function clientError(e: unknown, bodyLimit: number): { status: number; message: string; headers?: Record<string, string>; internal: boolean } {
-  const s = statusOf(e, bodyLimit);
-  const code = e instanceof ShituError ? e.code : undefined;
-  // Refusals, departures and deadlines are the service working as meant: their messages name nothing inside.
-  const routine = e instanceof BusyError || e instanceof CancelledError || (code !== undefined && ['ERR_CLOSED', 'ERR_BUSY', 'ERR_ABORTED', 'ERR_TIMEOUT'].includes(code));
-  if (code && (s.status >= 500 && s.status !== 503 && !routine || code === 'ERR_STORE_UNAVAILABLE'))
-    return { ...s, message: `${code}: ${PUBLIC_TEXT[code] ?? 'the server failed'}; ${SERVER_SIDE_TAIL}`, internal: true };
-  if (s.status === 500 && !(e instanceof HttpError))
-    return { ...s, message: `ERR_INTERNAL: the server failed; ${SERVER_SIDE_TAIL}`, internal: true };
-  const message = publicMessage(s.message);
-  return { ...s, message, internal: (s.status >= 500 && !routine) || message !== s.message };
+/**
+ * The status, clean message and headers a failure answers with (`e` already
+ * through toShituError); `internal`: the full error belongs in the log.
+ */
+export function clientError(e: ShituError): { status: number; message: string; headers?: Record<string, string>; internal: boolean } {
+  const { status, retryAfterS } = ERROR_STATUS[e.code];
+  // A refusal may know better when to come back (the limiter's estimate).
+  const wait = (e.details as { retryAfterS?: number } | undefined)?.retryAfterS ?? retryAfterS;
+  const headers: Record<string, string> = {};
+  if (wait !== undefined) headers['retry-after'] = String(wait);
+  if (status === 401) headers['www-authenticate'] = 'Bearer realm="shitu"';
+  const h = Object.keys(headers).length ? headers : undefined;
+  const routine = ROUTINE.has(e.code);
+  if ((status >= 500 && status !== 503 && !routine) || e.code === 'ERR_STORE_UNAVAILABLE')
+    return { status, headers: h, message: `${e.code}: ${PUBLIC_TEXT[e.code] ?? 'the server failed'}; ${SERVER_SIDE_TAIL}`, internal: true };
+  const message = publicMessage(e.message);
+  return { status, headers: h, message, internal: (status >= 500 && !routine) || message !== e.message };
 }

@@ -1,21 +1,7 @@
-// The `image` and `label` fields of request bodies: an image is an http(s) URL
-// (fetched within the server's bounds) or Base64 file content; labels must
-// say something.
-import { fetchImage, FetchOptions } from '../input/fetch-image';
-import { HttpError } from './error-status';
-
-
-/** An `image` field: an http(s) URL (fetched within bounds) or Base64 file content. */
-export async function imageBytes(value: string, where: string, fetchOpts: FetchOptions): Promise<Buffer> {
-  if (/^https?:\/\//i.test(value)) {
-    try {
-      return await fetchImage(value, fetchOpts);
-    } catch (e) {
-      throw new HttpError(400, `${where}: ${(e as Error).message}`);
-    }
-  }
-  return await base64Bytes(value, where);
-}
+// The `image` and `label` fields of request bodies: an image that is not an
+// http(s) URL (those are fetched by fetches/request-fetches.ts) is Base64 file
+// content; labels must say something.
+import { ShituError } from '../errors';
 
 /** Characters of Base64 decoded per turn of the event loop (a few ms on Node 20's decoder). */
 const SLICE = 1 << 19;
@@ -28,7 +14,7 @@ const B64_CHARS = /^[A-Za-z0-9+/_-]*$/;
  * never holds the event loop; each slice is checked as it goes.
  */
 export async function base64Bytes(value: string, where: string): Promise<Buffer> {
-  const bad = () => new HttpError(400, `${where}: neither an http(s) URL nor Base64-encoded image content`);
+  const bad = () => ShituError.atField('ERR_INPUT', where, 'neither an http(s) URL nor Base64-encoded image content');
   const body = /^data:/i.test(value) ? value.replace(/^data:[^,]*;base64,/i, '') : value;
   // Decoded straight into one buffer (never more than 3/4 of the characters), so no copy of the whole is made.
   const out = Buffer.allocUnsafe(Math.ceil((body.length * 3) / 4));
@@ -56,14 +42,14 @@ export async function base64Bytes(value: string, where: string): Promise<Buffer>
   }
   if (chars === 0 || chars % 4 === 1) throw bad();
   if (carry) at += out.write(carry, at, 'base64');
-  if (at === 0) throw new HttpError(400, `${where}: empty image`);
+  if (at === 0) throw ShituError.atField('ERR_INPUT', where, 'empty image');
   return out.subarray(0, at);
 }
 
-/** Labels must say something: the schema rejects empty ones, this also blank ones. */
-export function checkLabels(pairs: Array<{ label: string }>): string[] {
+/** Labels must say something: the schema rejects empty ones, this also blank ones. `field`: the list's name in the request. */
+export function checkLabels(pairs: Array<{ label: string }>, field = 'imageLabelPairs'): string[] {
   return pairs.map((x, i) => {
-    if (!x.label.trim()) throw new HttpError(422, `imageLabelPairs[${i}].label: must not be blank`);
+    if (!x.label.trim()) throw ShituError.atField('ERR_VALIDATION', `${field}[${i}].label`, 'must not be blank');
     return x.label;
   });
 }

@@ -3,23 +3,14 @@
 // caller answers 503 + Retry-After) instead of piling up. A job whose signal
 // aborts while it waits (the client went away) is dropped without ever starting.
 // The wait itself is lib/util/fifo-slots.ts.
+import { ShituError } from '../errors';
 import { FifoSlots } from '../util/fifo-slots';
 
-export class BusyError extends Error {
-  readonly retryAfterS: number;
-  constructor(retryAfterS: number) {
-    super(`the server is busy (all workers busy and the queue full); retry in ${retryAfterS} s`);
-    this.name = 'BusyError';
-    this.retryAfterS = retryAfterS;
-  }
-}
+/** ERR_BUSY with the seconds a client should wait (details.retryAfterS: the service's Retry-After). */
+const busy = (retryAfterS: number) =>
+  new ShituError('ERR_BUSY', `the server is busy (all workers busy and the queue full); retry in ${retryAfterS} s`, { details: { retryAfterS } });
 
-export class CancelledError extends Error {
-  constructor() {
-    super('the client went away before its request started');
-    this.name = 'CancelledError';
-  }
-}
+const cancelled = () => new ShituError('ERR_ABORTED', 'the client went away before its request started');
 
 export interface LimiterStats {
   active: number;
@@ -41,7 +32,7 @@ export class Limiter {
   /** Exponential moving average of a job's run time (ms), for Retry-After. */
   private emaMs = 0;
 
-  constructor(maxConcurrent = 2, maxQueue = 32) {
+  constructor(maxConcurrent: number, maxQueue: number) {
     if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrent must be a positive integer, got ${maxConcurrent}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
     this.maxConcurrent = maxConcurrent;
@@ -62,9 +53,9 @@ export class Limiter {
   }
 
   /** Counts a refusal decided by the caller before submitting (e.g. from the request headers). */
-  refuse(): BusyError {
+  refuse(): ShituError {
     this.rejected++;
-    return new BusyError(this.retryAfterSeconds());
+    return busy(this.retryAfterSeconds());
   }
 
   /** Seconds a refused client should wait: the time the work ahead of it needs, at least 1. */
@@ -74,19 +65,19 @@ export class Limiter {
     return Math.max(1, Math.min(60, Math.ceil(est)));
   }
 
-  /** Runs `job` when a slot is free. Throws BusyError when the queue is full, CancelledError when `signal` aborts first. */
+  /** Runs `job` when a slot is free. Throws ERR_BUSY when the queue is full, ERR_ABORTED when `signal` aborts first. */
   async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) {
       this.cancelled++;
-      throw new CancelledError();
+      throw cancelled();
     }
     if (!this.slots.tryTake()) {
       if (this.slots.queued >= this.maxQueue) {
         this.rejected++;
-        throw new BusyError(this.retryAfterSeconds());
+        throw busy(this.retryAfterSeconds());
       }
       await this.slots.wait(signal && ((giveUp) => {
-        const onAbort = () => { if (giveUp(new CancelledError())) this.cancelled++; };
+        const onAbort = () => { if (giveUp(cancelled())) this.cancelled++; };
         signal.addEventListener('abort', onAbort, { once: true });
         return () => signal.removeEventListener('abort', onAbort);
       }));

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { ShituError } from '../errors';
 import { IndexData } from '../vector-index/index-data';
 import { recoverInterruptedSave, saveInProgress } from '../vector-index/index-dir';
-import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, IndexKeyError, IndexListEntry, IndexStore, INDEX_KEY_RE, LoadedIndex, WriteOptions } from './index-store';
+import { AppendOptions, byNewest, checkIndexKey, checkStoredLabels, IdMapEntries, noIndex, IndexListEntry, IndexStore, INDEX_KEY_RE, LoadedIndex, WriteOptions } from './index-store';
 import { acquireFileLock, HeldLock, removeDeadLocks } from './file/file-lock';
 import { Generation, GENERATION_FILE, nextGeneration, readGeneration, savedState, stampAfter } from './file/generation';
 import { FileIdempotencyKeys } from './idempotency/file-keys';
@@ -89,7 +89,7 @@ export class FileIndexStore implements IndexStore {
             await new Promise((r) => setTimeout(r, 5 * (attempt + 1)));
             continue;
           }
-          throw new IndexKeyError(404, `indexKey: no index ${k}`);
+          throw noIndex(k);
         }
         const index = await IndexData.load(dir);
         const generation = await readGeneration(dir);

@@ -10,21 +10,15 @@ import type { IdempotencyKeys, IdempotentWrite } from './idempotency/keys';
 /** Any RFC 4122-shaped UUID (what crypto.randomUUID() gives), any case. */
 export const INDEX_KEY_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export class IndexKeyError extends Error {
-  readonly status: 404 | 422;
-  constructor(status: 404 | 422, message: string) {
-    super(message);
-    this.name = 'IndexKeyError';
-    this.status = status;
-  }
-}
-
-/** Throws 422 for a malformed key. Keys are normalised to lower case. */
+/** Throws ERR_VALIDATION for a malformed key. Keys are normalised to lower case. */
 export function checkIndexKey(key: string): string {
   if (typeof key !== 'string' || !INDEX_KEY_RE.test(key))
-    throw new IndexKeyError(422, `indexKey: ${JSON.stringify(key)} is not an index key (a UUID returned by /shitu-index-build)`);
+    throw ShituError.atField('ERR_VALIDATION', 'indexKey', `${JSON.stringify(key)} is not an index key (a UUID returned by /shitu-index-build)`);
   return key.toLowerCase();
 }
+
+/** What every store throws for a well-formed key it does not hold. */
+export const noIndex = (key: string) => ShituError.atField('ERR_INDEX_NOT_FOUND', 'indexKey', `no index ${key}`);
 
 const LABEL_RE = new RegExp(LABEL_PATTERN, 'u');
 
@@ -121,7 +115,7 @@ export type { IdMapEntries } from '../vector-index/index-data';
 
 /**
  * What the service needs from an index store. Every method that takes a key
- * throws IndexKeyError (422 malformed, 404 unknown); a store whose backend is
+ * throws ShituError ERR_VALIDATION (malformed) or ERR_INDEX_NOT_FOUND (unknown); a store whose backend is
  * unreachable throws ShituError ERR_STORE_UNAVAILABLE (the service answers 503).
  */
 export interface IndexStore {

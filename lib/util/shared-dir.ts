@@ -1,6 +1,6 @@
 // Where the shared stand-in models and photos live (they are never part of the
 // package): $SHITU_SHARED_DIR, else ../shared beside the package. Used by the
-// demo, the tests and the benchmarks.
+// demo (`shitu demo`), and through bench/lib/shared-dir.ts by the tests and the benchmarks.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from './package-root';
@@ -9,11 +9,4 @@ export function findSharedDir(): string | undefined {
   if (process.env.SHITU_SHARED_DIR) return process.env.SHITU_SHARED_DIR;
   const beside = path.resolve(packageRoot(), '..', 'shared');
   return fs.existsSync(path.join(beside, 'models')) ? beside : undefined;
-}
-
-/** The shared directory, also exported to the environment so that models/standin.yaml expands to it. */
-export function useSharedDir(): string | undefined {
-  const dir = findSharedDir();
-  if (dir) process.env.SHITU_SHARED_DIR = dir;
-  return dir;
 }

@@ -20,10 +20,6 @@ import * as path from 'node:path';
 import { native } from '../native/loader';
 
 const LEFTOVER = /^\.(.+)\.(tmp|old)-(\d+)-([0-9a-f]+)$/;
-/** What earlier versions left: `.{name}.tmp-XXXXXX` (mkdtemp) and `{name}.old-{pid}-{ms}`. */
-const LEGACY_TMP = /^\.(.+)\.tmp-[A-Za-z0-9]{6}$/;
-const LEGACY_OLD = /^(.+)\.old-(\d+)-\d+$/;
-const LEGACY_AGE_MS = 10 * 60 * 1000;
 
 /** Temporary directories that saves of this process are writing. */
 const inFlight = new Set<string>();
@@ -158,11 +154,6 @@ export async function removeSaveLeftovers(parent: string, only?: string): Promis
       base = m[1];
       // An old copy is the recovery source while its target is missing.
       stale = !inFlight.has(full) && !(m[3] !== String(process.pid) && pidAlive(Number(m[3]))) && (m[2] === 'tmp' || present.has(base));
-    } else if (LEGACY_TMP.test(name) || LEGACY_OLD.test(name)) {
-      const lm = LEGACY_TMP.exec(name) ?? LEGACY_OLD.exec(name)!;
-      base = lm[1];
-      const st = await fs.promises.stat(full).catch(() => undefined);
-      stale = !!st && st.isDirectory() && Date.now() - st.mtimeMs > LEGACY_AGE_MS;
     }
     if (!base || !stale || (only !== undefined && base !== only)) continue;
     try {

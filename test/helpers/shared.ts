@@ -2,7 +2,7 @@
 // else ../shared beside the checkout. Exported to the
 // environment so models/standin.yaml and child processes find the same place.
 import * as path from 'node:path';
-import { useSharedDir } from '../../lib/util/shared-dir';
+import { useSharedDir } from '../../bench/lib/shared-dir';
 
 const found = useSharedDir();
 if (!found) throw new Error('shared models and photos not found: set SHITU_SHARED_DIR');

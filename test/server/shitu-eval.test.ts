@@ -88,7 +88,22 @@ t.test('pictures sent along, leave-one-out, with the check; bad bodies', async (
   await bad({ imageLabelPairs: GALLERY }, 422, /queries or leaveOneOut/);
   await bad({ imageLabelPairs: GALLERY, indexKey: 'abc', leaveOneOut: true }, 422, /give one gallery/);
   await bad({ imageLabelPairs: GALLERY, leaveOneOut: true, targetPrecision: 0 }, 422, /targetPrecision/);
-  await bad({ imageLabelPairs: [{ image: Buffer.from('not an image').toString('base64'), label: 'x' }], leaveOneOut: true }, 400, /gallery\[0\]/);
+  await bad({ imageLabelPairs: [{ image: Buffer.from('not an image').toString('base64'), label: 'x' }], leaveOneOut: true }, 400, /^imageLabelPairs\[0\]\.image: cannot decode image: not a supported image format/);
   await bad({ imageLabelPairs: GALLERY, queries: [{ image: Buffer.from('nope').toString('base64'), label: 'x' }] }, 400, /^queries\[0\]: cannot decode image: not a supported image format/);
   await bad({ leaveOneOut: true }, 400, /index/i);
+});
+
+t.test("the pairs follow the server's maxPairs and the one label rule, as a build's do", async (t) => {
+  const base = await start(t, { maxPairs: 2 });
+  const over = await post(base, '/shitu-eval', { imageLabelPairs: GALLERY.slice(0, 3), leaveOneOut: true });
+  t.equal(over.status, 422, over.body.errorMsg);
+  t.match(over.body.errorMsg, /^imageLabelPairs: must NOT have more than 2 items/);
+  const queries = await post(base, '/shitu-eval', { imageLabelPairs: GALLERY.slice(0, 2), queries: GALLERY.slice(0, 3) });
+  t.match(queries.body.errorMsg, /^queries: must NOT have more than 2 items/);
+  const nul = await post(base, '/shitu-eval', { imageLabelPairs: [GALLERY[0], { ...GALLERY[1], label: 'a\u0000b' }], leaveOneOut: true });
+  t.equal(nul.status, 422);
+  t.equal(nul.body.errorMsg, 'imageLabelPairs[1].label: must not contain U+0000 or unpaired UTF-16 surrogates');
+  // The same limits as /shitu-index-build on the same server.
+  const build = await post(base, '/shitu-index-build', { imageLabelPairs: GALLERY.slice(0, 3) });
+  t.match(build.body.errorMsg, /^imageLabelPairs: must NOT have more than 2 items/);
 });

@@ -163,8 +163,8 @@ t.test('bad input and an unreachable database are coded errors', async (t) => {
   t.throws(() => new PgIndexStore('postgresql://x@127.0.0.1:1/db?search=elsewhere'), { code: 'ERR_CONFIG' });
   const store = new PgIndexStore(cluster.url);
   t.teardown(() => store.close());
-  await t.rejects(store.get('not-a-key'), { status: 422 });
-  await t.rejects(store.get('00000000-0000-4000-8000-000000000000'), { status: 404 });
+  await t.rejects(store.get('not-a-key'), { code: 'ERR_VALIDATION', details: { field: 'indexKey' } });
+  await t.rejects(store.get('00000000-0000-4000-8000-000000000000'), { code: 'ERR_INDEX_NOT_FOUND' });
   const key = await store.create(await indexOf(5, 8, 'Flat', 'IP'));
   await t.rejects(store.remove(key, [3, 99]), { code: 'ERR_INDEX_ID', details: [99] }, 'unknown ids: nothing removed');
   t.equal((await store.idMap(key)).length, 5);

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { ShituError } from '../../errors';
 import { DEFAULT_INDEX_SHAPE, IndexData, INDEX_TYPES, METRIC_TYPES } from '../../vector-index/index-data';
 import { readRemoveIds } from '../../vector-index/formats/remove-ids';
-import type { SkippedImage } from '../../pipeline/pipeline';
+import type { SkippedImage } from '../../pipeline/options';
 import { pipelineFlags, progressBar, withPipeline } from '../options';
 
 const onErrorOption = () => new Option('--on-error <mode>', 'skip: leave unusable gallery images out (one warning line each, exit 0); fail: stop on them').choices(['fail', 'skip']).default('fail');

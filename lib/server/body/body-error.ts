@@ -1,12 +1,11 @@
-// A request body the server refuses: the HTTP status it answers with and a
-// stable code (the envelope's errorCode is the status, as in PaddleX; the code
-// is for logs and for callers of the library).
-import { HttpError } from '../error-status';
+// A request body the server refuses: a ShituError (its code decides the
+// status, lib/server/error-status.ts) that also says whether the rest of the
+// body is being drained, which decides whether the connection stays open.
+import { ShituError, ShituErrorCode } from '../../errors';
 
-export type BodyErrorCode = 'ERR_BODY_TOO_LARGE' | 'ERR_BODY_DEPTH' | 'ERR_BODY_VALUES' | 'ERR_BODY_JSON' | 'ERR_BODY_EMPTY' | 'ERR_BODY_LENGTH' | 'ERR_BODY_PARSER';
+export type BodyErrorCode = Extract<ShituErrorCode, 'ERR_BODY_TOO_LARGE' | 'ERR_BODY_INVALID' | 'ERR_BODY_PARSER'>;
 
-export class BodyError extends HttpError {
-  readonly code: BodyErrorCode;
+export class BodyError extends ShituError {
   /**
    * The rest of the body is being read and dropped (its declared length is
    * within BODY_LIMITS.drainFactor times the limit): the connection stays open
@@ -14,9 +13,8 @@ export class BodyError extends HttpError {
    * the whole body. Otherwise the connection closes after the answer.
    */
   drained = false;
-  constructor(code: BodyErrorCode, status: number, message: string, headers?: Record<string, string>) {
-    super(status, message, headers);
+  constructor(code: BodyErrorCode, message: string) {
+    super(code, message);
     this.name = 'BodyError';
-    this.code = code;
   }
 }

@@ -20,7 +20,7 @@ export interface JsonBodyOptions {
   offloadBytes: number;
 }
 
-export const tooLarge = (limit: number) => new BodyError('ERR_BODY_TOO_LARGE', 413, `request body is larger than the server's limit of ${limit} bytes`);
+export const tooLarge = (limit: number) => new BodyError('ERR_BODY_TOO_LARGE', `request body is larger than the server's limit of ${limit} bytes`);
 
 /** Registers the parser on `app` (replacing Fastify's JSON parser); the worker stops when the app closes. */
 export function registerJsonBody(app: FastifyInstance, o: JsonBodyOptions): void {
@@ -36,7 +36,7 @@ function parseHere(bytes: Buffer): unknown {
   try {
     return sjson.parse(bytes.toString('utf8'), null, { protoAction: 'error', constructorAction: 'error' });
   } catch (e) {
-    throw new BodyError('ERR_BODY_JSON', 400, `request body: not valid JSON (${(e as Error).message})`);
+    throw new BodyError('ERR_BODY_INVALID', `request body: not valid JSON (${(e as Error).message})`);
   }
 }
 
@@ -91,7 +91,7 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
         scanner.write(b);
       } catch (e) {
         const s = e as JsonShapeError;
-        return fail(new BodyError(s.kind === 'depth' ? 'ERR_BODY_DEPTH' : 'ERR_BODY_VALUES', s.kind === 'depth' ? 400 : 413, s.message));
+        return fail(new BodyError(s.kind === 'depth' ? 'ERR_BODY_INVALID' : 'ERR_BODY_TOO_LARGE', s.message));
       }
       if (job) return job.push(b);
       chunks.push(b);
@@ -105,9 +105,9 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
       stop();
       if (!Number.isNaN(declared) && received !== declared) {
         job?.abort();
-        return reject(new BodyError('ERR_BODY_LENGTH', 400, `request body: ${received} bytes received, Content-Length said ${declared}`));
+        return reject(new BodyError('ERR_BODY_INVALID', `request body: ${received} bytes received, Content-Length said ${declared}`));
       }
-      if (received === 0) return reject(new BodyError('ERR_BODY_EMPTY', 400, 'request body: empty, a JSON object is required'));
+      if (received === 0) return reject(new BodyError('ERR_BODY_INVALID', 'request body: empty, a JSON object is required'));
       if (job) return job.end().then(resolve, reject);
       try {
         resolve(parseHere(Buffer.concat(chunks, received)));
@@ -115,9 +115,9 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
         reject(e);
       }
     };
-    const onError = (e: Error) => fail(new BodyError('ERR_BODY_LENGTH', 400, `request body: ${e.message}`), false);
+    const onError = (e: Error) => fail(new BodyError('ERR_BODY_INVALID', `request body: ${e.message}`), false);
     // The client went away mid-body: what the worker holds of it is dropped.
-    const onClose = () => fail(new BodyError('ERR_BODY_LENGTH', 400, 'request body: the connection closed before the body ended'), false);
+    const onClose = () => fail(new BodyError('ERR_BODY_INVALID', 'request body: the connection closed before the body ended'), false);
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);

@@ -92,11 +92,11 @@ export class JsonWorker {
       this.pending.delete(m.id);
       if (!this.open.size && !this.pending.size) w.unref();
       if (m.ok) p.resolve(m.value);
-      else p.reject(new BodyError('ERR_BODY_JSON', 400, `request body: not valid JSON (${m.message})`));
+      else p.reject(new BodyError('ERR_BODY_INVALID', `request body: not valid JSON (${m.message})`));
     });
     const fail = (why: string) => {
       if (this.worker === w) this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(new BodyError('ERR_BODY_PARSER', 503, `request body: the JSON parser ${why}; retry`, { 'retry-after': '1' }));
+      for (const p of this.pending.values()) p.reject(new BodyError('ERR_BODY_PARSER', `request body: the JSON parser ${why}; retry`));
       this.pending.clear();
       this.open.clear();
     };

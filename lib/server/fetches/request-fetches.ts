@@ -9,7 +9,6 @@
 import { ShituError } from '../../errors';
 import { FETCH_LIMITS } from '../../limits';
 import { fetchImage, FetchOptions } from '../../input/fetch-image';
-import { HttpError } from '../error-status';
 import { base64Bytes } from '../image-field';
 import type { Limiter } from '../limiter';
 
@@ -44,12 +43,10 @@ export async function imagesOf(values: readonly string[], where: (i: number) => 
   let committed = 0; // bytes fetched plus bytes reserved by fetches running
   let next = 0;
   let running = 0;
+  const overBudget = (i: number) => ShituError.atField('ERR_IMAGE_TOO_LARGE', where(i), `the images of this request come to more than ${o.maxBytesPerRequest} bytes, the server's limit per request`);
   const one = async (i: number) => {
     const share = Math.min(perImage, o.maxBytesPerRequest - committed);
-    if (share <= 0) {
-      // Only reached with nothing running: the budget is spent.
-      throw new HttpError(413, `${where(i)}: the images of this request come to more than ${o.maxBytesPerRequest} bytes, the server's limit per request`);
-    }
+    if (share <= 0) throw overBudget(i); // only reached with nothing running: the budget is spent
     committed += share;
     let got = 0;
     try {
@@ -57,10 +54,10 @@ export async function imagesOf(values: readonly string[], where: (i: number) => 
       got = buf.length;
       out[i] = buf;
     } catch (e) {
-      if (e instanceof ShituError && /over the \d+-byte limit/.test(e.message) && share < perImage)
-        throw new HttpError(413, `${where(i)}: the images of this request come to more than ${o.maxBytesPerRequest} bytes, the server's limit per request`);
-      if (e instanceof ShituError) throw new HttpError(400, `${where(i)}: ${e.message}`);
-      throw e;
+      if (!(e instanceof ShituError) || e.code !== 'ERR_FETCH') throw e; // busy, cancelled: about the request, not the image
+      // Over its share of what was left, not over the per-image limit: the request's budget is what ran out.
+      if ((e.details as { overBytes?: number } | undefined)?.overBytes !== undefined && share < perImage) throw overBudget(i);
+      throw ShituError.atField('ERR_FETCH', where(i), e.message, { cause: e });
     } finally {
       committed -= share - got;
     }

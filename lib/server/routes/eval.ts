@@ -6,48 +6,32 @@
 // build. The whole evaluation takes one recognition slot (admission) and is
 // cancelled when the client leaves.
 import type { FastifyInstance } from 'fastify';
-import { Static, Type } from '@sinclair/typebox';
-import { DET_THRESHOLD, EVAL, MAX_LABEL_LENGTH, SERVICE_LIMITS } from '../../limits';
+import { EVAL } from '../../limits';
 import { checkGallerySource } from '../../eval/gallery-check';
 import type { EvalAnswer } from '../../eval/answer';
 import { fromImages, fromIndex } from '../../eval/gallery-source';
 import { evaluationCharts } from '../../eval/write-report';
 import { requestWork, RouteContext, success } from '../context';
-import { HttpError, mapGalleryError } from '../error-status';
-
-const Pairs = (what: string) => Type.Array(Type.Object({
-  image: Type.String({ minLength: 1, description: 'An http(s) URL or the Base64-encoded image file.' }),
-  label: Type.String({ minLength: 1, maxLength: MAX_LABEL_LENGTH, description: what === 'queries' ? 'The query\'s label; "-" (or a label not in the gallery): it should be rejected.' : 'The label.' }),
-}), { minItems: 1, maxItems: SERVICE_LIMITS.maxPairs, description: `${what} (1 to ${SERVICE_LIMITS.maxPairs}).` });
-
-export const EvalBody = Type.Object({
-  indexKey: Type.Optional(Type.Unsafe<string | null>({ type: 'string', nullable: true, description: 'The gallery: an index of the store (default: the server\'s). Not with imageLabelPairs.' })),
-  imageLabelPairs: Type.Optional(Pairs('Gallery pictures with labels, embedded for this evaluation only')),
-  queries: Type.Optional(Pairs('queries')),
-  leaveOneOut: Type.Optional(Type.Boolean({ description: 'No queries: each gallery entry against the rest of the gallery.' })),
-  targetPrecision: Type.Optional(Type.Number({ exclusiveMinimum: EVAL.targetPrecision.min, maximum: EVAL.targetPrecision.max, default: EVAL.targetPrecision.default })),
-  recThreshold: Type.Optional(Type.Number({ description: 'The threshold in use (default: the pipeline config\'s).' })),
-  detThreshold: Type.Optional(Type.Number({ minimum: DET_THRESHOLD.min, maximum: DET_THRESHOLD.max })),
-  topk: Type.Optional(Type.Integer({ minimum: EVAL.topk.min, maximum: EVAL.topk.max, default: EVAL.topk.default })),
-  check: Type.Optional(Type.Boolean({ default: true, description: 'Also check the gallery (conflicts, duplicates, outliers).' })),
-}, { additionalProperties: false });
-export type EvalRequest = Static<typeof EvalBody>;
+import { ShituError } from '../../errors';
+import { mapGalleryError } from '../error-status';
+import { checkLabels } from '../image-field';
+import type { EvalRequest } from '../schemas';
 
 export function evalRoutes(c: RouteContext) {
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: EvalRequest }>('/shitu-eval', {
-      schema: { summary: 'Evaluate a gallery: Recall@k, mAP, the rec_threshold sweep, per label; and check it', body: EvalBody },
+      schema: c.schemas.evaluate,
       config: { scope: 'write', admission: true },
     }, async (request, reply) => {
       const p = c.needPipeline();
       const work = requestWork(reply, c.requestDeadlineMs);
       const signal = work.signal;
       const b = request.body;
-      if (b.imageLabelPairs && b.indexKey != null) throw new HttpError(422, 'indexKey, imageLabelPairs: give one gallery, not both');
-      if (!!b.leaveOneOut === !!b.queries) throw new HttpError(422, 'queries, leaveOneOut: give queries or leaveOneOut: true');
+      if (b.imageLabelPairs && b.indexKey != null) throw ShituError.atField('ERR_VALIDATION', 'indexKey, imageLabelPairs', 'give one gallery, not both');
+      if (!!b.leaveOneOut === !!b.queries) throw ShituError.atField('ERR_VALIDATION', 'queries, leaveOneOut', 'give queries or leaveOneOut: true');
       // Fetched under the request's budget (lib/server/fetches/), as a build's pictures are.
       const fetchAll = async (pairs: Array<{ image: string; label: string }>, where: string) => {
-        pairs.forEach((x, i) => { if (!x.label.trim()) throw new HttpError(422, `${where}[${i}].label: must not be blank`); });
+        checkLabels(pairs, where);
         const images = await work.settle(c.images(pairs.map((x) => x.image), (i) => `${where}[${i}].image`, signal));
         return pairs.map((x, i) => ({ image: images[i], label: x.label }));
       };
@@ -57,7 +41,7 @@ export function evalRoutes(c: RouteContext) {
       // The check and leave-one-out read every vector back: bounded on a stored index (a gallery sent along is bounded by maxPairs).
       const checkIt = b.check !== false;
       if ((checkIt || b.leaveOneOut) && index && index.count > EVAL.maxCheckEntries)
-        throw new HttpError(422, `${checkIt ? 'check' : 'leaveOneOut'}: the index holds ${index.count} entries, more than the ${EVAL.maxCheckEntries} the service reads back; send labelled queries with check: false, or run shitu eval / shitu gallery-check`);
+        throw ShituError.atField('ERR_VALIDATION', checkIt ? 'check' : 'leaveOneOut', `the index holds ${index.count} entries, more than the ${EVAL.maxCheckEntries} the service reads back; send labelled queries with check: false, or run shitu eval / shitu gallery-check`);
       const out = await work.settle(c.limiter.run(async () => {
         // One embedding of the gallery serves the evaluation and the check.
         const source = gallery

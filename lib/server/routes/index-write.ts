@@ -8,21 +8,15 @@ import { ShituError } from '../../errors';
 import { SERVICE_LIMITS } from '../../limits';
 import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
 import { idMapOf, requestWork, RouteContext, success } from '../context';
-import { HttpError, mapGalleryError } from '../error-status';
+import { mapGalleryError, skippedOf } from '../error-status';
 import { checkLabels } from '../image-field';
 import { buildKeyOf, idempotentWrite, sendWrite } from '../idempotency';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
-import { IndexData, SERVICE_INDEX_SHAPE } from '../../vector-index/index-data';
-import type { GalleryResult, SkippedImage } from '../../pipeline/pipeline';
+import { IndexData } from '../../vector-index/index-data';
+import type { GalleryResult, SkippedImage } from '../../pipeline/options';
 
 /** buildIndex/appendIndex's answer in either shape (onError 'fail' gives the index alone). */
 const asResult = (r: IndexData | GalleryResult): GalleryResult => (r instanceof IndexData ? { index: r, skipped: [] } : r);
-
-/** The skipped images named by their field, as the service's errors name them. */
-const skippedOf = (skipped: SkippedImage[]) => skipped.map((s) => {
-  const m = /^#(\d+)$/.exec(s.path);
-  return { image: m ? `imageLabelPairs[${m[1]}].image` : s.path, code: s.code, message: s.message.replace(/^cannot decode image #\d+: /, 'cannot decode image: ') };
-});
 
 export function indexWriteRoutes(c: RouteContext) {
   const images = (pairs: Array<{ image: string }>, signal: AbortSignal) =>
@@ -45,19 +39,19 @@ export function indexWriteRoutes(c: RouteContext) {
         const imgs = await work.settle(images(imageLabelPairs, work.signal));
         ({ index, skipped } = asResult(await work.settle(c.limiter.run(
           () => p.buildIndex({
-            galleryImgs: imgs, galleryLabel: labels, indexType: indexType ?? SERVICE_INDEX_SHAPE.indexType, metricType: metricType ?? SERVICE_INDEX_SHAPE.metricType, onError: onError ?? 'fail',
+            galleryImgs: imgs, galleryLabel: labels, indexType, metricType, onError, // their defaults (SERVICE_INDEX_SHAPE, 'fail') are the schema's, filled in by Ajv
             signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p),
           }).catch((e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal))));
         const built = skipped;
-        await c.store.create(index, indexKey, { idempotency: idempotentWrite(request, (idMap) => ({ indexKey, idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(built) }) })) });
+        await c.store.create(index, indexKey, { idempotency: idempotentWrite(request, (idMap) => ({ indexKey, idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(built, 'imageLabelPairs') }) })) });
       } catch (e) {
         await reservation?.release().catch((err) => request.log.error({ err, logId: request.id }, 'releasing an index reservation failed'));
         throw e;
       }
       // The index exists, so it counts even if this bookkeeping fails.
       await reservation?.commit().catch((err) => request.log.error({ err, logId: request.id }, 'committing an index reservation failed'));
-      return sendWrite(request, reply, success(request, { indexKey, idMap: idMapOf(index.idMapEntries), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) }));
+      return sendWrite(request, reply, success(request, { indexKey, idMap: idMapOf(index.idMapEntries), ...(onError === 'skip' && { skipped: skippedOf(skipped, 'imageLabelPairs') }) }));
     });
 
     r.post<{ Body: AddRequest }>('/shitu-index-add', { schema: c.schemas.add, config: { scope: 'write', admission: true, idempotent: true } }, async (request, reply) => {
@@ -76,14 +70,14 @@ export function indexWriteRoutes(c: RouteContext) {
         // checkCount below is the check that holds under concurrent adds.
         checkVectorQuota(principal, index.count + imageLabelPairs.length);
         return c.limiter.run(
-          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError: onError ?? 'fail', signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
+          () => p.appendIndex({ index, galleryImgs: imgs, galleryLabel: labels, onError, signal: work.signal, maxPixelsInFlight: c.pixelsInFlight, ...c.decodeOverrideFor(p) })
             .then((r) => { skipped = asResult(r).skipped; }, (e) => { throw mapGalleryError(e, 'imageLabelPairs'); }),
           work.signal);
       }, {
         checkCount: (n) => checkVectorQuota(principal, n),
-        idempotency: idempotentWrite(request, (entries) => ({ idMap: idMapOf(entries), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) })),
+        idempotency: idempotentWrite(request, (entries) => ({ idMap: idMapOf(entries), ...(onError === 'skip' && { skipped: skippedOf(skipped, 'imageLabelPairs') }) })),
       }));
-      return sendWrite(request, reply, success(request, { idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(skipped) }) }));
+      return sendWrite(request, reply, success(request, { idMap: idMapOf(idMap), ...(onError === 'skip' && { skipped: skippedOf(skipped, 'imageLabelPairs') }) }));
     });
 
     r.post<{ Body: RemoveRequest }>('/shitu-index-remove', { schema: c.schemas.remove, config: { scope: 'write', idempotent: true } }, async (request, reply) => {
@@ -97,7 +91,7 @@ export function indexWriteRoutes(c: RouteContext) {
           const unknown = Array.isArray(e.details) ? (e.details as number[]) : [];
           const shown = unknown.slice(0, SERVICE_LIMITS.maxIdsInError).join(', ');
           const more = unknown.length > SERVICE_LIMITS.maxIdsInError ? ` and ${unknown.length - SERVICE_LIMITS.maxIdsInError} more` : '';
-          throw new HttpError(404, `ids: not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`);
+          throw ShituError.atField('ERR_INDEX_ID', 'ids', `not in index ${key}, nothing removed: ${unknown.length ? shown + more : e.message}`, { cause: e });
         }
         throw e;
       });

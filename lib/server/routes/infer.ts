@@ -1,9 +1,8 @@
 // POST /shitu-infer: one recognition under admission, aborted when the client
 // leaves or the request's deadline passes; answers PaddleX's detectedObjects shape with a Server-Timing header.
 import type { FastifyInstance } from 'fastify';
-import { ShituError } from '../../errors';
+import { RECOGNIZE_IMAGE_LABEL, ShituError, withoutImageLabel } from '../../errors';
 import { requestWork, RouteContext, success } from '../context';
-import { HttpError } from '../error-status';
 import type { InferRequest } from '../schemas';
 import { serverTiming } from '../timing';
 
@@ -26,9 +25,10 @@ export function inferRoutes(c: RouteContext) {
             keepImage: returnImage, signal: work.signal, ...c.decodeOverrideFor(p),
           });
         } catch (e) {
-          if (e instanceof ShituError && e.code === 'ERR_IMAGE_DECODE') throw new HttpError(400, `image: cannot decode the image (not a supported format, or corrupt)`);
-          if (e instanceof ShituError && (e.code === 'ERR_IMAGE_TOO_LARGE' || e.code === 'ERR_IMAGE_FORMAT'))
-            throw new ShituError(e.code, `image: ${e.message.replace(/^(cannot decode )?image argument \d+:? ?/, '')}`);
+          if (!(e instanceof ShituError)) throw e;
+          if (e.code === 'ERR_IMAGE_DECODE') throw ShituError.atField(e.code, 'image', 'cannot decode the image (not a supported format, or corrupt)', { cause: e });
+          // The field names the image: native's own name for it is dropped.
+          if (e.code === 'ERR_IMAGE_TOO_LARGE' || e.code === 'ERR_IMAGE_FORMAT') throw ShituError.atField(e.code, 'image', withoutImageLabel(e.message, RECOGNIZE_IMAGE_LABEL), { cause: e });
           throw e;
         }
         const picture = returnImage ? (await res.image('.jpg')).toString('base64') : null;

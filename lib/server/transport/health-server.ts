@@ -3,6 +3,7 @@
 // main port is loaded: clients that hold every slot of the main port, or the
 // share of one address, leave these alone.
 import * as http from 'node:http';
+import { refusal } from '../error-status';
 import { ConnectionGuard } from './connection-guard';
 
 export interface HealthAnswer { status: number; body: Record<string, unknown>; headers?: Record<string, string> }
@@ -23,7 +24,7 @@ export function createHealthServer(answer: (url: string | undefined) => HealthAn
     connectionsCheckingInterval: Math.min(500, o.headersTimeoutMs),
   }, (req, res) => {
     const h = req.method === 'GET' ? answer(req.url) : null;
-    const out = h ?? { status: 404, body: { logId: '', errorCode: 404, errorMsg: 'this port answers GET /health and GET /ready only' } };
+    const out: HealthAnswer = h ?? refusal('ERR_ROUTE_NOT_FOUND', 'this port answers GET /health and GET /ready only', '');
     res.writeHead(out.status, { 'content-type': 'application/json; charset=utf-8', ...out.headers });
     res.end(JSON.stringify(out.body));
   });

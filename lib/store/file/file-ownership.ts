@@ -47,7 +47,6 @@ export class FileOwnership implements IndexOwnership {
   private readonly lockFile: string;
   private readonly indexDir: string;
   /** Records written before .by-owner existed, indexed once per directory (under the lock). */
-  private upgraded?: Promise<void>;
 
   constructor(indexDir: string) {
     this.indexDir = path.resolve(indexDir);
@@ -67,7 +66,6 @@ export class FileOwnership implements IndexOwnership {
     };
     if (max === undefined) await write();
     else {
-      await (this.upgraded ??= this.locked(() => this.upgrade()).catch((e) => { this.upgraded = undefined; throw e; }));
       const held = await this.locked(async () => {
         const n = await this.count(mine);
         if (n >= max) return n;
@@ -129,21 +127,6 @@ export class FileOwnership implements IndexOwnership {
     }
     if (Date.now() - p.at > OWNERSHIP_LIMITS.reservationTtlMs) return false;
     return p.host !== HOST || alive(p.pid);
-  }
-
-  /** Once per directory: owner records from before .by-owner get their entries. Called under the lock. */
-  private async upgrade(): Promise<void> {
-    const done = path.join(this.byOwner, '.v1');
-    if (await exists(done)) return;
-    for (const key of await fs.promises.readdir(this.dir)) {
-      if (!INDEX_KEY_RE.test(key)) continue;
-      const owner = await fs.promises.readFile(path.join(this.dir, key), 'utf8').catch(() => undefined);
-      if (owner === undefined) continue;
-      const mine = this.ownerDir(owner);
-      await fs.promises.mkdir(mine, { recursive: true });
-      await fs.promises.writeFile(path.join(mine, key), '', { flag: 'a' });
-    }
-    await fs.promises.writeFile(done, '');
   }
 
   /**

@@ -2,7 +2,6 @@
 // right now" (the service answers 503 + Retry-After and the client retries)
 // rather than a bug.
 import { ShituError } from '../../errors';
-import { IndexKeyError } from '../index-store';
 
 const NODE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
@@ -26,7 +25,7 @@ export function unavailable(where: string, cause: unknown): ShituError {
 
 /** Database failures that are not about availability keep their message and SQLSTATE. */
 export function storeFailure(where: string, cause: unknown): Error {
-  if (cause instanceof ShituError || cause instanceof IndexKeyError || cause instanceof TypeError || cause instanceof RangeError) return cause;
+  if (cause instanceof ShituError || cause instanceof TypeError || cause instanceof RangeError) return cause;
   if (isUnavailable(cause)) return unavailable(where, cause);
   const code = (cause as { code?: unknown })?.code;
   return new ShituError('ERR_INDEX_IO', `the index store ${where} failed${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}: ${(cause as Error)?.message ?? String(cause)}`, { cause });

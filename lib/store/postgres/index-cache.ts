@@ -8,7 +8,7 @@
 import { callNative, ShituError } from '../../errors';
 import { IndexData, IndexType, INDEX_TYPES, MetricType, METRIC_TYPES } from '../../vector-index/index-data';
 import { native } from '../../native/loader';
-import { IndexKeyError, LoadedIndex } from '../index-store';
+import { noIndex, LoadedIndex } from '../index-store';
 import type { PgPool } from './pool';
 import { parseVector } from './pgvector-search';
 
@@ -157,7 +157,7 @@ export class IndexCache {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
         const r = await c.query('SELECT dim, index_type, metric_type, search, next_id, version, quantizer FROM shitu_index WHERE key = $1', [k]);
-        if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
+        if (!r.rows.length) throw noIndex(k);
         const row = r.rows[0];
         const meta: IndexMeta = { dim: row.dim, indexType: row.index_type, metricType: row.metric_type, search: row.search };
         const version = Number(row.version);

@@ -17,7 +17,7 @@ import * as crypto from 'node:crypto';
 import { ShituError } from '../../errors';
 import type { IndexData, SearchHit } from '../../vector-index/index-data';
 import type { IndexSearcher } from '../../vector-index/searcher';
-import { AppendOptions, WriteOptions, byNewest, checkIndexKey, IdMapEntries, IndexKeyError, IndexListEntry, IndexOwnership, IndexStore, FeedState, LoadedIndex, StoreHealth } from '../index-store';
+import { AppendOptions, WriteOptions, byNewest, checkIndexKey, IdMapEntries, noIndex, IndexListEntry, IndexOwnership, IndexStore, FeedState, LoadedIndex, StoreHealth } from '../index-store';
 import { PgIdempotencyKeys } from '../idempotency/pg-keys';
 import type { IdempotencyKeys } from '../idempotency/keys';
 import { PgOwnership } from './pg-ownership';
@@ -168,7 +168,7 @@ export class PgIndexStore implements IndexStore {
     const cached = this.cache.peek(k);
     if (cached?.index) return cached.index.idMapEntries;
     const r = await this.db.query('SELECT i.key, v.id, v.label FROM shitu_index i LEFT JOIN shitu_vector v ON v.index_key = i.key WHERE i.key = $1 ORDER BY v.id', [k]);
-    if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
+    if (!r.rows.length) throw noIndex(k);
     return r.rows.filter((x: { id: string | null }) => x.id !== null).map((x: { id: string; label: string }) => [Number(x.id), x.label] as [number, string]);
   }
 

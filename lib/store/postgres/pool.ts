@@ -5,7 +5,6 @@
 // broke mid-transaction never handed to the next request.
 import pg from 'pg';
 import { ShituError } from '../../errors';
-import { IndexKeyError } from '../index-store';
 import { storeFailure } from './errors';
 
 export type Client = pg.PoolClient;
@@ -57,7 +56,7 @@ export class PgPool {
     } finally {
       c.off('error', onError);
       // A connection that failed mid-transaction is not handed to the next request.
-      c.release(broken !== undefined && !(broken instanceof ShituError || broken instanceof IndexKeyError) ? (broken as Error) : undefined);
+      c.release(broken !== undefined && !(broken instanceof ShituError) ? (broken as Error) : undefined);
     }
   }
 

@@ -8,7 +8,7 @@
 import { callNative, ShituError } from '../../errors';
 import { IndexData } from '../../vector-index/index-data';
 import { native } from '../../native/loader';
-import { AppendOptions, checkStoredLabels, IdMapEntries, IndexKeyError, WriteOptions } from '../index-store';
+import { AppendOptions, checkStoredLabels, IdMapEntries, noIndex, WriteOptions } from '../index-store';
 import { recordInTransaction } from '../idempotency/pg-keys';
 import type { IdempotentWrite } from '../idempotency/keys';
 import type { IndexCache, IndexMeta, SearchMode } from './index-cache';
@@ -91,7 +91,7 @@ export class PgWrites {
   private async write(k: string, change: (c: Client, row: { nextId: number; version: number }) => Promise<Change>, idempotency?: IdempotentWrite): Promise<IdMapEntries> {
     const version = await this.db.transaction(async (c) => {
       const r = await c.query('SELECT next_id, version FROM shitu_index WHERE key = $1 FOR UPDATE', [k]);
-      if (!r.rows.length) throw new IndexKeyError(404, `indexKey: no index ${k}`);
+      if (!r.rows.length) throw noIndex(k);
       const row = { nextId: Number(r.rows[0].next_id), version: Number(r.rows[0].version) };
       const ch = await change(c, row);
       const v = row.version + 1;
