@@ -84,14 +84,15 @@ t.test('useHpip on CPU: the INT8 copy when it is there, FP32 when not', async (t
     const p = await createPipeline(STANDIN_CONFIG, o);
     try {
       const index = await p.buildIndex({ galleryImgs: [img], galleryLabel: ['dog'], indexType: 'Flat', metricType: 'IP' });
-      return (await p.recognize(path.join(IMAGES, 'misc', 'bus.jpg'), { index })).boxes.map((b) => b.rec_scores[0]);
+      return { quantized: p.settings.quantized, scores: (await p.recognize(path.join(IMAGES, 'misc', 'bus.jpg'), { index })).boxes.map((b) => b.rec_scores[0]) };
     } finally {
       await p.close();
     }
   };
   const [fp32, int8] = [await score(withRec(FP32_DIR)), await score({ ...withRec(FP32_DIR), quantized: true })];
-  t.notSame(int8, fp32, 'the two models score differently');
-  t.same(await score({ ...withRec(FP32_DIR), useHpip: true }), int8, 'useHpip: the INT8 scores');
+  t.same([fp32.quantized, int8.quantized], [false, true], 'settings.quantized');
+  t.notSame(int8.scores, fp32.scores, 'the two models score differently');
+  t.same(await score({ ...withRec(FP32_DIR), useHpip: true }), int8, 'useHpip: the INT8 copy and its scores');
   t.same(await score({ ...withRec(FP32_DIR), useHpip: true, quantized: false }), fp32, 'quantized: false wins over useHpip');
   t.same(await score({ ...withRec(NO_COPY_DIR), useHpip: true }), fp32, 'no copy: FP32, no error');
 });
