@@ -15,6 +15,8 @@ export const TARGETS = {
   limitFraction: 0.92,
   /** The stand-in pipeline with the load-time graph pass against without it. */
   graphPassPipeline: 1.3,
+  /** Raw Run of the INT8 feature model (shitu models quantize) against its FP32 source, 1 thread. */
+  int8Feature: 1.4,
 } as const;
 import type { StagesResult } from '../sections/stages';
 import type { LimitResult } from '../sections/limit';
@@ -173,6 +175,11 @@ function renderReport(dir: string, reportDir: string): string {
     const p = gpRun.result.pipeline;
     sumRows.push([`stand-in pipeline with the graph pass ≥ ${TARGETS.graphPassPipeline}x without it, same run (${p.settings})`, `${fmt(p.ratio, 2)}x; raw detector Run ${gpRun.result.raw.filter((x) => x.model.startsWith('PicoDet')).map((x) => `${fmt(x.speedup, 2)}x`).join(', ')}`, yesNo(p.ratio >= TARGETS.graphPassPipeline)]);
   } else sumRows.push([`stand-in pipeline with the graph pass ≥ ${TARGETS.graphPassPipeline}x without it`, 'not measured in this run (section graph-pass)', '—']);
+  const i8 = readJson<{ result: { raw: Array<{ model: string; threads: number; speedup: number }>; models: Array<{ model: string }> } }>('int8.json');
+  const i8Rows = i8?.result.raw.filter((x) => x.model === i8.result.models[0]?.model) ?? [];
+  const i8One = i8Rows.find((x) => x.threads === 1);
+  if (i8One) sumRows.push([`INT8 feature model's raw Run ≥ ${TARGETS.int8Feature}x its FP32 source, stand-in, 1 thread, same run`, i8Rows.map((x) => `${fmt(x.speedup, 2)}x at ${x.threads} thread(s)`).join('; '), yesNo(i8One.speedup >= TARGETS.int8Feature)]);
+  else sumRows.push([`INT8 feature model's raw Run ≥ ${TARGETS.int8Feature}x its FP32 source`, 'not measured in this run (section int8)', '—']);
   if (mem) sumRows.push([`RSS flat over ${mem.predictions} predictions`, `${fmt(mem.rssStartMiB, 1)} → ${fmt(mem.rssEndMiB, 1)} MiB (${mem.growthMiB >= 0 ? '+' : ''}${fmt(mem.growthMiB, 1)} MiB)`, yesNo(mem.flat)]);
   if (batching) sumRows.push(...batchingTargets(batching));
   if (million) sumRows.push(...millionTargets(million));
@@ -389,6 +396,9 @@ function renderReport(dir: string, reportDir: string): string {
   const gp = readJson<{ markdown: string }>('graph-pass.json');
   // The section renders itself (bench/sections/graph-pass.ts); its headings go one level down here.
   md.push(gp ? gp.markdown.replace(/^(#+) /gm, '#$1 ') + '\n\n' : '## Graph pass\n\n' + notMeasured('graph-pass'));
+  const i8md = readJson<{ markdown: string }>('int8.json');
+  // Rendered by its section (bench/sections/int8.ts), headings one level down.
+  md.push(i8md ? i8md.markdown.replace(/^(#+) /gm, '#$1 ') + '\n\n' : '## INT8 feature model\n\n' + notMeasured('int8'));
   md.push('## Closing note: PP-ShiTuV2 programs against the published table\n');
   md.push(shaped ? shapedClosing(shaped, table) : notMeasured('shaped'));
   md.push('## Reproduce\n\n```\nnpx tsc -p tsconfig.json\nnode dist/bench/run.js --help              # sections and options\nnode dist/bench/run.js --quick             # < 2 min: sampled sections, results in bench/results/run-<timestamp>/\nnode dist/bench/run.js                     # full run without the 10^6 section (its duration: this report\'s header)\nnode dist/bench/run.js --only=million      # the 10^6 section alone (hours on 2 cores)\nnode dist/bench/run.js --all --update-report  # every section, million included, replacing bench/REPORT.md and bench/results/ (this report)\n```\n');

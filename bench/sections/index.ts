@@ -58,6 +58,15 @@ export const SECTIONS: readonly SectionDef[] = [
     },
   },
   {
+    key: 'int8', quick: false, script: 'int8',
+    title: 'the INT8 feature model (shitu models quantize): raw Runs FP32 against INT8 at 1 and 2 threads, the guard\'s figures, the CPU\'s SIMD flags',
+    run: async ({ mode }) => {
+      const r = await (require('./int8') as typeof import('./int8')).runInt8Bench({ quick: mode.quick });
+      writeJson('int8.json', r);
+      return r;
+    },
+  },
+  {
     key: 'peer', quick: true, script: 'peer',
     title: 'against the hand-rolled Node stack (onnxruntime-node + sharp + hnswlib-node), stand-in models and the PP-ShiTuV2 programs (random weights)',
     run: async ({ mode }) => (require('./peer') as typeof import('./peer')).runPeer(mode),

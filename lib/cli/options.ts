@@ -38,6 +38,8 @@ export interface PipelineFlags {
   reducedDecode?: boolean;
   /** false with --no-optimize-graph. */
   optimizeGraph?: boolean;
+  /** --quantized: the feature model's INT8 copy. */
+  quantized?: boolean;
 }
 
 export const pipelineFlags = (c: Command): Command =>
@@ -47,11 +49,12 @@ export const pipelineFlags = (c: Command): Command =>
     .option('--threads <n>', 'ONNX Runtime threads per model', intArg(1, 1024))
     .addOption(new Option('--thread-pool <kind>', 'session (a pool per model) or shared (one process-wide pool, a thread per core)').choices(['session', 'shared']))
     .option('--reduced-decode', 'decode large JPEGs at 1/2, 1/4 or 1/8 scale (see README "Speed")')
-    .option('--no-optimize-graph', 'load the model files as they are, without the load-time graph rewrite');
+    .option('--no-optimize-graph', 'load the model files as they are, without the load-time graph rewrite')
+    .option('--quantized', 'load the feature model\'s INT8 copy (<model_dir>-int8, made by shitu models quantize)');
 
 /** createPipeline's options from the pipeline flags (plus what a command adds, e.g. serve's batching). */
 export function pipelineOptionsOf(o: PipelineFlags, extra: CreatePipelineOptions = {}): CreatePipelineOptions {
-  return { device: o.device, threads: o.threads, threadPool: o.threadPool, reducedDecode: o.reducedDecode, optimizeGraph: o.optimizeGraph, ...extra };
+  return { device: o.device, threads: o.threads, threadPool: o.threadPool, reducedDecode: o.reducedDecode, optimizeGraph: o.optimizeGraph, quantized: o.quantized, ...extra };
 }
 
 /** Runs `f` with a pipeline made from the flags, and closes it afterwards. */

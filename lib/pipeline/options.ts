@@ -22,7 +22,7 @@ export interface CreatePipelineOptions {
   config?: Record<string, unknown>;
   /** "cpu" (default) or "gpu:N". */
   device?: string;
-  /** High-performance inference: TensorRT on GPU. */
+  /** High-performance inference: TensorRT on GPU; on CPU, the feature model's INT8 copy when there is one (see `quantized`). */
   useHpip?: boolean;
   /** ONNX Runtime intra-op threads per model (default: cores / concurrency, at least 1). */
   threads?: number;
@@ -80,6 +80,14 @@ export interface CreatePipelineOptions {
    * false loads the files as they are (only the weights-as-inputs strip is kept).
    */
   optimizeGraph?: boolean;
+  /**
+   * Load the feature model's INT8 copy (`shitu models quantize` writes it to
+   * `<model_dir>-int8`; a named model's: `$SHITU_MODEL_HOME/<name>-int8`) instead
+   * of the FP32 model; a missing copy is ERR_MODEL_NOT_FOUND. Not given: on CPU,
+   * `useHpip: true` takes the copy when it exists and FP32 otherwise
+   * (lib/models/quantized.ts). Default false.
+   */
+  quantized?: boolean;
 }
 
 export interface BatchingOptions {
@@ -100,6 +108,8 @@ export interface PipelineSettings {
   reducedDecode: boolean;
   /** Dynamic batching, or null when off. */
   batching: { maxBatch: number; maxWaitMs: number } | null;
+  /** Whether the feature model is its INT8 copy (CreatePipelineOptions.quantized; known once the models are found). */
+  quantized: boolean;
 }
 
 /** A value in an error message: numbers as JS prints them (NaN, Infinity), the rest as JSON. */
@@ -231,12 +241,13 @@ export function checkThreshold(name: string, v: number | undefined, min: number 
  * createPipeline's options checked, each default applied once: the pipeline's
  * settings, its decode limits and the ONNX Runtime session options of both models.
  */
-export function resolveCreateOptions(o: CreatePipelineOptions): { settings: PipelineSettings; limits: DecodeLimits; session: SessionOptions } {
+export function resolveCreateOptions(o: CreatePipelineOptions): { settings: Omit<PipelineSettings, 'quantized'>; limits: DecodeLimits; session: SessionOptions } {
   const limits = resolveDecodeLimits(o);
   const device = o.device ?? 'cpu';
   if (o.optimizeGraph !== undefined && typeof o.optimizeGraph !== 'boolean') throw new TypeError(`optimizeGraph must be a boolean, got ${JSON.stringify(o.optimizeGraph)}`);
   if (typeof device !== 'string' || !/^(cpu|gpu(:\d+)?)$/.test(device)) throw new RangeError(`device must be "cpu" or "gpu:N", got ${JSON.stringify(device)}`);
   if (o.reducedDecode !== undefined && typeof o.reducedDecode !== 'boolean') throw new TypeError(`reducedDecode must be a boolean, got ${JSON.stringify(o.reducedDecode)}`);
+  if (o.quantized !== undefined && typeof o.quantized !== 'boolean') throw new TypeError(`quantized must be a boolean, got ${JSON.stringify(o.quantized)}`);
   for (const k of ['threads', 'concurrency'] as const)
     if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new RangeError(`${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
   const maxQueue = o.maxQueue ?? PIPELINE_LIMITS.maxQueue.default;

@@ -5,6 +5,7 @@
 import { loadPipelineConfig, validateConfig } from './config';
 import { callNative } from '../errors';
 import { LoadedDetector, LoadedExtractor, loadDetector, loadExtractor, resolveModel } from '../models/resolve';
+import { featureModelFor } from '../models/quantized';
 import { native } from '../native/loader';
 import { evaluate, EvaluateOptions, EvaluationReport } from '../eval/evaluate';
 import { checkGallery, GalleryCheckOptions, GalleryCheckReport } from '../eval/gallery-check';
@@ -59,12 +60,15 @@ export async function createPipeline(pipeline: string = 'PP-ShiTuV2', o: CreateP
   debug('creating pipeline %s: device %s, concurrency %d, %d thread(s) per run (%s pool)', pipeline, session.device, concurrency, threads, threadPool);
   const loadStart = performance.now();
   const det = resolveModel({ modelName: config.SubModules.Detection.model_name, modelDir: config.SubModules.Detection.model_dir, task: 'detection' });
-  const rec = resolveModel({ modelName: config.SubModules.Recognition.model_name, modelDir: config.SubModules.Recognition.model_dir, task: 'feature' });
+  const { model: rec, quantized } = featureModelFor(
+    { modelName: config.SubModules.Recognition.model_name, modelDir: config.SubModules.Recognition.model_dir, task: 'feature' },
+    { quantized: o.quantized, useHpip: o.useHpip, device: session.device ?? 'cpu' },
+  );
   const [detector, extractor] = await Promise.all([
     loadDetector(det, session, config.det_threshold),
     loadExtractor(rec, session, config.SubModules.Recognition.batch_size),
   ]);
-  const p = new Pipeline(config, detector, extractor, settings, limits);
+  const p = new Pipeline(config, detector, extractor, { ...settings, quantized }, limits);
   // A thread of the addon's own pool (native/worker_pool.h) for each recognition
   // this pipeline runs at once; the addon caps it (workerPoolStats().maxWorkers).
   // An addon built before the pool (SHITU_ADDON_PATH at an older build) has none.

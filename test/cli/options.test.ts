@@ -31,7 +31,9 @@ t.test('serve and every pipeline command share one options builder', async (t) =
   const parsed = pipelineFlags(new Command('x').exitOverride())
     .parse(['--threads', '3', '--thread-pool', 'session', '--reduced-decode', '--device', 'cpu'], { from: 'user' })
     .opts<PipelineFlags>();
-  t.same(pipelineOptionsOf(parsed, { batching: false }), { device: 'cpu', threads: 3, threadPool: 'session', reducedDecode: true, optimizeGraph: true, batching: false });
+  t.same(pipelineOptionsOf(parsed, { batching: false }), { device: 'cpu', threads: 3, threadPool: 'session', reducedDecode: true, optimizeGraph: true, quantized: undefined, batching: false });
   const plain = pipelineFlags(new Command('x').exitOverride()).parse(['--no-optimize-graph'], { from: 'user' }).opts<PipelineFlags>();
   t.equal(pipelineOptionsOf(plain).optimizeGraph, false, '--no-optimize-graph turns the graph pass off');
+  const q = pipelineFlags(new Command('x').exitOverride()).parse(['--quantized'], { from: 'user' }).opts<PipelineFlags>();
+  t.equal(pipelineOptionsOf(q).quantized, true, '--quantized: the INT8 feature model');
 });

@@ -28,10 +28,10 @@ t.test('default options: cores shared out as recognitions in flight x 1 thread, 
   const cores = Math.max(1, os.availableParallelism());
   const p = await createPipeline(STANDIN_CONFIG, { warmup: false });
   t.teardown(() => p.close());
-  t.same(p.settings, { concurrency: Math.min(4, cores), threads: Math.max(1, Math.floor(cores / Math.min(4, cores))), threadPool: 'session', reducedDecode: false, batching: null, maxQueue: Infinity, closeTimeoutMs: 5000 });
+  t.same(p.settings, { concurrency: Math.min(4, cores), threads: Math.max(1, Math.floor(cores / Math.min(4, cores))), threadPool: 'session', reducedDecode: false, batching: null, maxQueue: Infinity, closeTimeoutMs: 5000, quantized: false });
   const q = await createPipeline(STANDIN_CONFIG, { warmup: false, threads: 3, concurrency: 1, reducedDecode: true });
   t.teardown(() => q.close());
-  t.same(q.settings, { concurrency: 1, threads: 3, threadPool: 'session', reducedDecode: true, batching: null, maxQueue: Infinity, closeTimeoutMs: 5000 });
+  t.same(q.settings, { concurrency: 1, threads: 3, threadPool: 'session', reducedDecode: true, batching: null, maxQueue: Infinity, closeTimeoutMs: 5000, quantized: false });
   await t.rejects(createPipeline(STANDIN_CONFIG, { warmup: false, threadPool: 'global' as any }), RangeError);
   await t.rejects(createPipeline(STANDIN_CONFIG, { warmup: false, threadPool: 'shared', threads: 2 }), RangeError);
 });
@@ -67,7 +67,7 @@ t.test('small JPEGs, PNGs and keepImage decode in full: results identical', asyn
 t.test('threadPool "shared": both models on the process-wide pool give the same results', async (t) => {
   const shared = await createPipeline(STANDIN_CONFIG, { threadPool: 'shared', concurrency: 2 });
   t.teardown(() => shared.close());
-  t.same(shared.settings, { concurrency: 2, threads: Math.max(1, os.availableParallelism()), threadPool: 'shared', reducedDecode: false, batching: null, maxQueue: Infinity, closeTimeoutMs: 5000 });
+  t.same(shared.settings, { concurrency: 2, threads: Math.max(1, os.availableParallelism()), threadPool: 'shared', reducedDecode: false, batching: null, maxQueue: Infinity, closeTimeoutMs: 5000, quantized: false });
   for (const file of ['misc/bus.jpg', 'product_demo/query/anmuxi.jpg', 'drink_test_images/100.jpeg']) {
     const a = (await shared.recognize(img(...file.split('/')), { index })).json.res.boxes as Box[];
     const b = await boxesOf(img(...file.split('/')), false);
