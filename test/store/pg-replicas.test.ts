@@ -60,7 +60,7 @@ const answer = async (r: Replica, key: string, q: string) => {
 };
 
 /** Polls until every replica answers every query like `truth` (a generous bound: the bench measures the real delay). */
-async function converged(replicas: Replica[], key: string, truth: string[], boundMs = 15000): Promise<boolean> {
+async function converged(replicas: Replica[], key: string, truth: string[], boundMs = 60000): Promise<boolean> {
   const t0 = Date.now();
   for (;;) {
     const now = await Promise.all(replicas.map(async (r) => Promise.all(QUERIES.map((q) => answer(r, key, q)))));
