@@ -6,7 +6,6 @@
 // the request log under the answer's logId.
 import t, { Test } from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { AddressInfo } from 'node:net';
@@ -14,9 +13,10 @@ import pg from 'pg';
 import { createPipeline, Pipeline } from '../../lib/pipeline/pipeline';
 import { createServer, ServerOptions } from '../../lib/server/app';
 import { parseApiKeys } from '../../lib/server/auth';
-import { img, SHARED, STANDIN_CONFIG } from '../helpers/shared';
+import { img, SHARED } from '../helpers/shared';
 import { pngBomb } from '../helpers/bombs';
-import { freePort, startCluster, TestCluster } from '../helpers/postgres';
+import { freePort } from '../helpers/postgres';
+import { serviceFixture } from '../helpers/service-fixture';
 
 const b64 = (...p: string[]) => fs.readFileSync(img(...p)).toString('base64');
 const IMAGE = b64('product_demo', 'query', 'anmuxi.jpg');
@@ -25,18 +25,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const WRITE = 'w'.repeat(20), READ = 'r'.repeat(20), SMALL = 's'.repeat(20);
 const KEYS = parseApiKeys(`${WRITE} read,write writer vectors=3\n${READ} read reader\n${SMALL} write small indexes=0`);
 
-let pipeline: Pipeline;
-let cluster: TestCluster;
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-errpub-'));
-t.before(async () => {
-  pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1 });
-  cluster = await startCluster();
-});
-t.teardown(async () => {
-  await pipeline?.close();
-  cluster?.destroy();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fx = serviceFixture('shitu-errpub-');
+const { tmp } = fx;
 
 /**
  * What must never reach a client. Written independently of the server's own
@@ -79,7 +69,7 @@ async function call(base: string, route: string, body?: unknown, headers: Record
 const bearer = (k: string) => ({ authorization: `Bearer ${k}` });
 
 /** A server whose log lines are kept, to find a failure's full error by its logId. */
-async function start(t: Test, o: Partial<ServerOptions>, p: Pipeline | Promise<Pipeline> = pipeline) {
+async function start(t: Test, o: Partial<ServerOptions>, p: Pipeline | Promise<Pipeline> = fx.pipeline) {
   const lines: string[] = [];
   const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
   const app = createServer(p, { bodyLimit: 4 * 1024 * 1024, ...o, logger: { level: 'error', stream } } as ServerOptions);
@@ -176,11 +166,11 @@ t.test('PostgreSQL store: unreachable, and a statement that fails in the databas
     t.match(down.logOf(r.body.logId), /ECONNREFUSED|connect/, 'the cause is in the log');
   }
 
-  const { base, logOf } = await start(t, { indexStore: cluster.url });
+  const { base, logOf } = await start(t, { indexStore: fx.cluster.url });
   const built = await call(base, '/shitu-index-build', { imageLabelPairs: pairs(1) });
   t.equal(built.status, 200, built.raw);
   // The database refuses the next insert with an error that names a server path and a SQLSTATE.
-  const db = new pg.Client({ connectionString: cluster.url });
+  const db = new pg.Client({ connectionString: fx.cluster.url });
   await db.connect();
   t.teardown(() => db.end());
   await db.query(`CREATE FUNCTION shitu_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -9,32 +9,21 @@
 import t, { Test } from 'tap';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { createPipeline, Pipeline } from '../../lib/pipeline/pipeline';
+
 import { createServer, ServerOptions } from '../../lib/server/app';
 import { parseApiKeys } from '../../lib/server/auth';
-import { img, STANDIN_CONFIG } from '../helpers/shared';
-import { startCluster, TestCluster } from '../helpers/postgres';
+import { img } from '../helpers/shared';
+import { serviceFixture } from '../helpers/service-fixture';
 
 const IMAGE_BYTES = fs.readFileSync(img('product_demo', 'query', 'anmuxi.jpg'));
 const IMAGE = IMAGE_BYTES.toString('base64');
 const pairs = (n: number, label = 'l') => Array.from({ length: n }, (_, i) => ({ image: IMAGE, label: `${label}${i}` }));
 
-let pipeline: Pipeline;
-let cluster: TestCluster;
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-idem-'));
-t.before(async () => {
-  pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1 });
-  cluster = await startCluster();
-});
-t.teardown(async () => {
-  await pipeline?.close();
-  cluster?.destroy();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fx = serviceFixture('shitu-idem-');
+const { tmp } = fx;
 
 interface Reply { status: number; body: any; raw: string; replayed: string | null; retryAfter: string | null }
 async function post(base: string, route: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
@@ -49,13 +38,13 @@ const idMapOf = async (base: string, key: string, auth: Record<string, string> =
 
 const STORES: Array<[string, () => Partial<ServerOptions>]> = [
   ['file store', () => ({ indexDir: fs.mkdtempSync(path.join(tmp, 'idx-')) })],
-  ['PostgreSQL store', () => ({ indexStore: cluster.url })],
+  ['PostgreSQL store', () => ({ indexStore: fx.cluster.url })],
 ];
 
 async function servers(t: Test, store: Partial<ServerOptions>, o: Partial<ServerOptions> = {}, n = 2): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
-    const app = createServer(pipeline, { ...store, ...o } as ServerOptions);
+    const app = createServer(fx.pipeline, { ...store, ...o } as ServerOptions);
     await app.listen({ host: '127.0.0.1', port: 0 });
     t.teardown(() => app.close());
     out.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
@@ -223,10 +212,10 @@ for (const [name, storeOf] of STORES) {
 }
 
 t.test('PostgreSQL store: expired keys are deleted in bounded batches, not kept', async (t) => {
-  const [a] = await servers(t, { indexStore: cluster.url }, { idempotencyTtlMs: 200 }, 1);
+  const [a] = await servers(t, { indexStore: fx.cluster.url }, { idempotencyTtlMs: 200 }, 1);
   const indexKey = (await post(a, '/shitu-index-build', { imageLabelPairs: pairs(1) })).body.result.indexKey;
   for (let i = 0; i < 3; i++) t.equal((await post(a, '/shitu-index-remove', { indexKey, ids: [] }, { 'idempotency-key': newKey('gc') })).status, 200);
-  const db = new pg.Client({ connectionString: cluster.url });
+  const db = new pg.Client({ connectionString: fx.cluster.url });
   await db.connect();
   t.teardown(() => db.end());
   const expiredRows = async () => Number((await db.query('SELECT count(*) AS n FROM shitu_idempotency WHERE expires_at <= now()')).rows[0].n);

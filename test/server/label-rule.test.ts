@@ -5,32 +5,21 @@
 // astral characters (paired surrogates) are labels like any other.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { createPipeline, Pipeline } from '../../lib/pipeline/pipeline';
+
 import { createServer, ServerOptions } from '../../lib/server/app';
 import { openIndexStore } from '../../lib/store/open';
 import { IndexData } from '../../lib/vector-index/index-data';
-import { img, STANDIN_CONFIG } from '../helpers/shared';
-import { startCluster, TestCluster } from '../helpers/postgres';
+import { img } from '../helpers/shared';
+import { serviceFixture } from '../helpers/service-fixture';
 import { unitVectors } from '../../bench/lib/util';
 
 const IMAGE = fs.readFileSync(img('product_demo', 'query', 'anmuxi.jpg')).toString('base64');
 const BAD: Array<[string, string]> = [['NUL', 'a\u0000b'], ['lone high surrogate', 'x\ud800'], ['lone low surrogate', '\udc00y'], ['reversed pair', '\udc00\ud800']];
 
-let pipeline: Pipeline;
-let cluster: TestCluster;
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-labels-'));
-t.before(async () => {
-  pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1 });
-  cluster = await startCluster();
-});
-t.teardown(async () => {
-  await pipeline?.close();
-  cluster?.destroy();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fx = serviceFixture('shitu-labels-');
+const { tmp } = fx;
 
 const post = async (base: string, route: string, body: unknown) => {
   const res = await fetch(base + route, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -39,13 +28,13 @@ const post = async (base: string, route: string, body: unknown) => {
 
 const STORES: Array<[string, () => string]> = [
   ['file store', () => fs.mkdtempSync(path.join(tmp, 'idx-'))],
-  ['PostgreSQL store', () => cluster.url],
+  ['PostgreSQL store', () => fx.cluster.url],
 ];
 
 for (const [name, specOf] of STORES) {
   t.test(`${name}: the service refuses NUL and lone surrogates in labels, before any write`, async (t) => {
     const spec = specOf();
-    const app = createServer(pipeline, (spec.startsWith('postgresql:') ? { indexStore: spec } : { indexDir: spec }) as ServerOptions);
+    const app = createServer(fx.pipeline, (spec.startsWith('postgresql:') ? { indexStore: spec } : { indexDir: spec }) as ServerOptions);
     await app.listen({ host: '127.0.0.1', port: 0 });
     t.teardown(() => app.close());
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

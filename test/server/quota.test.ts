@@ -12,29 +12,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { createPipeline, Pipeline } from '../../lib/pipeline/pipeline';
+
 import { createServer, ServerOptions } from '../../lib/server/app';
 import { parseApiKeys } from '../../lib/server/auth';
 import { FileOwnership } from '../../lib/store/file/file-ownership';
-import { img, STANDIN_CONFIG } from '../helpers/shared';
-import { startCluster, TestCluster } from '../helpers/postgres';
+import { img } from '../helpers/shared';
+import { serviceFixture } from '../helpers/service-fixture';
 
 const b64 = (...p: string[]) => fs.readFileSync(img(...p)).toString('base64');
 const IMAGE = b64('product_demo', 'query', 'anmuxi.jpg');
 const pairs = (n: number, label = 'l') => Array.from({ length: n }, (_, i) => ({ image: IMAGE, label: `${label}${i}` }));
 
-let pipeline: Pipeline;
-let cluster: TestCluster;
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-quota-'));
-t.before(async () => {
-  pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1 });
-  cluster = await startCluster();
-});
-t.teardown(async () => {
-  await pipeline?.close();
-  cluster?.destroy();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fx = serviceFixture('shitu-quota-');
+const { tmp } = fx;
 
 let run = 0;
 /** Keys whose names are new in each subtest (the PostgreSQL store keeps owners across subtests). */
@@ -72,13 +62,13 @@ const get = async (base: string, route: string, key: string): Promise<Reply> => 
  */
 const STORES: Array<[string, () => Partial<ServerOptions>, number]> = [
   ['file store', () => ({ indexDir: fs.mkdtempSync(path.join(tmp, 'idx-')) }), 1],
-  ['PostgreSQL store', () => ({ indexStore: cluster.url }), 2],
+  ['PostgreSQL store', () => ({ indexStore: fx.cluster.url }), 2],
 ];
 
 async function servers(t: Test, store: Partial<ServerOptions>, o: Partial<ServerOptions>, n = 2): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
-    const app = createServer(pipeline, { ...store, ...o } as ServerOptions);
+    const app = createServer(fx.pipeline, { ...store, ...o } as ServerOptions);
     await app.listen({ host: '127.0.0.1', port: 0 });
     t.teardown(() => app.close());
     out.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
