@@ -29,3 +29,13 @@ t.test('two workers recognise at once; the main thread before, during, after the
   t.ok(at >= 0, `${c.image} is among the images recognised`);
   expectLabel(t, r.runs.before[at]?.[0], c.expected, c.id);
 });
+
+t.test('workers terminated at random points of their native calls never abort the process', async (t) => {
+  const { stdout } = await promisify(execFile)(process.execPath,
+    [path.join(__dirname, '..', 'consumer', 'terminate-workers.cjs'), STANDIN_CONFIG, IMAGES, root, '30'],
+    { timeout: 240_000, maxBuffer: 1 << 24 });
+  const r = JSON.parse(stdout.trim().split('\n').pop()!);
+  t.same(r.terminated, { calls: 30, pipeline: 30 }, 'every worker terminated, none aborted the process');
+  t.comment(`terminated after (ms): calls ${r.delays.calls.join(', ')}; pipeline ${r.delays.pipeline.join(', ')}`);
+  t.ok(r.boxes > 0, `the main thread still recognises afterwards (${r.boxes} boxes)`);
+});
