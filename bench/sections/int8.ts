@@ -27,6 +27,7 @@ import { ensureProgramModels, PROGRAM_LABEL, REC_SIZE } from '../models/generate
 import { machine } from '../lib/machine';
 import { FEAT_ONNX, ROOT, SHARED } from '../lib/paths';
 import { median, medianRunMs } from '../lib/stats';
+import { DetectorInt8Result, renderDetectorInt8, runDetectorInt8 } from './int8-detector';
 
 /** INT8 raw Run against FP32 on the stand-in feature model, same run. */
 export const INT8_TARGET = 1.4;
@@ -59,6 +60,7 @@ export interface Int8Result {
   iters: number;
   models: Quantized[];
   raw: Row[];
+  detector?: DetectorInt8Result;
 }
 
 function cpuFlags(): Int8Result['cpuFlags'] {
@@ -149,9 +151,10 @@ export async function runInt8Bench(o: { quick?: boolean } = {}): Promise<{ resul
     // Timing last, with nothing else of this process running.
     if (standinInt8) raw.push(...(await time(standin.model, fp32, standinInt8, 'input')));
     if (progInt8) raw.push(...(await time(prog.model, path.join(progDir, path.basename(progInt8)), progInt8, 'x')));
+    const detector = await runDetectorInt8(tmp, ROUNDS, ITERS);
     const result: Int8Result = {
       machine: machine(), cpuFlags: cpuFlags(), loadavgStart: loadStart, loadavgEnd: os.loadavg(), quick, rounds: ROUNDS, iters: ITERS,
-      models, raw,
+      models, raw, detector,
     };
     return { result, markdown: render(result) };
   } finally {
@@ -184,6 +187,8 @@ function render(r: Int8Result): string {
     ...r.raw.map((x) => `| ${x.model} | ${x.threads} | ${f(x.ms.fp32)} | ${f(x.ms.int8)} | ${x.speedup.toFixed(2)}x |`),
     '',
     head ? `Stand-in, 1 thread: **${head.speedup.toFixed(2)}x** (target >= ${INT8_TARGET}x: ${head.speedup >= INT8_TARGET ? '**met**' : '**not met**'})` : 'Stand-in: not timed (not quantized).',
+    '',
+    ...(r.detector ? renderDetectorInt8(r.detector) : []),
   ].join('\n');
 }
 
