@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { native } from '../../lib/native/loader';
 import { log, median, now, RunMode, SHARED, writeJson } from '../lib/util';
 import { loadOurs } from '../lib/ours';
+import { PHOTOS_DIR, sharedPhotos } from '../lib/photos';
+import { iou } from '../../test/helpers/recognition';
 
 export interface DecodeRow {
   image: string;
@@ -47,7 +49,7 @@ async function phonePhotos(): Promise<string[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shitu-bench-phone-'));
   const out: string[] = [];
   for (const rel of PHONE_SOURCES) {
-    const src = path.join(SHARED, 'data', 'images', rel);
+    const src = path.join(PHOTOS_DIR, rel);
     if (!fs.existsSync(src)) continue;
     const dst = path.join(dir, `${path.basename(rel).replace(/\.[^.]+$/, '')}-${PHONE_SIDE}.jpg`);
     await sharp(src).rotate().resize(PHONE_SIDE, PHONE_SIDE, { fit: 'inside', kernel: 'lanczos3' }).jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toFile(dst);
@@ -56,26 +58,7 @@ async function phonePhotos(): Promise<string[]> {
   return out;
 }
 
-function iou(a: number[], b: number[]): number {
-  const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = ix * iy;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
-}
 
-function sharedPhotos(): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(jpe?g|png|webp|bmp|tiff?)$/i.test(e.name)) out.push(p);
-    }
-  };
-  walk(path.join(SHARED, 'data', 'images'));
-  return out;
-}
 
 export async function runDecode(mode: RunMode): Promise<DecodeResult> {
   const iterations = mode.quick ? 5 : 20;
@@ -108,7 +91,7 @@ export async function runDecode(mode: RunMode): Promise<DecodeResult> {
       dr.push(b.timings.decode);
     }
     const same = full.length === red.length && minIou >= MIN_IOU && top1Same;
-    const name = upscaled ? `${PHONE_SOURCES[phone.indexOf(img)]}, upscaled to ${PHONE_SIDE} px` : path.relative(path.join(SHARED, 'data', 'images'), img);
+    const name = upscaled ? `${PHONE_SOURCES[phone.indexOf(img)]}, upscaled to ${PHONE_SIDE} px` : path.relative(PHOTOS_DIR, img);
     rows.push({ image: name, upscaled, width, height, boxes: full.length, boxesReduced: red.length, minIou, top1Same, decodeFull: median(df), decodeReduced: median(dr), wallFull: median(wf), wallReduced: median(wr), same });
   }
   if (phone.length) fs.rmSync(path.dirname(phone[0]), { recursive: true, force: true });

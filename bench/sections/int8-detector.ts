@@ -20,8 +20,10 @@ import { writeQdq } from '../../lib/onnx/quantize/qdq';
 import { optimizeModel } from '../../lib/onnx/graph-pass';
 import { decodeModel, encodeModel } from '../../lib/onnx/graph-pass/model';
 import { resolveModel } from '../../lib/models/resolve';
-import { DET_ONNX, SHARED, STANDIN_CONFIG } from '../lib/paths';
+import { DET_ONNX, STANDIN_CONFIG } from '../lib/paths';
 import { median, medianRunMs } from '../lib/stats';
+import { PHOTOS_DIR, sharedPhotos } from '../lib/photos';
+import { iou } from '../../test/helpers/recognition';
 
 /** "Keeps boxes", as the issue on INT8 defines it for the detector. */
 export const KEEP_IOU = 0.9;
@@ -39,18 +41,7 @@ export interface DetectorInt8Result {
   error?: string;
 }
 
-function iou(a: number[], b: number[]): number {
-  const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = ix * iy;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
-}
 
-function sharedPhotos(): string[] {
-  const root = path.join(SHARED, 'data', 'images');
-  return (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().map((f) => path.join(root, f));
-}
 
 async function boxesOf(config: Record<string, unknown> | undefined, photos: string[]): Promise<number[][][]> {
   const pipeline = await createPipeline(STANDIN_CONFIG, { threads: 1, concurrency: 1, ...(config ? { config } : {}) });
@@ -94,7 +85,7 @@ export async function runDetectorInt8(tmp: string, rounds: number, iters: number
       // Each FP32 box against its best INT8 twin; boxes only INT8 finds count through the box numbers.
       let minIou = 1;
       for (const box of a) minIou = Math.min(minIou, Math.max(0, ...b.map((c) => iou(box, c))));
-      res.photos.push({ image: path.relative(path.join(SHARED, 'data', 'images'), p), boxes: a.length, boxesInt8: b.length, minIou, kept: a.length === b.length && minIou >= KEEP_IOU });
+      res.photos.push({ image: path.relative(PHOTOS_DIR, p), boxes: a.length, boxesInt8: b.length, minIou, kept: a.length === b.length && minIou >= KEEP_IOU });
     });
 
     const { width = 416, height = 416 } = model.card.preprocess ?? {};
