@@ -65,6 +65,12 @@ t.test('the worker decodes the long Base64 of image fields, and only those', asy
   t.equal(images!.sha256(v.image), crypto.createHash('sha256').update(body.image).digest('hex'), 'the digest is of the text sent');
   t.equal(images!.result(B64), undefined, 'text that is not a placeholder stands for nothing');
 
+  // Mostly line breaks around 3 bytes: the bytes come in a buffer of their own, and the worker goes on.
+  const tiny = await parse({ image: `${'\n'.repeat(WORKER_DECODE_MIN_CHARS)}AAEC` });
+  t.same(tiny.images!.result((tiny.value as { image: string }).image), Buffer.from([0, 1, 2]), 'a few bytes in a long field');
+  const after = await parse({ image: B64 });
+  t.same(after.images!.result((after.value as { image: string }).image), PHOTO, 'the next body decodes as before');
+
   const plain = await parse({ image: 'x', label: B64 });
   t.equal(plain.images, undefined, 'no image field to decode: no table');
   const noDigests = await parse({ image: B64 });

@@ -53,10 +53,14 @@ function decodeImages(body, digests) {
     const image = { placeholder, sha256: digests ? crypto.createHash('sha256').update(v, 'utf8').digest('hex') : undefined };
     if (typeof step.value === 'string') image.error = step.value;
     else {
-      // Its own ArrayBuffer (allocUnsafe of this size never takes the shared pool), so it can be transferred.
+      // The decoder's own buffer (allocUnsafe of this size never takes the shared pool) goes as it
+      // is, its unused end (line breaks, padding) included, unless that is most of it: then a copy
+      // in an ArrayBuffer of its own (a small Buffer.from would be a slice of the pool, which must
+      // never be transferred).
       let b = step.value;
-      if (b.byteOffset !== 0 || b.buffer.byteLength !== b.length) b = Buffer.from(b);
+      if (b.byteOffset !== 0 || b.length < b.buffer.byteLength / 2) b = new Uint8Array(b);
       image.bytes = b.buffer;
+      image.length = b.length;
       transfer.push(b.buffer);
     }
     images.push(image);
@@ -82,7 +86,7 @@ parentPort.on('message', ({ id, op, chunk, digests }) => {
 });`;
 
 /** What the worker sends back for one decoded field. */
-interface WorkerImage { placeholder: string; bytes?: ArrayBuffer; error?: 'invalid' | 'empty'; sha256?: string }
+interface WorkerImage { placeholder: string; bytes?: ArrayBuffer; length?: number; error?: 'invalid' | 'empty'; sha256?: string }
 interface WorkerReply { id: number; ok: boolean; value?: unknown; images?: WorkerImage[]; message?: string }
 
 /** A body parsed on the worker, and its image fields decoded there (undefined: none). */
@@ -203,6 +207,6 @@ export class JsonWorker {
 function decodedOf(images: WorkerImage[] | undefined): DecodedImages | undefined {
   if (!images?.length) return undefined;
   const m = new Map<string, DecodedImage>();
-  for (const x of images) m.set(x.placeholder, { result: x.bytes ? Buffer.from(x.bytes) : x.error ?? 'invalid', sha256: x.sha256 });
+  for (const x of images) m.set(x.placeholder, { result: x.bytes ? Buffer.from(x.bytes, 0, x.length) : x.error ?? 'invalid', sha256: x.sha256 });
   return new DecodedImages(m);
 }
