@@ -6,8 +6,8 @@
 // and its client run in a fresh child per run, whose RSS is sampled every 10 ms
 // from before the request until the answer. Modes: the host sends a
 // Content-Length, or streams the body chunked (no length known beforehand).
-// Prints one JSON line per run: status, time, peak RSS over the baseline and
-// the bytes the host sent.
+// Prints one JSON line per run: status, time, peak RSS over the baseline, the
+// peak of ArrayBuffer bytes (live or awaiting collection) and the bytes the host sent.
 //
 //   node dist/bench/service/url-build-memory.js [--runs N] [--images N] [--mib N] [--mode length|chunked|both]
 import { spawn } from 'node:child_process';
@@ -30,7 +30,7 @@ const mib = Number(arg('--mib', '16'));
 const modeArg = arg('--mode', 'both');
 const HOST = '127.0.0.2';
 
-interface RunResult { mode: string; status: number; ms: number; rssBeforeMiB: number; peakDeltaMiB: number; errorMsg?: string }
+interface RunResult { mode: string; status: number; ms: number; rssBeforeMiB: number; peakDeltaMiB: number; peakArrayBuffersMiB: number; errorMsg?: string }
 
 async function child(hostPort: number, mode: string) {
   useSharedDir();
@@ -42,14 +42,20 @@ async function child(hostPort: number, mode: string) {
   global.gc?.();
   const rss0 = process.memoryUsage.rss();
   let peak = rss0;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 10);
+  // ArrayBuffer bytes V8 knows of, live or not yet collected (the downloads, and the socket's read buffers).
+  let peakAb = 0;
+  const timer = setInterval(() => {
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    peakAb = Math.max(peakAb, m.arrayBuffers);
+  }, 10);
   const t0 = performance.now();
   const r = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/shitu-index-build`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const answer = await r.json() as { errorMsg?: string };
   const ms = performance.now() - t0;
   peak = Math.max(peak, process.memoryUsage.rss());
   clearInterval(timer);
-  const out: RunResult = { mode, status: r.status, ms: Math.round(ms), rssBeforeMiB: Math.round(rss0 / 2 ** 20), peakDeltaMiB: Math.round((peak - rss0) / 2 ** 20) };
+  const out: RunResult = { mode, status: r.status, ms: Math.round(ms), rssBeforeMiB: Math.round(rss0 / 2 ** 20), peakDeltaMiB: Math.round((peak - rss0) / 2 ** 20), peakArrayBuffersMiB: Math.round(peakAb / 2 ** 20) };
   if (r.status !== 200) out.errorMsg = answer.errorMsg?.slice(0, 120);
   console.log(JSON.stringify(out));
   await app.close();
