@@ -183,6 +183,15 @@ export const BODY_LIMITS = {
 } as const;
 
 /**
+ * An image field (`image`, `imageLabelPairs[i].image`, `queries[i].image`) of a
+ * body parsed on the JSON worker (one over BODY_LIMITS.offloadBytes) whose
+ * Base64 text has at least this many characters is decoded there and comes back
+ * as bytes, transferred (lib/server/body/json-worker.ts): the event loop never
+ * copies or decodes it. Shorter ones cost the event loop microseconds.
+ */
+export const WORKER_DECODE_MIN_CHARS = 64 * 1024;
+
+/**
  * Connection shares (lib/server/transport/): sockets per client address, those
  * of them that have not sent a complete request yet, the deadline for a new
  * socket's first request headers, and the health port's own slots.

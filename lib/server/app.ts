@@ -136,7 +136,7 @@ export function createServer(pipelineOrPromise: Pipeline | Promise<Pipeline>, o:
       if (defaultKey) return defaultKey;
       throw ShituError.atField('ERR_INPUT', 'indexKey', 'is required (this server has no default index and the pipeline config names none)');
     },
-    images: (values, where, signal) => imagesOf(values, where, fetchBudget, signal),
+    images: (values, where, signal, decoded) => imagesOf(values, where, fetchBudget, signal, decoded),
     decodeOverrideFor: (p) => {
       const l = resolveDecodeLimits(s.decodeOverride, p.decodeLimits);
       return { limitInputPixels: l.maxPixels === 0 ? false : l.maxPixels, imageFormats: l.formats };

@@ -10,6 +10,7 @@ import type { IdMapEntries, IndexStore } from '../store/index-store';
 import type { IndexOwnership, Principal, Scope } from './auth';
 import type { Limiter } from './limiter';
 import type { routeSchemas } from './schemas';
+import type { DecodedImages } from './body/decoded-images';
 
 /** Route-level settings read by the hooks: the scope a route needs and whether it takes a recognition slot. */
 export interface RouteConfig {
@@ -40,8 +41,11 @@ export interface RouteContext {
   needPipeline(): Pipeline;
   /** The request's index key, or the default one (400 when neither). */
   keyOf(k: string | null | undefined): string;
-  /** The bytes of a request's image fields (URLs fetched under the fetch budget, lib/server/fetches/), in order. */
-  images(values: readonly string[], where: (i: number) => string, signal?: AbortSignal): Promise<Buffer[]>;
+  /**
+   * The bytes of a request's image fields (URLs fetched under the fetch budget, lib/server/fetches/), in order;
+   * `decoded`: request.decodedImages, the fields the JSON worker decoded.
+   */
+  images(values: readonly string[], where: (i: number) => string, signal?: AbortSignal, decoded?: DecodedImages): Promise<Buffer[]>;
   /** Decoded pixels a build or add holds at once (undefined: unbudgeted). */
   readonly pixelsInFlight?: number;
   /** The server's decode options over the pipeline's (only the keys the server sets). */

@@ -17,6 +17,7 @@ import type { IdMapEntries, IndexStore } from '../store/index-store';
 import { INDEX_KEY_RE } from '../store/index-store';
 import type { IdempotencyClaim, IdempotencyKeys, IdempotentWrite } from '../store/idempotency/keys';
 import { idMapOf, success } from './context';
+import type { DecodedImages } from './body/decoded-images';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -65,13 +66,18 @@ export function checkIdempotencyKey(value: string | string[] | undefined): strin
 
 /**
  * SHA-256 of the route and the body as canonical JSON (object keys sorted),
- * fed piece by piece: a 64 MiB body is not copied into one more string.
+ * fed piece by piece: a 64 MiB body is not copied into one more string. An
+ * image field the JSON worker decoded (`decoded`) counts by the SHA-256 of its
+ * original text, which no JSON value's text can be mistaken for.
  */
-export function requestHash(route: string, body: unknown): string {
+export function requestHash(route: string, body: unknown, decoded?: DecodedImages): string {
   const h = crypto.createHash('sha256');
   h.update(route, 'utf8').update('\n');
   const walk = (v: unknown): void => {
-    if (v === null || typeof v !== 'object') {
+    const digest = typeof v === 'string' ? decoded?.sha256(v) : undefined;
+    if (digest !== undefined) {
+      h.update(`B64:${digest}`);
+    } else if (v === null || typeof v !== 'object') {
       h.update(JSON.stringify(v) ?? 'null', 'utf8');
     } else if (Array.isArray(v)) {
       h.update('[');
@@ -135,7 +141,7 @@ export function registerIdempotency(app: FastifyInstance, o: IdempotencyOptions)
     const building = route === '/shitu-index-build';
     const target = building ? crypto.randomUUID()
       : typeof body?.indexKey === 'string' && INDEX_KEY_RE.test(body.indexKey) ? body.indexKey.toLowerCase() : undefined;
-    const r = await o.keys.claim({ owner, key, requestHash: requestHash(route, request.body) }, { ttlMs: o.ttlMs, leaseMs: o.leaseMs, target });
+    const r = await o.keys.claim({ owner, key, requestHash: requestHash(route, request.body, request.decodedImages) }, { ttlMs: o.ttlMs, leaseMs: o.leaseMs, target });
     if (r.state === 'mismatch')
       throw new ShituError('ERR_IDEMPOTENCY_MISMATCH', `ERR_IDEMPOTENCY_MISMATCH: Idempotency-Key ${JSON.stringify(key)} was used for another request (another route or body); use a new key for a new request`);
     if (r.state === 'in-flight')

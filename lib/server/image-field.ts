@@ -2,48 +2,43 @@
 // http(s) URL (those are fetched by fetches/request-fetches.ts) is Base64 file
 // content; labels must say something.
 import { ShituError } from '../errors';
+import { Base64Result, decodeBase64 } from './body/base64';
 
 /** Characters of Base64 decoded per turn of the event loop (a few ms on Node 20's decoder). */
 const SLICE = 1 << 19;
-const B64_CHARS = /^[A-Za-z0-9+/_-]*$/;
+
+/** An image field holding a URL (fetched) rather than Base64. */
+export const IMAGE_URL = /^https?:\/\//i;
+
+/**
+ * Where the request schemas (schemas.ts, ImageField) put images: a top-level
+ * `image`, and the `image` of each item of these lists. The JSON worker decodes
+ * long Base64 text found there (body/json-worker.ts).
+ */
+export const IMAGE_FIELDS = { top: 'image', lists: ['imageLabelPairs', 'queries'] } as const;
+
+/** The bytes of a decoded field, or the error of its field (`where`). */
+export function base64Result(r: Base64Result, where: string): Buffer {
+  if (r === 'invalid') throw ShituError.atField('ERR_INPUT', where, 'neither an http(s) URL nor Base64-encoded image content');
+  if (r === 'empty') throw ShituError.atField('ERR_INPUT', where, 'empty image');
+  return r;
+}
 
 /**
  * An `image` field that is not a URL: Base64 file content (either alphabet; a
- * data: URI prefix, line breaks and padding allowed). Decoded a slice at a
- * time, yielding between slices, so that a 64 MB field (0.3 s of decoding)
- * never holds the event loop; each slice is checked as it goes.
+ * data: URI prefix, line breaks and padding allowed; body/base64.ts). Decoded
+ * a slice at a time, yielding between slices, so that a long field (64 MB:
+ * 0.3 s of decoding) never holds the event loop. Long fields of bodies parsed
+ * on the JSON worker come decoded already (body/decoded-images.ts).
  */
 export async function base64Bytes(value: string, where: string): Promise<Buffer> {
-  const bad = () => ShituError.atField('ERR_INPUT', where, 'neither an http(s) URL nor Base64-encoded image content');
-  const body = /^data:/i.test(value) ? value.replace(/^data:[^,]*;base64,/i, '') : value;
-  // Decoded straight into one buffer (never more than 3/4 of the characters), so no copy of the whole is made.
-  const out = Buffer.allocUnsafe(Math.ceil((body.length * 3) / 4));
-  let at = 0;
-  let carry = '';
-  let chars = 0; // without whitespace, padding included
-  let padding = 0; // "=" seen at the end so far: nothing but more "=" may follow
-  for (let i = 0; i < body.length; i += SLICE) {
-    if (i > 0) await new Promise<void>((r) => setImmediate(r));
-    let part = body.slice(i, i + SLICE).replace(/\s+/g, '');
-    chars += part.length;
-    const m = /=+$/.exec(part);
-    if (padding && part.length !== (m?.[0].length ?? 0)) throw bad();
-    if (m) {
-      padding += m[0].length;
-      if (padding > 2) throw bad();
-      part = part.slice(0, -m[0].length);
-    }
-    if (!B64_CHARS.test(part)) throw bad();
-    part = carry + part;
-    // Whole 4-character groups are decoded now; the rest waits for the next slice.
-    const whole = part.length - (part.length % 4);
-    carry = part.slice(whole);
-    if (whole) at += out.write(part.slice(0, whole), at, 'base64');
+  const it = decodeBase64(value, SLICE);
+  let step = it.next();
+  while (!step.done) {
+    await new Promise<void>((r) => setImmediate(r));
+    step = it.next();
   }
-  if (chars === 0 || chars % 4 === 1) throw bad();
-  if (carry) at += out.write(carry, at, 'base64');
-  if (at === 0) throw ShituError.atField('ERR_INPUT', where, 'empty image');
-  return out.subarray(0, at);
+  return base64Result(step.value, where);
 }
 
 /** Labels must say something: the schema rejects empty ones, this also blank ones. `field`: the list's name in the request. */

@@ -3,7 +3,8 @@
 // checked on the raw bytes as they arrive (json-shape.ts), and a body over
 // offloadBytes is parsed on a worker thread (json-worker.ts), so that no body
 // holds the event loop: /health and other clients stay answered while the
-// largest accepted body is parsed (bench/service/body-parse.ts).
+// largest accepted body is parsed (bench/service/body-parse.ts). Long Base64
+// image fields of such a body come back decoded (request.decodedImages).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import sjson from 'secure-json-parse';
@@ -11,6 +12,7 @@ import { BodyError } from './body-error';
 import { JsonShapeError, JsonShapeScanner } from './json-shape';
 import { JsonWorker, WorkerJob } from './json-worker';
 import { BODY_LIMITS } from '../../limits';
+import { IDEMPOTENCY_HEADER } from '../idempotency';
 
 export interface JsonBodyOptions {
   bodyLimit: number;
@@ -25,6 +27,7 @@ export const tooLarge = (limit: number) => new BodyError('ERR_BODY_TOO_LARGE', `
 /** Registers the parser on `app` (replacing Fastify's JSON parser); the worker stops when the app closes. */
 export function registerJsonBody(app: FastifyInstance, o: JsonBodyOptions): void {
   const worker = new JsonWorker();
+  app.decorateRequest('decodedImages', undefined);
   app.addHook('onClose', async () => { await worker.close(); });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', (request: FastifyRequest, payload: Readable, done: (err: Error | null, body?: unknown) => void) => {
@@ -108,7 +111,8 @@ function readBody(request: FastifyRequest, payload: Readable, o: JsonBodyOptions
         return reject(new BodyError('ERR_BODY_INVALID', `request body: ${received} bytes received, Content-Length said ${declared}`));
       }
       if (received === 0) return reject(new BodyError('ERR_BODY_INVALID', 'request body: empty, a JSON object is required'));
-      if (job) return job.end().then(resolve, reject);
+      // Image fields the worker decoded travel on the request, their placeholders in the body (decoded-images.ts).
+      if (job) return job.end(request.headers[IDEMPOTENCY_HEADER] !== undefined).then((r) => { request.decodedImages = r.images; resolve(r.value); }, reject);
       try {
         resolve(parseHere(Buffer.concat(chunks, received)));
       } catch (e) {

@@ -9,7 +9,8 @@
 import { ShituError } from '../../errors';
 import { FETCH_LIMITS } from '../../limits';
 import { fetchImage, FetchOptions } from '../../input/fetch-image';
-import { base64Bytes } from '../image-field';
+import { base64Bytes, base64Result, IMAGE_URL } from '../image-field';
+import type { DecodedImages } from '../body/decoded-images';
 import type { Limiter } from '../limiter';
 
 export interface RequestFetchOptions {
@@ -20,18 +21,19 @@ export interface RequestFetchOptions {
   maxBytesPerRequest: number;
 }
 
-const isUrl = (v: string) => /^https?:\/\//i.test(v);
-
 /**
  * The bytes of each image field (URL or Base64), in order; `where(i)` names the
  * field in errors. Rejects with the first failure, the other fetches cancelled.
+ * `decoded`: the fields the JSON worker decoded already (their values are placeholders).
  */
-export async function imagesOf(values: readonly string[], where: (i: number) => string, o: RequestFetchOptions, signal?: AbortSignal): Promise<Buffer[]> {
+export async function imagesOf(values: readonly string[], where: (i: number) => string, o: RequestFetchOptions, signal?: AbortSignal, decoded?: DecodedImages): Promise<Buffer[]> {
   const out: Buffer[] = new Array(values.length);
   // Base64 first: a bad one fails the request before anything is fetched.
   const urls: number[] = [];
   for (let i = 0; i < values.length; i++) {
-    if (isUrl(values[i])) urls.push(i);
+    const done = decoded?.result(values[i]);
+    if (done !== undefined) out[i] = base64Result(done, where(i));
+    else if (IMAGE_URL.test(values[i])) urls.push(i);
     else out[i] = await base64Bytes(values[i], where(i));
   }
   if (!urls.length) return out;

@@ -32,7 +32,7 @@ export function evalRoutes(c: RouteContext) {
       // Fetched under the request's budget (lib/server/fetches/), as a build's pictures are.
       const fetchAll = async (pairs: Array<{ image: string; label: string }>, where: string) => {
         checkLabels(pairs, where);
-        const images = await work.settle(c.images(pairs.map((x) => x.image), (i) => `${where}[${i}].image`, signal));
+        const images = await work.settle(c.images(pairs.map((x) => x.image), (i) => `${where}[${i}].image`, signal, request.decodedImages));
         return pairs.map((x, i) => ({ image: images[i], label: x.label }));
       };
       const gallery = b.imageLabelPairs ? await fetchAll(b.imageLabelPairs, 'imageLabelPairs') : undefined;

@@ -10,6 +10,7 @@ import { checkVectorQuota, checkWriteAccess, reserveIndex } from '../auth';
 import { idMapOf, requestWork, RouteContext, success } from '../context';
 import { mapGalleryError, skippedOf } from '../error-status';
 import { checkLabels } from '../image-field';
+import type { DecodedImages } from '../body/decoded-images';
 import { buildKeyOf, idempotentWrite, sendWrite } from '../idempotency';
 import type { AddRequest, BuildRequest, RemoveRequest } from '../schemas';
 import { IndexData } from '../../vector-index/index-data';
@@ -19,8 +20,8 @@ import type { GalleryResult, SkippedImage } from '../../pipeline/options';
 const asResult = (r: IndexData | GalleryResult): GalleryResult => (r instanceof IndexData ? { index: r, skipped: [] } : r);
 
 export function indexWriteRoutes(c: RouteContext) {
-  const images = (pairs: Array<{ image: string }>, signal: AbortSignal) =>
-    c.images(pairs.map((x) => x.image), (i) => `imageLabelPairs[${i}].image`, signal);
+  const images = (pairs: Array<{ image: string }>, signal: AbortSignal, decoded?: DecodedImages) =>
+    c.images(pairs.map((x) => x.image), (i) => `imageLabelPairs[${i}].image`, signal, decoded);
 
   return async function (r: FastifyInstance): Promise<void> {
     r.post<{ Body: BuildRequest }>('/shitu-index-build', { schema: c.schemas.build, config: { scope: 'write', admission: true, idempotent: true } }, async (request, reply) => {
@@ -36,7 +37,7 @@ export function indexWriteRoutes(c: RouteContext) {
       const reservation = await reserveIndex(principal, indexKey, c.ownership);
       let index, skipped;
       try {
-        const imgs = await work.settle(images(imageLabelPairs, work.signal));
+        const imgs = await work.settle(images(imageLabelPairs, work.signal, request.decodedImages));
         ({ index, skipped } = asResult(await work.settle(c.limiter.run(
           () => p.buildIndex({
             galleryImgs: imgs, galleryLabel: labels, indexType, metricType, onError, // their defaults (SERVICE_INDEX_SHAPE, 'fail') are the schema's, filled in by Ajv
@@ -63,7 +64,7 @@ export function indexWriteRoutes(c: RouteContext) {
       await c.store.check(key); // 404 before any download
       const principal = request.principal;
       await checkWriteAccess(principal, key, c.ownership);
-      const imgs = await work.settle(images(imageLabelPairs, work.signal));
+      const imgs = await work.settle(images(imageLabelPairs, work.signal, request.decodedImages));
       let skipped: SkippedImage[] = [];
       const idMap = await work.settle(c.store.append(key, (index) => {
         // Early refusal before embedding (where the store hands over the index itself);

@@ -16,7 +16,7 @@ export function inferRoutes(c: RouteContext) {
       const givenKey = b.indexKey ?? undefined;
       // No key, no default key: the pipeline config's own index, when it names one.
       const index = givenKey === undefined && !c.defaultKey && p.config.index ? undefined : await work.settle(c.store.searchable(c.keyOf(givenKey)));
-      const [img] = await work.settle(c.images([b.image], () => 'image', work.signal));
+      const [img] = await work.settle(c.images([b.image], () => 'image', work.signal, request.decodedImages));
       const out = await work.settle(c.limiter.run(async () => {
         let res;
         try {
