@@ -23,7 +23,7 @@
       "libraries": [
         "-ldl",
         "/usr/lib/x86_64-linux-gnu/libfaiss.a",
-        "-lopencv_core", "-lopencv_imgproc", "-lopencv_imgcodecs",
+        "-lopencv_core", "-lopencv_imgproc", "-lopencv_imgcodecs", "-ljpeg",
         "-lfreetype", "-lblas", "-llapack", "-fopenmp",
         "-Wl,-rpath,'$$ORIGIN'"
       ]

@@ -1,5 +1,7 @@
 // Turning user input (a file, encoded bytes, raw pixels) into a BGR 8-bit image.
 // Decoding is by content, never by file extension; EXIF orientation is applied.
+// JPEGs go through libjpeg-turbo directly (jpeg_decode.h), everything else
+// through OpenCV's imdecode: the same pixels either way.
 // Before anything is decoded the container header is read (image_probe.h):
 // formats outside the allowlist and pictures over the pixel limit are refused
 // there, so the memory one accepted image takes is bounded by the limit

@@ -31,6 +31,7 @@ const SYSTEM = [
   ['OpenCV core', () => include('opencv4/opencv2/core.hpp'), 'libopencv-core-dev'],
   ['OpenCV imgproc', () => include('opencv4/opencv2/imgproc.hpp'), 'libopencv-imgproc-dev'],
   ['OpenCV imgcodecs', () => include('opencv4/opencv2/imgcodecs.hpp'), 'libopencv-imgcodecs-dev'],
+  ['libjpeg-turbo', () => include('jpeglib.h'), 'libjpeg-dev'],
   ['FAISS', () => include('faiss/Index.h') && anyFile(`${LIB}/libfaiss.a`, `${LIB}/libfaiss.so`), 'libfaiss-dev'],
   ['BLAS/LAPACK', () => anyFile(`${LIB}/liblapack.so`, `${LIB}/liblapack.so.3`) && anyFile(`${LIB}/libblas.so`, `${LIB}/libblas.so.3`), 'libopenblas-dev'],
   ['FreeType', () => include('freetype2/ft2build.h'), 'libfreetype-dev'],

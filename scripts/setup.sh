@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   cmake g++ make pkg-config patchelf
   libfaiss-dev libopenblas0-pthread
-  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libjpeg-dev
   libfreetype-dev fonts-noto-cjk
 )
 # Only the tests need these; `npm run demo` does not.
