@@ -96,7 +96,7 @@ static cv::Mat DecodeBytes(const uint8_t* data, size_t len, const DecodeLimits& 
     // any other file, and a JPEG that path declines, through OpenCV.
     // IMREAD_COLOR (and its REDUCED variants): grayscale and RGBA become BGR;
     // EXIF orientation is applied (OpenCV reads the EXIF block once, with the header).
-    if (header.format != ImageFormat::Jpeg || !DecodeJpegTurbo(data, len, s, &img))
+    if (header.format != ImageFormat::Jpeg || !DecodeJpegTurbo(data, len, s, header.width, header.height, &img))
       img = cv::imdecode(encoded, ReducedFlag(s));
   } catch (const std::bad_alloc&) {
     throw ShituError(kErrOutOfMemory, "out of memory decoding image " + label);

@@ -76,7 +76,7 @@ void ApplyOrientation(int orientation, cv::Mat& img) {
 }
 
 // Only C objects live in this frame (see the file's opening comment). `out` is the caller's.
-bool Decode(const uint8_t* data, size_t len, int scale, cv::Mat* out, int* orientation) {
+bool Decode(const uint8_t* data, size_t len, int scale, uint64_t width, uint64_t height, cv::Mat* out, int* orientation) {
   jpeg_decompress_struct c;
   ErrorManager err;
   c.err = jpeg_std_error(&err.pub);
@@ -90,7 +90,7 @@ bool Decode(const uint8_t* data, size_t len, int scale, cv::Mat* out, int* orien
   jpeg_mem_src(&c, data, static_cast<unsigned long>(len));
   jpeg_save_markers(&c, JPEG_APP0 + 1, 0xffff);
   jpeg_read_header(&c, TRUE);
-  if (c.num_components != 1 && c.num_components != 3) {
+  if ((c.num_components != 1 && c.num_components != 3) || c.image_width != width || c.image_height != height) {
     jpeg_destroy_decompress(&c);
     return false;
   }
@@ -132,16 +132,16 @@ bool JpegTurboEnabled() {
   return enabled;
 }
 
-bool DecodeJpegTurbo(const uint8_t* data, size_t len, int scale, cv::Mat* out) {
+bool DecodeJpegTurbo(const uint8_t* data, size_t len, int scale, uint64_t width, uint64_t height, cv::Mat* out) {
 #ifdef JCS_EXTENSIONS
   if (!JpegTurboEnabled()) return false;
   if (scale != 1 && scale != 2 && scale != 4 && scale != 8) return false;
   int orientation = 1;
-  if (!Decode(data, len, scale, out, &orientation)) return false;
+  if (!Decode(data, len, scale, width, height, out, &orientation)) return false;
   ApplyOrientation(orientation, *out);
   return true;
 #else
-  (void)data, (void)len, (void)scale, (void)out;
+  (void)data, (void)len, (void)scale, (void)width, (void)height, (void)out;
   return false;  // not libjpeg-turbo: no BGR output to ask for
 #endif
 }

@@ -15,9 +15,12 @@
 namespace shitu {
 
 // scale: 1, 2, 4 or 8 (libjpeg's DCT-domain scale-down, as IMREAD_REDUCED_COLOR_*).
+// width x height: the size the header check read (image_probe.h) and held
+// against the pixel limit; a file whose frame libjpeg reads otherwise is
+// declined, so nothing larger than what was checked is ever allocated here.
 // On true, `out` holds the picture, oriented; on false, `out` is undefined.
-// Throws only std::bad_alloc / cv::Exception when the picture cannot be allocated.
-bool DecodeJpegTurbo(const uint8_t* data, size_t len, int scale, cv::Mat* out);
+// Throws only std::bad_alloc when the picture cannot be allocated.
+bool DecodeJpegTurbo(const uint8_t* data, size_t len, int scale, uint64_t width, uint64_t height, cv::Mat* out);
 
 // Off when SHITU_JPEG_DECODER=opencv was set at start-up: every JPEG then goes
 // through OpenCV (a way to rule this path out, and the tests' reference).
