@@ -17,40 +17,16 @@
 // 4. Gallery vectors: VIEWS views of each product, v = normalise(c + sum of 3
 //    pooled deviations x N(0,1) / sqrt 3); queries are fresh views of random
 //    products (a new photo of a known product), never in the gallery.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createPipeline } from '../../lib/index';
-import { SHARED, STANDIN_CONFIG } from './paths';
+import { STANDIN_CONFIG } from './paths';
 import { internals } from './ours';
+import { seededRng } from './data';
+import { sharedPhotos } from './photos';
 
 export const DIM = 512;
 export const VIEWS = 10;
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const g = () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
-  return { u, g };
-}
 
-function photos(): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const f of fs.readdirSync(d).sort()) {
-      const p = path.join(d, f);
-      if (fs.statSync(p).isDirectory()) walk(p);
-      else if (/\.(jpe?g|png)$/i.test(f)) out.push(p);
-    }
-  };
-  walk(path.join(SHARED, 'data', 'images'));
-  return out;
-}
 
 /** Crop boxes [x1, y1, x2, y2] of a W x H picture (see the header). */
 function cropBoxes(W: number, H: number): number[][] {
@@ -80,11 +56,11 @@ export async function embeddingSeeds(): Promise<EmbeddingSeeds> {
   const sharp = require('sharp');
   const pipeline = await createPipeline(STANDIN_CONFIG, { threads: 2, concurrency: 1, warmup: false });
   const ex = internals(pipeline).extractor;
-  const g = rng(4242);
+  const g = seededRng(4242);
   let proj: Float32Array | undefined;
   const means: Float32Array[] = [], deviations: Float32Array[] = [];
   let count = 0;
-  const files = photos();
+  const files = sharedPhotos();
   try {
     for (const f of files) {
       const { data, info } = await sharp(f).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -135,7 +111,7 @@ function normalise(v: Float32Array): void {
 
 /** Product centres (see the header, step 3). */
 export function productCentres(seeds: EmbeddingSeeds, products: number, seed: number): Float32Array {
-  const g = rng(seed);
+  const g = seededRng(seed);
   const out = new Float32Array(products * DIM);
   const P = seeds.means.length, D = seeds.deviations.length;
   for (let i = 0; i < products; i++) {
@@ -156,7 +132,7 @@ export function productCentres(seeds: EmbeddingSeeds, products: number, seed: nu
 
 /** `n` views: view i of product (i mod products) when `ofProduct` is undefined, else of random products (queries). */
 export function views(seeds: EmbeddingSeeds, centres: Float32Array, n: number, seed: number, randomProducts = false): Float32Array {
-  const g = rng(seed);
+  const g = seededRng(seed);
   const products = centres.length / DIM, D = seeds.deviations.length;
   const out = new Float32Array(n * DIM);
   const k = 1 / Math.sqrt(3);

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { native } from '../../lib/native/loader';
 import { elapsedS, gc, log, mb, RunMode, stats, Stats, writeJson, now } from '../lib/util';
+import { seededRng } from '../lib/data';
 
 const { HierarchicalNSW } = require('hnswlib-node');
 
@@ -48,29 +49,13 @@ export interface IndexScalingResult {
   notes: string[];
 }
 
-/** Deterministic PRNG (mulberry32) + Box-Muller. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => {
-    const x = Math.max(u(), 1e-12), y = u();
-    return Math.sqrt(-2 * Math.log(x)) * Math.cos(2 * Math.PI * y);
-  };
-}
-
 /**
  * Clustered data, closer to real embeddings than uniform noise: 1000 random unit
  * centres, each vector = centre + Gaussian noise of about the centre's norm x 0.6,
  * L2-normalised.
  */
 export function makeVectors(n: number, seed: number, centres: Float32Array): Float32Array {
-  const g = rng(seed);
+  const g = seededRng(seed).g;
   const nc = centres.length / DIM;
   const out = new Float32Array(n * DIM);
   const s = 0.6 / Math.sqrt(DIM);
@@ -89,7 +74,7 @@ export function makeVectors(n: number, seed: number, centres: Float32Array): Flo
 }
 
 export function makeCentres(): Float32Array {
-  const g = rng(7);
+  const g = seededRng(7).g;
   const c = new Float32Array(1000 * DIM);
   for (let i = 0; i < 1000; i++) {
     let sq = 0;
